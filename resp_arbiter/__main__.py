@@ -1,0 +1,7 @@
+"""`python -m resp_arbiter`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,321 @@
+"""Hash commands: the stash tables as Redis hashes (HSET ... HSCAN)."""
+
+from __future__ import annotations
+
+import random
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+
+from .. import errors
+from ..client import Client
+from ..keyspace import Table
+from ..registry import KeySpec, command
+from ._args import compile_glob, parse_cursor, parse_float, parse_int, parse_scan_options
+
+HASH = "hash"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _spec(*flags: str) -> tuple[KeySpec, ...]:
+    return (KeySpec(flags, 1),)
+
+
+def _table(c: Client, key: bytes) -> Table | None:
+    return c.server.keyspace.tables.get(key)
+
+
+@command("hset", -4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
+         complexity="O(1) for each field/value pair added",
+         summary="Creates or modifies the value of a field in a hash.")
+def hset(c: Client, argv: list[bytes]) -> None:
+    if len(argv) % 2:
+        c.reply.error(errors.WRONG_ARITY.format("hset"))
+        return
+    c.reply.integer(c.server.keyspace.set_fields(argv[1], argv, 2))
+
+
+@command("hmset", -4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
+         complexity="O(N) where N is the number of fields being set.",
+         summary="Sets the values of multiple fields.")
+def hmset(c: Client, argv: list[bytes]) -> None:
+    if len(argv) % 2:
+        c.reply.error(errors.WRONG_ARITY.format("hmset"))
+        return
+    c.server.keyspace.set_fields(argv[1], argv, 2)
+    c.reply.ok()
+
+
+@command("hsetnx", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "insert"), group=HASH, since="2.0.0",
+         summary="Sets the value of a field in a hash only when the field doesn't exist.")
+def hsetnx(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    if table is not None and argv[2] in table.fields:
+        c.reply.integer(0)
+        return
+    c.server.keyspace.set_fields(argv[1], argv, 2)
+    c.reply.integer(1)
+
+
+@command("hget", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
+         summary="Returns the value of a field in a hash.")
+def hget(c: Client, argv: list[bytes]) -> None:
+    table = c.server.keyspace.tables.get(argv[1])
+    c.reply.bulk_or_null(None if table is None else table.fields.get(argv[2]))
+
+
+@command("hmget", -3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
+         complexity="O(N) where N is the number of fields being requested.",
+         summary="Returns the values of all fields in a hash.")
+def hmget(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    fields = table.fields if table is not None else {}
+    c.reply.bulks([fields.get(name) for name in argv[2:]])
+
+
+@command("hgetall", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         summary="Returns all fields and values in a hash.")
+def hgetall(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    c.reply.pairs(table.fields.items() if table is not None else ())
+
+
+@command("hkeys", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         summary="Returns all fields in a hash.")
+def hkeys(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    c.reply.bulks(list(table.fields) if table is not None else ())
+
+
+@command("hvals", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         summary="Returns all values in a hash.")
+def hvals(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    c.reply.bulks(list(table.fields.values()) if table is not None else ())
+
+
+@command("hlen", 2, "readonly fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO"), group=HASH, since="2.0.0",
+         summary="Returns the number of fields in a hash.")
+def hlen(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    c.reply.integer(len(table.fields) if table is not None else 0)
+
+
+@command("hexists", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO"), group=HASH, since="2.0.0",
+         summary="Determines whether a field exists in a hash.")
+def hexists(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    c.reply.integer(1 if table is not None and argv[2] in table.fields else 0)
+
+
+@command("hstrlen", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO"), group=HASH, since="3.2.0",
+         summary="Returns the length of the value of a field.")
+def hstrlen(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    value = table.fields.get(argv[2]) if table is not None else None
+    c.reply.integer(len(value) if value is not None else 0)
+
+
+@command("hdel", -3, "write fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "delete"), group=HASH, since="2.0.0",
+         complexity="O(N) where N is the number of fields to be removed.",
+         summary="Deletes one or more fields and their values from a hash. Deletes the "
+                 "hash if no fields remain.")
+def hdel(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    if table is None:
+        c.reply.integer(0)
+        return
+    c.reply.integer(c.server.keyspace.delete_fields(argv[1], table, argv, 2))
+
+
+@command("hincrby", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "access", "update"), group=HASH, since="2.0.0",
+         summary="Increments the integer value of a field in a hash by a number. Uses 0 "
+                 "as initial value if the field doesn't exist.")
+def hincrby(c: Client, argv: list[bytes]) -> None:
+    increment = parse_int(argv[3])
+    if increment is None:
+        c.reply.error(errors.NOT_INTEGER)
+        return
+    table = _table(c, argv[1])
+    current = table.fields.get(argv[2]) if table is not None else None
+    value = 0 if current is None else parse_int(current)
+    if value is None:
+        c.reply.error(errors.HASH_NOT_INTEGER)
+        return
+    result = value + increment
+    if not INT64_MIN <= result <= INT64_MAX:
+        c.reply.error(errors.INCR_OVERFLOW)
+        return
+    c.server.keyspace.set_field(argv[1], argv[2], b"%d" % result)
+    c.reply.integer(result)
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "access", "update"), group=HASH, since="2.6.0",
+         summary="Increments the floating point value of a field by a number. Uses 0 as "
+                 "initial value if the field doesn't exist.")
+def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
+    increment = _parse_long_double(argv[3])
+    if increment is None:
+        c.reply.error(errors.NOT_FLOAT)
+        return
+    table = _table(c, argv[1])
+    current = table.fields.get(argv[2]) if table is not None else None
+    value = Fraction(0) if current is None else _parse_long_double(current)
+    if value is None:
+        c.reply.error(errors.HASH_NOT_FLOAT)
+        return
+    if isinstance(value, float) or isinstance(increment, float):
+        c.reply.error(errors.INCR_NAN)  # an infinity on either side
+        return
+    result = _round_long_double(value + increment)
+    if result is None:
+        c.reply.error(errors.INCR_NAN)
+        return
+    formatted = _format_long_double(result)
+    c.server.keyspace.set_field(argv[1], argv[2], formatted)
+    c.reply.bulk(formatted)
+
+
+# Redis does HINCRBYFLOAT in x87 long double (64-bit mantissa) and prints it with
+# "%.17Lf", trailing zeros trimmed. Exact rational arithmetic rounded to that mantissa
+# reproduces its replies digit for digit, where Python floats would not.
+_LD_MANTISSA = 64
+_LD_MAX_EXPONENT = 16383
+_SEVENTEEN_PLACES = Decimal("1e-17")
+
+
+def _parse_long_double(arg: bytes) -> Fraction | float | None:
+    """strtold as Redis' string2ld accepts it: infinities are floats, NaN is refused."""
+    number = parse_float(arg)
+    if number is None:
+        return None
+    if number in (float("inf"), float("-inf")):
+        return number
+    return _round_long_double(Fraction(arg.decode()))
+
+
+def _round_long_double(value: Fraction) -> Fraction | None:
+    """`value` rounded to the nearest long double; None when it overflows to infinity."""
+    if value == 0:
+        return value
+    magnitude = abs(value)
+    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** exponent > magnitude:
+        exponent -= 1
+    if exponent > _LD_MAX_EXPONENT:
+        return None
+    scale = Fraction(2) ** (exponent - _LD_MANTISSA + 1)
+    rounded = round(magnitude / scale) * scale
+    if rounded >= Fraction(2) ** (_LD_MAX_EXPONENT + 1):
+        return None
+    return rounded if value > 0 else -rounded
+
+
+def _format_long_double(value: Fraction) -> bytes:
+    """"%.17Lf" with trailing zeros trimmed, as Redis' ld2string(LD_STR_HUMAN)."""
+    with localcontext() as context:
+        context.prec = 20000  # a long double's exact decimal expansion always fits
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+        text = format(exact.quantize(_SEVENTEEN_PLACES, rounding=ROUND_HALF_EVEN), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return b"0" if text == "-0" else text.encode()
+
+
+@command("hrandfield", -2, "readonly", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
+         since="6.2.0", complexity="O(N) where N is the number of fields returned",
+         summary="Returns one or more random fields from a hash.")
+def hrandfield(c: Client, argv: list[bytes]) -> None:
+    table = _table(c, argv[1])
+    if len(argv) == 2:
+        c.reply.bulk_or_null(table.index.random_member() if table and table.fields else None)
+        return
+    if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
+        c.reply.error(errors.SYNTAX)
+        return
+    count = parse_int(argv[2])
+    if count is None:
+        c.reply.error(errors.NOT_INTEGER)
+        return
+    with_values = len(argv) == 4
+    if with_values and count < -(INT64_MAX // 2):
+        c.reply.error("ERR value is out of range")
+        return
+    if table is None or not table.fields or count == 0:
+        c.reply.array_len(0)
+        return
+    fields = table.fields
+    if count < 0:
+        names = [table.index.random_member() for _ in range(-count)]
+    elif count >= len(fields):
+        names = list(fields)
+    else:
+        names = random.sample(list(fields), count)
+    _reply_fields(c, names, fields if with_values else None)
+
+
+def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | None) -> None:
+    """HRANDFIELD's reply: names, or name/value pairs (flat in RESP2, nested in RESP3)."""
+    r = c.reply
+    if fields is None:
+        r.bulks(names)
+    elif r.resp3:
+        r.array_len(len(names))
+        for name in names:
+            r.bulks((name, fields[name]))
+    else:
+        r.bulks([item for name in names for item in (name, fields[name])])
+
+
+@command("hscan", -3, "readonly", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
+         since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
+         "including enough command calls for the cursor to return back to 0. N is the "
+         "number of elements inside the collection.",
+         summary="Iterates over fields and values of a hash.")
+def hscan(c: Client, argv: list[bytes]) -> None:
+    cursor = parse_cursor(c, argv[2])
+    if cursor is None:
+        return
+    table = _table(c, argv[1])
+    if table is None:
+        c.reply.array_len(2)
+        c.reply.bulk(b"0")
+        c.reply.array_len(0)
+        return
+    options = parse_scan_options(c, argv, 3, allow_type=False, allow_novalues=True)
+    if options is None:
+        return
+    pattern, count, _, novalues = options
+    if table.listpack:
+        next_cursor, names = 0, list(table.fields)
+    else:
+        next_cursor, names = table.index.scan(cursor, count)
+    if pattern is not None:
+        match = compile_glob(pattern)
+        names = [name for name in names if match(name)]
+    r = c.reply
+    r.array_len(2)
+    r.bulk(b"%d" % next_cursor)
+    if novalues:
+        r.bulks(names)
+    else:
+        fields = table.fields
+        r.bulks([item for name in names for item in (name, fields[name])])

@@ -1,0 +1,475 @@
+"""Server and introspection commands: COMMAND, INFO, CONFIG, DBSIZE, TIME, FLUSHDB,
+FLUSHALL, MEMORY USAGE."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+from .. import REDIS_VERSION, __version__, errors
+from ..client import Client
+from ..config import SETTINGS, ConfigError
+from ..registry import COMMANDS, Command, KeySpec, command, container
+from ._args import compile_glob, parse_int, text
+from .connection import help_reply
+
+SERVER = "server"
+ADMIN = "admin noscript loading stale"
+
+# -- COMMAND --------------------------------------------------------------------------
+
+def _command_info(c: Client, spec: Command) -> None:
+    r = c.reply
+    r.array_len(10)
+    r.bulk(spec.full_name.encode())
+    r.integer(spec.arity)
+    _statuses(c, spec.flags)
+    r.integer(spec.first_key)
+    r.integer(spec.last_key)
+    r.integer(spec.step)
+    _statuses(c, ["@" + category for category in spec.categories])
+    r.set_len(len(spec.tips))
+    for tip in spec.tips:
+        r.bulk(tip.encode())
+    r.set_len(len(spec.key_specs))
+    for key_spec in spec.key_specs:
+        _key_spec(c, key_spec)
+    r.set_len(len(spec.subcommands))
+    for sub in spec.subcommands.values():
+        _command_info(c, sub)
+
+
+def _statuses(c: Client, values) -> None:
+    c.reply.set_len(len(values))
+    for value in values:
+        c.reply.status(value.encode())
+
+
+def _key_spec(c: Client, spec: KeySpec) -> None:
+    r = c.reply
+    r.map_len(3)
+    r.bulk(b"flags")
+    _statuses(c, spec.flags)
+    r.bulk(b"begin_search")
+    r.map_len(2)
+    r.bulk(b"type")
+    r.bulk(b"index")
+    r.bulk(b"spec")
+    r.map_len(1)
+    r.bulk(b"index")
+    r.integer(spec.index)
+    r.bulk(b"find_keys")
+    r.map_len(2)
+    r.bulk(b"type")
+    r.bulk(b"range")
+    r.bulk(b"spec")
+    r.map_len(3)
+    for name, value in ((b"lastkey", spec.lastkey), (b"keystep", spec.keystep),
+                        (b"limit", spec.limit)):
+        r.bulk(name)
+        r.integer(value)
+
+
+def _command_docs(c: Client, spec: Command) -> None:
+    r = c.reply
+    fields = [(b"summary", spec.summary), (b"since", spec.since), (b"group", spec.group),
+              (b"complexity", spec.complexity)]
+    r.map_len(len(fields) + (1 if spec.subcommands else 0))
+    for name, value in fields:
+        r.bulk(name)
+        r.bulk(value.encode())
+    if spec.subcommands:
+        r.bulk(b"subcommands")
+        r.map_len(len(spec.subcommands))
+        for sub in spec.subcommands.values():
+            r.bulk(sub.full_name.encode())
+            _command_docs(c, sub)
+
+
+def _find(name: bytes) -> Command | None:
+    """A command or `container|sub` subcommand by name, any case."""
+    parent, _, sub = name.lower().partition(b"|")
+    spec = COMMANDS.get(parent)
+    if spec is not None and sub:
+        return spec.subcommands.get(sub)
+    return spec
+
+
+@command("command", -1, "loading stale", categories="connection", group=SERVER,
+         since="2.8.13", tips="nondeterministic_output_order",
+         complexity="O(N) where N is the total number of Redis commands",
+         summary="Returns detailed information about all commands.")
+def command_all(c: Client, argv: list[bytes]) -> None:
+    """COMMAND with no subcommand; the subcommands are declared below."""
+    c.reply.array_len(len(COMMANDS))
+    for spec in COMMANDS.values():
+        _command_info(c, spec)
+
+
+@command("count", 2, "loading stale", categories="connection", group=SERVER,
+         since="2.8.13", parent="command", summary="Returns a count of commands.")
+def command_count(c: Client, argv: list[bytes]) -> None:
+    c.reply.integer(len(COMMANDS))
+
+
+@command("info", -2, "loading stale", categories="connection", group=SERVER,
+         since="2.8.13", parent="command", tips="nondeterministic_output_order",
+         complexity="O(N) where N is the number of commands to look up",
+         summary="Returns information about one, multiple or all commands.")
+def command_info(c: Client, argv: list[bytes]) -> None:
+    specs = [_find(name) for name in argv[2:]] if len(argv) > 2 else list(COMMANDS.values())
+    c.reply.array_len(len(specs))
+    for spec in specs:
+        if spec is None:
+            c.reply.null_array()
+        else:
+            _command_info(c, spec)
+
+
+@command("docs", -2, "loading stale", categories="connection", group=SERVER,
+         since="7.0.0", parent="command", tips="nondeterministic_output_order",
+         complexity="O(N) where N is the number of commands to look up",
+         summary="Returns documentary information about one, multiple or all commands.")
+def command_docs(c: Client, argv: list[bytes]) -> None:
+    if len(argv) > 2:
+        found = [spec for spec in map(_find, argv[2:]) if spec is not None]
+    else:
+        found = list(COMMANDS.values())
+    c.reply.map_len(len(found))
+    for spec in found:
+        c.reply.bulk(spec.full_name.encode())
+        _command_docs(c, spec)
+
+
+@command("list", -2, "loading stale", categories="connection", group=SERVER,
+         since="7.0.0", parent="command", tips="nondeterministic_output_order",
+         complexity="O(N) where N is the total number of Redis commands",
+         summary="Returns a list of command names.")
+def command_list(c: Client, argv: list[bytes]) -> None:
+    names = [spec.full_name.encode() for top in COMMANDS.values()
+             for spec in (top, *top.subcommands.values())]
+    if len(argv) > 2:
+        if len(argv) != 5 or argv[2].lower() != b"filterby":
+            c.reply.error(errors.SYNTAX)
+            return
+        kind, value = argv[3].lower(), argv[4]
+        if kind == b"pattern":
+            match = compile_glob(value.lower())
+            names = [name for name in names if match(name)]
+        elif kind == b"aclcat":
+            category = value.lower().decode(errors="replace")
+            names = [name for name in names if category in _find(name).categories]
+        elif kind == b"module":
+            names = []
+        else:
+            c.reply.error(errors.SYNTAX)
+            return
+    c.reply.bulks(names)
+
+
+@command("help", 2, "loading stale", categories="connection", group=SERVER,
+         since="5.0.0", parent="command",
+         summary="Returns helpful text about the different subcommands.")
+def command_help(c: Client, argv: list[bytes]) -> None:
+    help_reply(c, (
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)", "    Return details about all commands.",
+        "COUNT", "    Return the total number of commands in this server.",
+        "LIST", "    Return a list of all commands in this server.",
+        "INFO [<command-name> ...]", "    Return details about multiple commands.",
+        "DOCS [<command-name> ...]", "    Return documentation details about commands.",
+        "HELP", "    Print this help.",
+    ))
+
+
+# -- INFO -----------------------------------------------------------------------------
+
+def _server_section(c: Client) -> list[tuple[str, object]]:
+    server = c.server
+    uptime = int(server.uptime)
+    return [
+        ("redis_version", REDIS_VERSION), ("resp_arbiter_version", __version__),
+        ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
+        ("redis_mode", "standalone"),
+        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
+        ("multiplexing_api", type(_loop()).__module__.split(".")[0]),
+        ("python_version", platform.python_version()), ("process_id", os.getpid()),
+        ("run_id", server.run_id), ("tcp_port", server.config["port"]),
+        ("server_time_usec", int(time.time() * 1_000_000)),
+        ("uptime_in_seconds", uptime), ("uptime_in_days", uptime // 86400),
+        ("hz", 10), ("configured_hz", 10),
+        ("executable", sys.argv[0] if sys.argv else ""), ("config_file", ""),
+    ]
+
+
+def _loop():
+    import asyncio
+    return asyncio.get_running_loop()
+
+
+def _clients_section(c: Client) -> list[tuple[str, object]]:
+    return [
+        ("connected_clients", len(c.server.clients)), ("cluster_connections", 0),
+        ("maxclients", c.server.config["maxclients"]),
+        ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", 0), ("tracking_clients", 0), ("clients_in_timeout_table", 0),
+    ]
+
+
+def used_memory() -> int:
+    """Resident memory of the arbiter process, in bytes."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if size >= scale:
+            return f"{size / scale:.2f}{unit}"
+    return f"{size}B"
+
+
+def _memory_section(c: Client) -> list[tuple[str, object]]:
+    used = used_memory()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return [
+        ("used_memory", used), ("used_memory_human", _human(used)),
+        ("used_memory_rss", used), ("used_memory_rss_human", _human(used)),
+        ("used_memory_peak", peak), ("used_memory_peak_human", _human(peak)),
+        ("maxmemory", 0), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+        ("mem_allocator", "pymalloc"),
+    ]
+
+
+def _persistence_section(c: Client) -> list[tuple[str, object]]:
+    return [
+        ("loading", 0), ("async_loading", 0),
+        ("rdb_changes_since_last_save", c.server.keyspace.dirty),
+        ("rdb_bgsave_in_progress", 0), ("rdb_last_save_time", int(c.server.started)),
+        ("rdb_last_bgsave_status", "ok"), ("aof_enabled", 0),
+        ("aof_rewrite_in_progress", 0), ("aof_last_write_status", "ok"),
+    ]
+
+
+def _stats_section(c: Client) -> list[tuple[str, object]]:
+    stats = c.server.stats
+    return [
+        ("total_connections_received", stats.connections_received),
+        ("total_commands_processed", stats.commands_processed),
+        ("instantaneous_ops_per_sec", stats.instantaneous_ops),
+        ("total_net_input_bytes", stats.net_input_bytes),
+        ("total_net_output_bytes", stats.net_output_bytes),
+        ("rejected_connections", stats.rejected_connections),
+        ("expired_keys", 0), ("evicted_keys", 0),
+        ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
+        ("pubsub_channels", 0), ("pubsub_patterns", 0),
+        ("total_error_replies", stats.unexpected_error_replies),
+    ]
+
+
+def _replication_section(c: Client) -> list[tuple[str, object]]:
+    return [("role", "master"), ("connected_slaves", 0)]
+
+
+def _cpu_section(c: Client) -> list[tuple[str, object]]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return [("used_cpu_sys", f"{usage.ru_stime:.6f}"),
+            ("used_cpu_user", f"{usage.ru_utime:.6f}")]
+
+
+def _cluster_section(c: Client) -> list[tuple[str, object]]:
+    return [("cluster_enabled", 0)]
+
+
+def _keyspace_section(c: Client) -> list[tuple[str, object]]:
+    count = len(c.server.keyspace.tables)
+    return [("db0", f"keys={count},expires=0,avg_ttl=0")] if count else []
+
+
+_SECTIONS: dict[str, Callable[[Client], list[tuple[str, object]]]] = {
+    "server": _server_section, "clients": _clients_section, "memory": _memory_section,
+    "persistence": _persistence_section, "stats": _stats_section,
+    "replication": _replication_section, "cpu": _cpu_section,
+    "cluster": _cluster_section, "keyspace": _keyspace_section,
+}
+
+
+def info_text(c: Client, names: list[str]) -> bytes:
+    """INFO's text for the requested sections; every line ends in CRLF."""
+    wanted = set(names) or {"default"}
+    if wanted & {"all", "default", "everything"}:
+        chosen = list(_SECTIONS)
+    else:
+        chosen = [name for name in _SECTIONS if name in wanted]
+    blocks = []
+    for name in chosen:
+        lines = [f"# {name.capitalize()}"]
+        lines += [f"{key}:{value}" for key, value in _SECTIONS[name](c)]
+        blocks.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(blocks).encode()
+
+
+@command("info", -1, "loading stale", categories="dangerous", group=SERVER,
+         since="1.0.0", tips="nondeterministic_output request_policy:all_shards "
+         "response_policy:special", summary="Returns information and statistics about "
+         "the server.")
+def info(c: Client, argv: list[bytes]) -> None:
+    c.reply.verbatim(info_text(c, [text(arg).lower() for arg in argv[1:]]))
+
+
+# -- CONFIG ---------------------------------------------------------------------------
+
+container("config", group=SERVER, since="2.0.0",
+          summary="A container for server configuration commands.")
+
+
+@command("get", -3, ADMIN, group=SERVER, since="2.0.0", parent="config",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         summary="Returns the effective values of configuration parameters.")
+def config_get(c: Client, argv: list[bytes]) -> None:
+    matched: dict[str, bytes] = {}
+    for pattern in argv[2:]:
+        match = compile_glob(pattern.lower())
+        for name in SETTINGS:
+            if name not in matched and match(name.encode()):
+                matched[name] = c.server.config.render(name)
+    c.reply.pairs([(name.encode(), value) for name, value in matched.items()])
+
+
+@command("set", -4, ADMIN, group=SERVER, since="2.0.0", parent="config",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         summary="Sets configuration parameters in-flight.")
+def config_set(c: Client, argv: list[bytes]) -> None:
+    if len(argv) % 2:
+        c.reply.error(errors.WRONG_ARITY.format("config|set"))
+        return
+    config = c.server.config
+    changes: dict[str, object] = {}
+    for i in range(2, len(argv), 2):
+        name = text(argv[i]).lower()
+        setting = SETTINGS.get(name)
+        if setting is None:
+            c.reply.error(errors.CONFIG_UNKNOWN_OPTION.format(text(argv[i])))
+            return
+        if name in changes:
+            c.reply.error(errors.CONFIG_SET_FAILED.format(name, "duplicate parameter"))
+            return
+        if not setting.mutable:
+            c.reply.error(errors.CONFIG_SET_FAILED.format(name, "can't set immutable config"))
+            return
+        try:
+            changes[name] = setting.convert(text(argv[i + 1]))
+        except ConfigError as exc:
+            c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
+            return
+    config.values.update(changes)
+    c.server.apply_config()
+    c.reply.ok()
+
+
+@command("resetstat", 2, ADMIN, group=SERVER, since="2.0.0", parent="config",
+         summary="Resets the server's statistics.")
+def config_resetstat(c: Client, argv: list[bytes]) -> None:
+    c.server.reset_stats()
+    c.reply.ok()
+
+
+@command("rewrite", 2, ADMIN, group=SERVER, since="2.8.0", parent="config",
+         summary="Persists the effective configuration to file.")
+def config_rewrite(c: Client, argv: list[bytes]) -> None:
+    c.reply.error("ERR The server is running without a config file")
+
+
+@command("help", 2, "loading stale", group=SERVER, since="5.0.0", parent="config",
+         summary="Returns helpful text about the different subcommands.")
+def config_help(c: Client, argv: list[bytes]) -> None:
+    help_reply(c, (
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their",
+        "    values.",
+        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+        "RESETSTAT", "    Reset statistics reported by the INFO command.",
+        "REWRITE", "    Not available: the arbiter runs without a config file.",
+        "HELP", "    Print this help.",
+    ))
+
+
+# -- the rest -------------------------------------------------------------------------
+
+@command("dbsize", 1, "readonly fast", categories="keyspace", group=SERVER,
+         since="1.0.0", tips="request_policy:all_shards response_policy:agg_sum",
+         summary="Returns the number of keys in the database.")
+def dbsize(c: Client, argv: list[bytes]) -> None:
+    c.reply.integer(len(c.server.keyspace.tables))
+
+
+@command("time", 1, "loading stale fast", group=SERVER, since="2.6.0",
+         tips="nondeterministic_output", summary="Returns the server time.")
+def time_(c: Client, argv: list[bytes]) -> None:
+    now = time.time_ns() // 1000
+    c.reply.bulks((b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)))
+
+
+def _flush(c: Client, argv: list[bytes]) -> None:
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() not in (b"async", b"sync")):
+        c.reply.error(errors.SYNTAX)
+        return
+    c.server.keyspace.flush()
+    c.reply.ok()
+
+
+FLUSH_TIPS = "request_policy:all_shards response_policy:all_succeeded"
+command("flushdb", -1, "write", categories="keyspace dangerous", group=SERVER,
+        since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the number of keys "
+        "in the selected database", summary="Remove all keys from the current "
+        "database.")(_flush)
+command("flushall", -1, "write", categories="keyspace dangerous", group=SERVER,
+        since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the total number of "
+        "keys in all databases", summary="Removes all keys from all databases.")(_flush)
+
+container("memory", group=SERVER, since="4.0.0",
+          summary="A container for memory diagnostics commands.")
+
+# Approximate CPython costs: a dict slot, a bytes object header, the scan index entry.
+_KEY_OVERHEAD = 120
+_FIELD_OVERHEAD = 170
+
+
+@command("usage", -3, "readonly", keys=(2, 2, 1), key_specs=(KeySpec(("RO",), 2),),
+         group=SERVER, since="4.0.0", parent="memory",
+         complexity="O(N) where N is the number of samples.",
+         summary="Estimates the memory usage of a key.")
+def memory_usage(c: Client, argv: list[bytes]) -> None:
+    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3].lower() != b"samples"):
+        c.reply.error(errors.SYNTAX)
+        return
+    if len(argv) == 5 and parse_int(argv[4]) is None:
+        c.reply.error(errors.NOT_INTEGER)
+        return
+    table = c.server.keyspace.tables.get(argv[2])
+    if table is None:
+        c.reply.null()
+        return
+    size = _KEY_OVERHEAD + len(argv[2]) + sum(
+        _FIELD_OVERHEAD + len(name) + len(value) for name, value in table.fields.items())
+    c.reply.integer(size)
+
+
+@command("help", 2, "loading stale", group=SERVER, since="4.0.0", parent="memory",
+         summary="Returns helpful text about the different subcommands.")
+def memory_help(c: Client, argv: list[bytes]) -> None:
+    help_reply(c, (
+        "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value.",
+        "HELP", "    Print this help.",
+    ))

@@ -1,0 +1,116 @@
+"""One settings object, with redis-server's option names, parsing rules and CONFIG texts.
+
+Each setting is declared once (`SETTINGS`); the command line, CONFIG GET and CONFIG SET
+all read that declaration, so an option cannot mean one thing on the command line and
+another in CONFIG SET.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+LONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+
+
+class ConfigError(ValueError):
+    """A value a setting refuses; the text is the reason redis-server gives."""
+
+
+_MEMORY = re.compile(r"(\d+)(k|kb|m|mb|g|gb)?\Z", re.IGNORECASE)
+_UNITS = {None: 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+          "g": 1000**3, "gb": 1024**3}
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise ConfigError("argument couldn't be parsed into an integer") from None
+
+
+def _parse_memory(text: str) -> int:
+    match = _MEMORY.match(text)
+    if not match:
+        raise ConfigError("argument must be a memory value")
+    unit = match.group(2)
+    return int(match.group(1)) * _UNITS[unit.lower() if unit else None]
+
+
+def _parse_octal(text: str) -> int:
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise ConfigError("argument couldn't be parsed into an integer") from None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One option: how to parse it, its bounds, how CONFIG GET prints it."""
+
+    name: str
+    default: object
+    parse: Callable[[str], object] = str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+    mutable: bool = True
+    render: Callable[[object], str] = str
+    help: str = ""
+
+    def convert(self, text: str) -> object:
+        if self.choices:
+            value = text.lower()
+            if value not in self.choices:
+                raise ConfigError("argument(s) must be one of the following: "
+                                  + ", ".join(self.choices))
+            return value
+        value = self.parse(text)
+        if self.minimum is not None and isinstance(value, int) and not (
+                self.minimum <= value <= (self.maximum or LONG_MAX)):
+            raise ConfigError(f"argument must be between {self.minimum} and "
+                              f"{self.maximum or LONG_MAX} inclusive")
+        return value
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("unixsocket", "", mutable=False, help="Unix socket path to listen on"),
+    Setting("unixsocketperm", 0o700, _parse_octal, 0, 0o777, mutable=False,
+            render=lambda v: format(v, "o"), help="permissions of the socket file (octal)"),
+    Setting("port", 0, _parse_int, 0, 65535, mutable=False,
+            help="TCP port to listen on as well (0 = no TCP)"),
+    Setting("bind", "127.0.0.1", mutable=False, help="addresses for the TCP port"),
+    Setting("requirepass", "", help="password clients must AUTH with"),
+    Setting("maxclients", 10000, _parse_int, 1, INT_MAX, help="most clients at once"),
+    Setting("timeout", 0, _parse_int, 0, INT_MAX,
+            help="close a client idle this many seconds (0 = never)"),
+    Setting("proto-max-bulk-len", 512 * 1024**2, _parse_memory, 1024**2, LONG_MAX,
+            help="largest bulk string a request may carry"),
+    Setting("client-query-buffer-limit", 1024**3, _parse_memory, 1024**2, LONG_MAX,
+            help="largest unparsed request data held per client"),
+    Setting("loglevel", "notice", choices=LOG_LEVELS, help="log verbosity"),
+    Setting("logfile", "", mutable=False, help="log file ('' = standard output)"),
+    Setting("databases", 1, _parse_int, 1, 1, mutable=False,
+            help="number of databases (only db 0 exists)"),
+)}
+
+
+@dataclass
+class Config:
+    """Current values by setting name; `parent_pid` is the arbiter's own option."""
+
+    values: dict[str, object] = field(
+        default_factory=lambda: {s.name: s.default for s in SETTINGS.values()})
+    parent_pid: int = 0
+
+    def __getitem__(self, name: str) -> object:
+        return self.values[name]
+
+    def set(self, name: str, text: str) -> None:
+        self.values[name] = SETTINGS[name].convert(text)
+
+    def render(self, name: str) -> bytes:
+        return SETTINGS[name].render(self.values[name]).encode()

@@ -1,0 +1,62 @@
+"""Every error text the arbiter sends, spelled exactly as redis-server spells it.
+
+Keeping them in one module means a differential test failure points at one line, and
+nobody re-types a Redis message slightly differently in a command module.
+"""
+
+# Protocol errors: the connection is closed after the reply (Redis' CLIENT_CLOSE_AFTER_REPLY).
+PROTO_INVALID_MULTIBULK = "ERR Protocol error: invalid multibulk length"
+PROTO_UNAUTH_MULTIBULK = "ERR Protocol error: unauthenticated multibulk length"
+PROTO_INVALID_BULK = "ERR Protocol error: invalid bulk length"
+PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
+PROTO_EXPECTED_DOLLAR = "ERR Protocol error: expected '$', got '{}'"
+PROTO_UNBALANCED_QUOTES = "ERR Protocol error: unbalanced quotes in request"
+PROTO_BIG_INLINE = "ERR Protocol error: too big inline request"
+PROTO_BIG_MBULK_COUNT = "ERR Protocol error: too big mbulk count string"
+PROTO_BIG_BULK_COUNT = "ERR Protocol error: too big bulk count string"
+
+# Command dispatch.
+UNKNOWN_COMMAND = "ERR unknown command '{}', with args beginning with: {}"
+WRONG_ARITY = "ERR wrong number of arguments for '{}' command"
+UNKNOWN_SUBCOMMAND = "ERR unknown subcommand '{}'. Try {} HELP."
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+INVALID_CURSOR = "ERR invalid cursor"
+NO_SUCH_KEY = "ERR no such key"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+INCR_NAN = "ERR increment would produce NaN or Infinity"
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+SELECT_NOT_INTEGER = "ERR value is not an integer or out of range"
+UNKNOWN_TYPE = "ERR unknown type name '{}'"
+
+# Connection and authentication.
+NOAUTH = "NOAUTH Authentication required."
+NOAUTH_HELLO = (
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+    "the RESP protocol version at the same time"
+)
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NO_PASSWORD = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NOPROTO = "NOPROTO unsupported protocol version"
+PROTOCOL_VERSION_NOT_INTEGER = "ERR Protocol version is not an integer or out of range"
+CLIENT_NAME_SPACES = "ERR Client names cannot contain spaces, newlines or special characters."
+CLIENT_INFO_SPACES = "ERR {} cannot contain spaces, newlines or special characters."
+CLIENT_SETINFO_ATTR = "ERR Unrecognized option '{}'"
+MAX_CLIENTS = "ERR max number of clients reached"
+
+# Configuration.
+CONFIG_UNKNOWN_OPTION = "ERR Unknown option or number of arguments for CONFIG SET - '{}'"
+CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '{}') - {}"
+
+# Introspection.
+MEMORY_USAGE_SAMPLES = "ERR syntax error"

@@ -1,0 +1,446 @@
+"""RESP request parsing and reply encoding.
+
+Requests are parsed by hiredis (C) on the fast path. hiredis is a reply parser, so it is
+more lenient than a Redis server (it accepts `+`, `:` and nested arrays inside a request,
+knows no inline commands and no server limits); whenever a chunk could hold anything a
+Redis server would treat differently, the chunk goes through `_StrictParser`, a small
+incremental parser that applies redis-server's exact rules and error texts. Both paths
+produce the same requests; the property tests check that for arbitrary chunking.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import hiredis
+
+from . import errors
+
+# redis-server's PROTO_INLINE_MAX_SIZE: the longest inline request or header line.
+INLINE_MAX_SIZE: Final = 64 * 1024
+# Limits redis-server applies to clients that still have to authenticate.
+UNAUTH_MAX_MULTIBULK: Final = 10
+UNAUTH_MAX_BULK: Final = 16384
+INT_MAX: Final = 2**31 - 1
+
+# A multibulk count of eight digits or more: hiredis would allocate the whole array up
+# front, so such chunks (or a value that merely looks like one) take the strict path.
+_HUGE_COUNT = re.compile(rb"\*[0-9]{8}")
+# Reply types a Redis server refuses inside a request but hiredis turns into bytes or
+# lists. Only a chunk holding one of these bytes pays for the exact size check.
+_NON_REQUEST_TYPES = re.compile(rb"[+~=(|]")
+_STRICT_INT = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")
+
+
+class ProtocolError(Exception):
+    """A request Redis would refuse; the client gets `message`, then the connection closes."""
+
+    def __init__(self, message: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestParser:
+    """Turns the bytes a client sends into a list of requests, each a list of bytes.
+
+    `feed()` returns the complete requests found so far. A protocol error is raised as
+    `ProtocolError` after the requests that preceded it were returned by an earlier call
+    (so the server answers those first, as Redis does): the parser remembers the error and
+    raises it on the next `feed()`/`drain_error()`.
+    """
+
+    __slots__ = ("_reader", "_strict", "max_bulk_len", "query_buffer_limit",
+                 "authenticated", "pending_error")
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024,
+                 query_buffer_limit: int = 1024 * 1024 * 1024,
+                 authenticated: bool = True) -> None:
+        self._reader = hiredis.Reader()
+        self._strict: _StrictParser | None = None
+        self.max_bulk_len = max_bulk_len
+        self.query_buffer_limit = query_buffer_limit
+        self.authenticated = authenticated
+        self.pending_error: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        """Parse `data`; returns complete requests. Check `pending_error` afterwards."""
+        if self._strict is not None or not self.authenticated or data[0] != 42 \
+                or _HUGE_COUNT.search(data):
+            return self._feed_strict(data)
+        reader = self._reader
+        reader.feed(data)
+        requests: list[list[bytes]] = []
+        max_bulk = self.max_bulk_len
+        while True:
+            try:
+                request = reader.gets()
+            except hiredis.ProtocolError:
+                return self._divert(data)
+            if request is False:
+                break
+            if type(request) is not list or not request:
+                return self._divert(data)
+            for arg in request:
+                if type(arg) is not bytes or len(arg) > max_bulk:
+                    return self._divert(data)
+            requests.append(request)
+        if reader.has_data() or (_NON_REQUEST_TYPES.search(data)
+                                 and sum(map(_wire_size, requests)) != len(data)):
+            return self._divert(data)
+        return requests
+
+    def _divert(self, data: bytes) -> list[list[bytes]]:
+        """Parse the whole chunk again on the strict path, from its first byte.
+
+        Only called when the chunk began at a request boundary, so nothing hiredis read
+        from it has been handed out yet."""
+        self._reader = hiredis.Reader()
+        return self._feed_strict(data)
+
+    def _feed_strict(self, data: bytes) -> list[list[bytes]]:
+        strict = self._strict
+        if strict is None:
+            strict = self._strict = _StrictParser(self)
+        requests = strict.feed(data)
+        if strict.is_idle():
+            self._strict = None
+        return requests
+
+
+_HEADER_TEMPLATES: dict[int, bytes] = {}
+
+
+def _wire_size(request: list[bytes]) -> int:
+    """Bytes the request occupies when every argument is a `$` bulk string."""
+    count = len(request)
+    template = _HEADER_TEMPLATES.get(count)
+    if template is None:
+        template = _HEADER_TEMPLATES[count] = b"$%d\r\n\r\n" * count
+    lengths = tuple(map(len, request))
+    return len(b"*%d\r\n" % count) + len(template % lengths) + sum(lengths)
+
+
+class _StrictParser:
+    """Incremental parser with redis-server's exact rules (processMultibulkBuffer and
+    processInlineBuffer): inline commands, limits, and the error texts."""
+
+    __slots__ = ("_owner", "_buf", "_pos", "_remaining", "_bulk_len", "_args")
+
+    def __init__(self, owner: RequestParser) -> None:
+        self._owner = owner
+        self._buf = bytearray()
+        self._pos = 0
+        self._remaining = 0  # arguments still expected in the current multibulk
+        self._bulk_len = -1  # length of the bulk being read, -1 before its header
+        self._args: list[bytes] = []
+
+    def is_idle(self) -> bool:
+        return self._pos >= len(self._buf) and self._remaining == 0
+
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        owner = self._owner
+        buf = self._buf
+        buf += data
+        requests: list[list[bytes]] = []
+        try:
+            while self._pos < len(buf) or self._remaining:
+                if self._remaining:
+                    request = self._read_bulks()
+                elif buf[self._pos] == 42:
+                    request = self._read_multibulk_header()
+                else:
+                    request = self._read_inline()
+                if request is None:
+                    break
+                if request:
+                    requests.append(request)
+        except ProtocolError as exc:
+            owner.pending_error = exc
+            self._pos = len(buf)
+            self._remaining = 0
+        if len(buf) - self._pos > owner.query_buffer_limit:
+            owner.pending_error = ProtocolError(None)
+        if self._pos:
+            del buf[:self._pos]
+            self._pos = 0
+        return requests
+
+    def _read_inline(self) -> list[bytes] | None:
+        buf, pos = self._buf, self._pos
+        newline = buf.find(b"\n", pos)
+        if newline < 0:
+            if len(buf) - pos > INLINE_MAX_SIZE:
+                raise ProtocolError(errors.PROTO_BIG_INLINE)
+            return None
+        end = newline - 1 if newline > pos and buf[newline - 1] == 13 else newline
+        args = split_inline_args(bytes(buf[pos:end]))
+        if args is None:
+            raise ProtocolError(errors.PROTO_UNBALANCED_QUOTES)
+        self._pos = newline + 1
+        return args
+
+    def _read_line(self, too_big: str) -> bytes | None:
+        """The header line at the read position (without CRLF), or None if incomplete."""
+        buf, pos = self._buf, self._pos
+        cr = buf.find(b"\r", pos)
+        if cr < 0:
+            if len(buf) - pos > INLINE_MAX_SIZE:
+                raise ProtocolError(too_big)
+            return None
+        if cr + 1 >= len(buf):
+            return None
+        self._pos = cr + 2
+        return bytes(buf[pos:cr])
+
+    def _read_multibulk_header(self) -> list[bytes] | None:
+        line = self._read_line(errors.PROTO_BIG_MBULK_COUNT)
+        if line is None:
+            return None
+        count = _strict_int(line[1:])
+        if count is None or count > INT_MAX:
+            raise ProtocolError(errors.PROTO_INVALID_MULTIBULK)
+        if count > UNAUTH_MAX_MULTIBULK and not self._owner.authenticated:
+            raise ProtocolError(errors.PROTO_UNAUTH_MULTIBULK)
+        if count <= 0:
+            return []
+        self._remaining = count
+        self._args = []
+        return self._read_bulks()
+
+    def _read_bulks(self) -> list[bytes] | None:
+        buf = self._buf
+        args = self._args
+        owner = self._owner
+        while self._remaining:
+            if self._bulk_len < 0:
+                start = self._pos
+                line = self._read_line(errors.PROTO_BIG_BULK_COUNT)
+                if line is None:
+                    return None
+                if line[:1] != b"$":
+                    self._pos = start
+                    raise ProtocolError(errors.PROTO_EXPECTED_DOLLAR.format(
+                        chr(buf[start])))
+                length = _strict_int(line[1:])
+                if length is None or length < 0 or length > owner.max_bulk_len:
+                    raise ProtocolError(errors.PROTO_INVALID_BULK)
+                if length > UNAUTH_MAX_BULK and not owner.authenticated:
+                    raise ProtocolError(errors.PROTO_UNAUTH_BULK)
+                self._bulk_len = length
+            end = self._pos + self._bulk_len
+            if len(buf) < end + 2:
+                return None
+            args.append(bytes(buf[self._pos:end]))
+            self._pos = end + 2
+            self._bulk_len = -1
+            self._remaining -= 1
+        self._args = []
+        return args
+
+
+def _strict_int(text: bytes) -> int | None:
+    """redis-server's string2ll: no sign but '-', no leading zeros, no spaces, fits int64."""
+    if not _STRICT_INT.match(text):
+        return None
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
+_INLINE_SPACE = frozenset(b" \n\r\t\v\f")
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def split_inline_args(line: bytes) -> list[bytes] | None:
+    """Split an inline request the way redis-server's sdssplitargs does.
+
+    Double quotes allow \\xHH, \\n, \\r, \\t, \\b, \\a and escaped characters; single quotes
+    allow only \\'. A closing quote must be followed by a space or the end of the line.
+    Returns None for unbalanced quotes.
+    """
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in _INLINE_SPACE:
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_double = in_single = False
+        while True:
+            if in_double:
+                if i >= n:
+                    return None
+                c = line[i]
+                if (c == 92 and i + 3 < n and line[i + 1] == 120
+                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
+                    current.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    current.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _INLINE_SPACE:
+                        return None
+                    in_double = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_single:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    current.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _INLINE_SPACE:
+                        return None
+                    in_single = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in _INLINE_SPACE:
+                    break
+                if c == 34:
+                    in_double = True
+                elif c == 39:
+                    in_single = True
+                else:
+                    current.append(c)
+            i += 1
+        args.append(bytes(current))
+
+
+# ---------------------------------------------------------------------------------------
+# Replies
+
+
+def _format_double(value: float) -> bytes:
+    """Redis' %.17g formatting for RESP3 doubles and their RESP2 bulk strings."""
+    if value != value:
+        return b"nan"
+    if value in (float("inf"), float("-inf")):
+        return b"inf" if value > 0 else b"-inf"
+    text = b"%.17g" % value
+    return text
+
+
+class Resp2Writer:
+    """Appends RESP2 replies to one output buffer. Commands call these; nothing else
+    writes replies, so RESP3 only needs the `Resp3Writer` overrides."""
+
+    __slots__ = ("out",)
+    resp3 = False
+
+    def __init__(self, out: bytearray) -> None:
+        self.out = out
+
+    def ok(self) -> None:
+        self.out += b"+OK\r\n"
+
+    def status(self, text: bytes) -> None:
+        self.out += b"+%s\r\n" % text
+
+    def error(self, message: str) -> None:
+        self.out += b"-%s\r\n" % message.encode("utf-8", "surrogateescape").replace(
+            b"\r", b" ").replace(b"\n", b" ")
+
+    def integer(self, value: int) -> None:
+        self.out += b":%d\r\n" % value
+
+    def bulk(self, value: bytes) -> None:
+        self.out += b"$%d\r\n%s\r\n" % (len(value), value)
+
+    def bulk_or_null(self, value: bytes | None) -> None:
+        if value is None:
+            self.null()
+        else:
+            self.out += b"$%d\r\n%s\r\n" % (len(value), value)
+
+    def null(self) -> None:
+        self.out += b"$-1\r\n"
+
+    def null_array(self) -> None:
+        self.out += b"*-1\r\n"
+
+    def array_len(self, length: int) -> None:
+        self.out += b"*%d\r\n" % length
+
+    def map_len(self, length: int) -> None:
+        self.out += b"*%d\r\n" % (length * 2)
+
+    def set_len(self, length: int) -> None:
+        self.out += b"*%d\r\n" % length
+
+    def bulks(self, values) -> None:
+        """An array of bulk strings (or nulls for None)."""
+        out = self.out
+        out += b"*%d\r\n" % len(values)
+        for value in values:
+            if value is None:
+                self.null()
+            else:
+                out += b"$%d\r\n%s\r\n" % (len(value), value)
+
+    def pairs(self, items) -> None:
+        """A map of bulk strings to bulk strings; `items` is a sized iterable of pairs."""
+        out = self.out
+        self.map_len(len(items))
+        for key, value in items:
+            out += b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
+
+    def double(self, value: float) -> None:
+        self.bulk(_format_double(value))
+
+    def verbatim(self, text: bytes) -> None:
+        self.bulk(text)
+
+    def boolean(self, value: bool) -> None:
+        self.out += b":1\r\n" if value else b":0\r\n"
+
+
+class Resp3Writer(Resp2Writer):
+    """RESP3 shapes: maps, sets, `_` nulls, doubles, verbatim strings."""
+
+    __slots__ = ()
+    resp3 = True
+
+    def null(self) -> None:
+        self.out += b"_\r\n"
+
+    def null_array(self) -> None:
+        self.out += b"_\r\n"
+
+    def bulks(self, values) -> None:
+        out = self.out
+        out += b"*%d\r\n" % len(values)
+        for value in values:
+            if value is None:
+                out += b"_\r\n"
+            else:
+                out += b"$%d\r\n%s\r\n" % (len(value), value)
+
+    def map_len(self, length: int) -> None:
+        self.out += b"%%%d\r\n" % length
+
+    def set_len(self, length: int) -> None:
+        self.out += b"~%d\r\n" % length
+
+    def double(self, value: float) -> None:
+        self.out += b",%s\r\n" % _format_double(value)
+
+    def verbatim(self, text: bytes) -> None:
+        self.out += b"=%d\r\ntxt:%s\r\n" % (len(text) + 4, text)
+
+    def boolean(self, value: bool) -> None:
+        self.out += b"#t\r\n" if value else b"#f\r\n"

@@ -1,0 +1,145 @@
+"""The command table: each command is declared once, next to its code, with `@command`.
+
+A declaration is a row of Redis' own command table (name, arity, flags, key positions,
+ACL categories, tips, key specs) plus its documentation. Dispatch reads arity and flags
+from it, COMMAND INFO/DOCS/COUNT/LIST answer from it, and the `write` flag is what the
+server's single write path (`Server.call`) keys on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Client
+
+Handler = Callable[["Client", list[bytes]], None]
+
+# The order redis-server prints flags and ACL categories in.
+_FLAG_ORDER = ("write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
+               "blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking",
+               "fast", "no_auth", "may_replicate", "sentinel", "only_sentinel",
+               "no_mandatory_keys", "no_multi", "movablekeys", "allow_busy")
+_CATEGORY_ORDER = ("keyspace", "read", "write", "set", "sortedset", "list", "hash",
+                   "string", "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin",
+                   "fast", "slow", "blocking", "dangerous", "connection", "transaction",
+                   "scripting")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One Redis key spec: an index begin_search and a range find_keys."""
+
+    flags: tuple[str, ...]
+    index: int
+    lastkey: int = 0
+    keystep: int = 1
+    limit: int = 0
+
+
+@dataclass(eq=False)
+class Command:
+    name: str
+    handler: Handler | None
+    arity: int
+    flags: tuple[str, ...]
+    categories: tuple[str, ...]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+    tips: tuple[str, ...] = ()
+    key_specs: tuple[KeySpec, ...] = ()
+    group: str = "generic"
+    since: str = "1.0.0"
+    summary: str = ""
+    complexity: str = ""
+    parent: Command | None = None
+    subcommands: dict[bytes, Command] = field(default_factory=dict)
+    # Derived once, read on every call.
+    is_write: bool = False
+    no_auth: bool = False
+    full_name: str = ""
+
+    def accepts(self, argc: int) -> bool:
+        arity = self.arity
+        return argc == arity if arity > 0 else argc >= -arity
+
+
+COMMANDS: dict[bytes, Command] = {}
+"""Top-level commands by lower-case name."""
+
+
+def _ordered(values: set[str], order: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v for v in order if v in values)
+
+
+def _implicit_categories(flags: set[str], extra: str) -> tuple[str, ...]:
+    """Redis' setImplicitACLCategories, plus the categories declared with the command."""
+    categories = set(extra.split())
+    if "write" in flags:
+        categories.add("write")
+    if "readonly" in flags and "scripting" not in categories:
+        categories.add("read")
+    if "admin" in flags:
+        categories.update(("admin", "dangerous"))
+    categories.add("fast" if "fast" in flags else "slow")
+    return _ordered(categories, _CATEGORY_ORDER)
+
+
+def command(name: str, arity: int, flags: str = "", *, categories: str = "",
+            keys: tuple[int, int, int] = (0, 0, 0), key_specs: tuple[KeySpec, ...] = (),
+            tips: str = "", group: str = "generic", since: str = "1.0.0",
+            summary: str = "", complexity: str = "O(1)",
+            parent: str | None = None) -> Callable[[Handler], Handler]:
+    """Declare a command (or, with `parent`, a subcommand such as CLIENT ID)."""
+    flag_set = set(flags.split())
+    unknown = flag_set.difference(_FLAG_ORDER)
+    if unknown:
+        raise ValueError(f"unknown command flags {unknown}")
+
+    def register(handler: Handler) -> Handler:
+        spec = Command(
+            name=name, handler=handler, arity=arity, flags=_ordered(flag_set, _FLAG_ORDER),
+            categories=_implicit_categories(flag_set, categories), first_key=keys[0],
+            last_key=keys[1], step=keys[2], tips=tuple(tips.split()), key_specs=key_specs,
+            group=group, since=since, summary=summary, complexity=complexity,
+            is_write="write" in flag_set, no_auth="no_auth" in flag_set)
+        if parent is None:
+            spec.full_name = name
+            COMMANDS[name.encode()] = spec
+        else:
+            container = COMMANDS[parent.encode()]
+            spec.parent = container
+            spec.full_name = f"{parent}|{name}"
+            container.subcommands[name.encode()] = spec
+        return handler
+
+    return register
+
+
+def container(name: str, categories: str = "", *, group: str, since: str,
+              summary: str) -> None:
+    """Declare a command made of subcommands (CLIENT, CONFIG, COMMAND, MEMORY)."""
+    COMMANDS[name.encode()] = Command(
+        name=name, handler=None, arity=-2, flags=(),
+        categories=_implicit_categories(set(), categories), group=group, since=since,
+        summary=summary, complexity="Depends on subcommand.", full_name=name)
+
+
+_SPELLINGS: dict[bytes, Command] = {}
+_MAX_SPELLINGS = 4096
+
+
+def lookup(name: bytes) -> Command | None:
+    """The top-level command called `name`, whatever its case.
+
+    Spellings seen before (HSET, hset, HSet) are found with one dict lookup, without
+    lower-casing each request's name."""
+    spec = _SPELLINGS.get(name)
+    if spec is None:
+        spec = COMMANDS.get(name.lower())
+        if spec is not None and len(_SPELLINGS) < _MAX_SPELLINGS:
+            _SPELLINGS[name] = spec
+    return spec

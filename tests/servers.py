@@ -1,0 +1,104 @@
+"""Real server processes for tests: the arbiter and a reference redis-server.
+
+Both listen on a Unix socket in a temporary directory, are ready when they answer PING,
+and are stopped (by PID) and their sockets removed when the test is done. A missing
+binary fails the test: a skipped comparison would hide a regression.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+READY_TIMEOUT = 15.0
+
+
+def require_binary(name: str) -> str:
+    """The path of `name`; fails (never skips) the test when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; the test suite needs it "
+                    "(Debian packages redis-server and redis-tools)")
+    return path
+
+
+def ping(path: str, password: str | None = None, timeout: float = 1.0) -> bool:
+    """True when a server answers PING (or NOAUTH, i.e. it is up) on `path`."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"PING\r\n")
+            reply = sock.recv(64)
+    except OSError:
+        return False
+    return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+
+class ServerProcess:
+    """A server subprocess listening on `socket_path`."""
+
+    def __init__(self, argv: list[str], socket_path: str, log_path: Path) -> None:
+        self.socket_path = socket_path
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        self.pid = self.process.pid
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if ping(self.socket_path):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL if it lingers; returns the exit code."""
+        if self.process.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+        if os.path.exists(self.socket_path) and not ping(self.socket_path):
+            os.unlink(self.socket_path)
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_arbiter(directory: Path, *options: str, name: str = "arbiter") -> ServerProcess:
+    socket_path = str(directory / f"{name}.sock")
+    argv = [sys.executable, "-m", "resp_arbiter", "--unixsocket", socket_path, *options]
+    return ServerProcess(argv, socket_path, directory / f"{name}.log")
+
+
+def start_redis(directory: Path, *options: str, name: str = "redis") -> ServerProcess:
+    socket_path = str(directory / f"{name}.sock")
+    argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", socket_path,
+            "--save", "", "--appendonly", "no", "--dir", str(directory), *options]
+    return ServerProcess(argv, socket_path, directory / f"{name}.log")
