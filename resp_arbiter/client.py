@@ -22,7 +22,7 @@ class Client(asyncio.Protocol):
     __slots__ = ("server", "id", "transport", "parser", "out", "reply", "resp", "name",
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
-                 "_paused")
+                 "multi", "multi_error", "dirty_cas", "watched", "_paused")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -43,6 +43,12 @@ class Client(asyncio.Protocol):
         self.close_after_reply = False
         self.address = self.local_address = ""
         self.last_command = "NULL"
+        # MULTI state: the queued (command, argv) pairs, or None outside a transaction.
+        self.multi: list | None = None
+        self.multi_error = False
+        # WATCH state: the keys, and whether one of them changed since.
+        self.watched: set[bytes] = set()
+        self.dirty_cas = False
         self._paused = False
 
     # -- protocol switches --------------------------------------------------------------
@@ -50,6 +56,19 @@ class Client(asyncio.Protocol):
     def set_protocol(self, version: int) -> None:
         self.resp = version
         self.reply = (Resp3Writer if version == 3 else Resp2Writer)(self.out)
+
+    def unwatch_all(self) -> None:
+        keyspace = self.server.keyspace
+        for key in self.watched:
+            keyspace.unwatch(key, self)
+        self.watched.clear()
+        self.dirty_cas = False
+
+    def reset_transaction(self) -> None:
+        """Leave MULTI and forget WATCHed keys (RESET, disconnect)."""
+        self.multi = None
+        self.multi_error = False
+        self.unwatch_all()
 
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
@@ -101,6 +120,7 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.reset_transaction()
         self.server.client_disconnected(self)
         self.transport = None
 

@@ -60,3 +60,16 @@ CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '{}') -
 
 # Introspection.
 MEMORY_USAGE_SAMPLES = "ERR syntax error"
+
+# Transactions.
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+
+# Expiry.
+EXPIRE_NX_CONFLICT = "ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_LT_CONFLICT = "ERR GT and LT options at the same time are not compatible"
+EXPIRE_UNSUPPORTED_OPTION = "ERR Unsupported option {}"
+EXPIRE_INVALID_TIME = "ERR invalid expire time in '{}' command"

@@ -1,24 +1,40 @@
-"""The data: tables (hash keys) with their fields, and the cursor scans over both.
+"""The data: tables (hash keys) with their fields, expiry, and the cursor scans.
 
-Every change to the data goes through `Keyspace` methods, which call `Keyspace.touch`
-with the key they changed. That single place is where WATCH invalidation, keyspace
-statistics and (later) the append-only file hook in.
+Every change to the data goes through `Keyspace` methods, which end in `Keyspace.touch`
+with the key they changed. That single place is where WATCH invalidation and keyspace
+statistics hook in; command-level propagation (an append-only file) hangs on the
+`write` flag in `Server.call`.
+
+Reads go through `Keyspace.get`, which applies lazy expiry: a key or field whose time
+has passed is deleted on access and never returned, counted or scanned. Active expiry
+(`expire_cycle`) reclaims the rest in small time-bounded steps from the server cron.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
+import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 # redis-server's hash-max-listpack-entries / hash-max-listpack-value defaults. While a
 # hash is within both, Redis stores it as a listpack: insertion ordered, and HSCAN returns
 # it whole with cursor 0. The arbiter reproduces that so replies match byte for byte.
 LISTPACK_MAX_ENTRIES = 128
 LISTPACK_MAX_VALUE = 64
+# Active expiry reclaims a table's due fields in batches of this size, so one table with
+# many fields due at once cannot hold the loop past the cycle's time budget.
+FIELDS_PER_STEP = 128
 
 _DEAD = object()
+
+
+def now_ms() -> int:
+    """Unix time in milliseconds, the unit of every deadline in the keyspace."""
+    return time.time_ns() // 1_000_000
 
 
 class ScanIndex:
@@ -95,81 +111,160 @@ class ScanIndex:
 
 
 class Table:
-    """One hash key: its fields in insertion order, plus the scan index over them.
+    """One hash key: its fields in insertion order, the scan index over them, and TTLs.
 
     `pinned` marks a stash table made by STASH.ENSURE or STASH.CLEAR: it stays when its
-    last field goes, where a plain Redis hash disappears."""
+    last field goes, where a plain Redis hash disappears. `expires_at` is the key's
+    deadline (Unix ms, 0 for none); `field_ttl` maps fields to their deadlines, with
+    `field_heap` ordering them for reclamation (entries of replaced deadlines are
+    skipped when they surface)."""
 
-    __slots__ = ("fields", "index", "listpack", "pinned")
+    __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
+                 "field_heap", "scheduled")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
         self.index = ScanIndex()
         self.listpack = True
         self.pinned = False
+        self.expires_at = 0
+        self.field_ttl: dict[bytes, int] = {}
+        self.field_heap: list[tuple[int, bytes]] = []
+        # The deadline under which the keyspace's expiry heap will next visit the fields.
+        self.scheduled = 0
 
     def __len__(self) -> int:
         return len(self.fields)
 
 
+class Watcher(Protocol):
+    """What WATCH needs of a client: a flag to raise when a watched key changes."""
+
+    dirty_cas: bool
+
+
 class Keyspace:
     """All tables of the one database, and the single path every write takes."""
 
-    __slots__ = ("tables", "index", "dirty", "_touch_hooks")
+    __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
+                 "expired_keys", "expired_fields")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
         self.index = ScanIndex()
         self.dirty = 0
-        self._touch_hooks: list[Callable[[bytes], None]] = []
-
-    def on_touch(self, hook: Callable[[bytes], None]) -> None:
-        """Call `hook(key)` after every change to `key` (WATCH, persistence)."""
-        self._touch_hooks.append(hook)
+        self.watchers: dict[bytes, set[Watcher]] = {}
+        self.clock = now_ms
+        # (deadline, key) for every key TTL or field TTL set; stale entries are skipped.
+        self.expiry_heap: list[tuple[int, bytes]] = []
+        self.expired_keys = 0
+        self.expired_fields = 0
 
     def touch(self, key: bytes) -> None:
+        """Record a change to `key`: the dirty counter and every client WATCHing it."""
         self.dirty += 1
-        for hook in self._touch_hooks:
-            hook(key)
+        if self.watchers:
+            watchers = self.watchers.get(key)
+            if watchers:
+                for watcher in watchers:
+                    watcher.dirty_cas = True
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> Table | None:
+        """The live table at `key`, after lazy expiry of the key and its fields."""
+        table = self.tables.get(key)
+        if table is not None and (table.expires_at or table.field_ttl):
+            return self._expire_if_due(key, table, self.clock())
+        return table
+
+    def exists(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def _expire_if_due(self, key: bytes, table: Table, now: int,
+                       limit: int = -1) -> Table | None:
+        """Delete the key if its time has passed, else its due fields (at most `limit`
+        of them when `limit` >= 0). Returns the table if it still exists."""
+        if table.expires_at and table.expires_at <= now:
+            self._remove_table(key)
+            self.expired_keys += 1
+            self.touch(key)
+            return None
+        heap = table.field_heap
+        if heap and heap[0][0] <= now:
+            ttl = table.field_ttl
+            gone = []
+            while heap and heap[0][0] <= now and len(gone) != limit:
+                deadline, field = heapq.heappop(heap)
+                if ttl.get(field) == deadline:
+                    del ttl[field]
+                    gone.append(field)
+            if gone:
+                self.expired_fields += len(gone)
+                self._drop_fields(key, table, gone)
+                if key not in self.tables:
+                    return None
+        return table
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Live keys (expired ones are reclaimed as they are met)."""
+        for key in list(self.tables):
+            if self.get(key) is not None:
+                yield key
+
+    def live_count(self) -> int:
+        """DBSIZE: the number of keys, after reclaiming every key already due."""
+        self.expire_cycle(budget=None)
+        return len(self.tables)
 
     # -- tables -------------------------------------------------------------------------
 
     def table_for_write(self, key: bytes) -> Table:
-        """The table at `key`, made if missing (its creation is announced by the write
-        that follows)."""
-        table = self.tables.get(key)
+        """The table at `key`, made if missing (the write that follows announces it)."""
+        table = self.get(key)
         if table is None:
             table = self.tables[key] = Table()
             self.index.add(key)
         return table
 
-    def delete(self, key: bytes) -> bool:
-        if self.tables.pop(key, None) is None:
-            return False
+    def _remove_table(self, key: bytes) -> None:
+        del self.tables[key]
         self.index.remove(key)
+
+    def delete(self, key: bytes) -> bool:
+        if self.get(key) is None:
+            return False
+        self._remove_table(key)
         self.touch(key)
         return True
 
     def rename(self, source: bytes, target: bytes) -> None:
+        """Move the table (its TTLs included) from `source`, which must be live."""
         table = self.tables.pop(source)
         self.index.remove(source)
         if self.tables.pop(target, None) is not None:
             self.index.remove(target)
         self.tables[target] = table
         self.index.add(target)
+        if table.expires_at:
+            self._schedule(table.expires_at, target)
+        if table.field_heap:
+            self._schedule_fields(target, table)
         self.touch(source)
         self.touch(target)
 
     def flush(self) -> None:
-        keys = list(self.tables)
+        for key in list(self.watchers):
+            if key in self.tables:
+                self.touch(key)
+        self.dirty += len(self.tables)
         self.tables.clear()
         self.index.clear()
-        for key in keys:
-            self.touch(key)
+        self.expiry_heap.clear()
 
     def ensure(self, key: bytes) -> bool:
         """Make `key` a pinned (persistent while empty) table; True if it was created."""
-        created = key not in self.tables
+        created = self.get(key) is None
         table = self.table_for_write(key)
         if created or not table.pinned:
             table.pinned = True
@@ -178,12 +273,14 @@ class Keyspace:
 
     def clear(self, key: bytes) -> int:
         """Remove every field of `key` but keep it as a pinned table."""
-        table = self.tables.get(key)
+        table = self.get(key)
         if table is None:
             return 0
         removed = len(table.fields)
         table.fields.clear()
         table.index.clear()
+        table.field_ttl.clear()
+        table.field_heap.clear()
         table.listpack = True
         table.pinned = True
         self.touch(key)
@@ -191,11 +288,15 @@ class Keyspace:
 
     # -- fields -------------------------------------------------------------------------
 
-    def set_fields(self, key: bytes, pairs: list[bytes], start: int) -> int:
-        """HSET semantics for `pairs[start:]` (field, value, ...); returns new fields."""
+    def set_fields(self, key: bytes, pairs: list[bytes], start: int,
+                   keep_ttl: bool = False) -> int:
+        """HSET semantics for `pairs[start:]` (field, value, ...); returns new fields.
+
+        Overwriting a field clears its TTL, as in Redis, unless `keep_ttl`."""
         table = self.table_for_write(key)
         fields = table.fields
         index = table.index
+        ttl = table.field_ttl
         added = 0
         for i in range(start, len(pairs), 2):
             field = pairs[i]
@@ -203,6 +304,8 @@ class Keyspace:
             if field not in fields:
                 index.add(field)
                 added += 1
+            elif ttl and not keep_ttl:
+                ttl.pop(field, None)
             fields[field] = value
             if table.listpack and (len(field) > LISTPACK_MAX_VALUE
                                    or len(value) > LISTPACK_MAX_VALUE):
@@ -212,33 +315,136 @@ class Keyspace:
         self.touch(key)
         return added
 
-    def set_field(self, key: bytes, field: bytes, value: bytes) -> bool:
+    def set_field(self, key: bytes, field: bytes, value: bytes, keep_ttl: bool = False) -> bool:
         """Set one field; True if it is new."""
-        return self.set_fields(key, [field, value], 0) == 1
+        return self.set_fields(key, [field, value], 0, keep_ttl) == 1
 
     def delete_fields(self, key: bytes, table: Table, names: list[bytes], start: int) -> int:
         """HDEL semantics; an unpinned table left empty is deleted, as Redis does."""
         fields = table.fields
+        gone = [name for name in names[start:] if name in fields]
+        if gone:
+            ttl = table.field_ttl
+            if ttl:
+                for name in gone:
+                    ttl.pop(name, None)
+            self._drop_fields(key, table, gone)
+        return len(gone)
+
+    def _drop_fields(self, key: bytes, table: Table, names: list[bytes]) -> None:
+        fields = table.fields
         index = table.index
-        removed = 0
-        for i in range(start, len(names)):
-            name = names[i]
+        for name in names:
             if name in fields:
                 del fields[name]
                 index.remove(name)
-                removed += 1
-        if removed:
-            if not fields and not table.pinned:
-                del self.tables[key]
-                self.index.remove(key)
+        if not fields and not table.pinned:
+            self._remove_table(key)
+        self.touch(key)
+
+    # -- expiry -------------------------------------------------------------------------
+
+    def set_expiry(self, key: bytes, table: Table, deadline: int) -> None:
+        """Give `key` a deadline (Unix ms); one already past deletes it at once."""
+        if deadline <= self.clock():
+            self._remove_table(key)
             self.touch(key)
-        return removed
+            return
+        table.expires_at = deadline
+        self._schedule(deadline, key)
+        self.touch(key)
+
+    def persist(self, key: bytes, table: Table) -> bool:
+        if not table.expires_at:
+            return False
+        table.expires_at = 0
+        self.touch(key)
+        return True
+
+    def set_field_expiry(self, key: bytes, table: Table, field: bytes, deadline: int) -> None:
+        """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
+        if deadline <= self.clock():
+            table.field_ttl.pop(field, None)
+            self._drop_fields(key, table, [field])
+            return
+        table.field_ttl[field] = deadline
+        heapq.heappush(table.field_heap, (deadline, field))
+        if not table.scheduled or deadline < table.scheduled:
+            self._schedule_fields(key, table)
+        self.touch(key)
+
+    def persist_field(self, key: bytes, table: Table, field: bytes) -> bool:
+        if table.field_ttl.pop(field, None) is None:
+            return False
+        self.touch(key)
+        return True
+
+    def _schedule(self, deadline: int, key: bytes) -> None:
+        heap = self.expiry_heap
+        heapq.heappush(heap, (deadline, key))
+        if len(heap) > 2 * len(self.tables) + 4096:
+            self._rebuild_expiry_heap()
+
+    def _schedule_fields(self, key: bytes, table: Table) -> None:
+        """Register the table's earliest field deadline with the expiry heap."""
+        table.scheduled = table.field_heap[0][0]
+        self._schedule(table.scheduled, key)
+
+    def _rebuild_expiry_heap(self) -> None:
+        """Drop the entries of deadlines that were replaced or whose key went away
+        (amortised: it runs after at least 4096 + len(tables) new entries)."""
+        heap = []
+        for key, table in self.tables.items():
+            if table.expires_at:
+                heap.append((table.expires_at, key))
+            if table.field_heap:
+                table.scheduled = table.field_heap[0][0]
+                heap.append((table.scheduled, key))
+        heapq.heapify(heap)
+        self.expiry_heap = heap
+
+    def expire_cycle(self, budget: float | None) -> int:
+        """Reclaim keys and fields whose time has come, for at most `budget` seconds
+        (None: until nothing due is left). Returns how many deadlines it processed."""
+        now = self.clock()
+        stop = None if budget is None else time.perf_counter() + budget
+        done = 0
+        while self.expiry_heap and self.expiry_heap[0][0] <= now:
+            deadline, key = heapq.heappop(self.expiry_heap)
+            table = self.tables.get(key)
+            if table is not None and self._expire_if_due(
+                    key, table, now, FIELDS_PER_STEP) is not None \
+                    and deadline == table.scheduled:
+                if table.field_heap:
+                    self._schedule_fields(key, table)
+                else:
+                    table.scheduled = 0
+            done += 1
+            if stop is not None and not done % 8 and time.perf_counter() >= stop:
+                break
+        return done
+
+    # -- scans --------------------------------------------------------------------------
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
-        return self.index.scan(cursor, count)
+        next_cursor, keys = self.index.scan(cursor, count)
+        return next_cursor, [key for key in keys if self.get(key) is not None]
 
     def random_key(self) -> bytes | None:
-        return self.index.random_member() if self.tables else None
+        while self.tables:
+            key = self.index.random_member()
+            if self.get(key) is not None:
+                return key
+        return None
 
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.tables)
+    # -- WATCH --------------------------------------------------------------------------
+
+    def watch(self, key: bytes, watcher: Watcher) -> None:
+        self.watchers.setdefault(key, set()).add(watcher)
+
+    def unwatch(self, key: bytes, watcher: Watcher) -> None:
+        watchers = self.watchers.get(key)
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self.watchers[key]

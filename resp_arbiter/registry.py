@@ -60,12 +60,16 @@ class Command:
     # Derived once, read on every call.
     is_write: bool = False
     no_auth: bool = False
+    runs_in_multi: bool = False
     full_name: str = ""
 
     def accepts(self, argc: int) -> bool:
         arity = self.arity
         return argc == arity if arity > 0 else argc >= -arity
 
+
+# Commands a client in MULTI runs at once instead of queueing (Redis' processCommand).
+_RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
 COMMANDS: dict[bytes, Command] = {}
 """Top-level commands by lower-case name."""
@@ -105,7 +109,8 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             categories=_implicit_categories(flag_set, categories), first_key=keys[0],
             last_key=keys[1], step=keys[2], tips=tuple(tips.split()), key_specs=key_specs,
             group=group, since=since, summary=summary, complexity=complexity,
-            is_write="write" in flag_set, no_auth="no_auth" in flag_set)
+            is_write="write" in flag_set, no_auth="no_auth" in flag_set,
+            runs_in_multi=name in _RUN_IN_MULTI and parent is None)
         if parent is None:
             spec.full_name = name
             COMMANDS[name.encode()] = spec

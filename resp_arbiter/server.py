@@ -34,6 +34,8 @@ LOG_LEVELS = {"debug": logging.DEBUG, "verbose": VERBOSE, "notice": NOTICE,
               "warning": logging.WARNING}
 
 CRON_INTERVAL = 0.1  # seconds; Redis' default hz is 10
+# Active expiry may use this much of each cron tick (Redis' slow cycle takes up to 25%).
+ACTIVE_EXPIRE_BUDGET = 0.01
 
 
 @dataclass
@@ -77,42 +79,54 @@ class Server:
     # -- dispatch -----------------------------------------------------------------------
 
     def call(self, client: Client, argv: list[bytes]) -> None:
-        """Execute one request for `client`, writing its reply."""
+        """Check and run one request for `client` (or queue it inside MULTI)."""
         spec = lookup(argv[0])
         if spec is None:
-            client.reply.error(_unknown_command(argv))
+            self._reject(client, _unknown_command(argv))
             return
         argc = len(argv)
         if not spec.accepts(argc):
-            client.reply.error(errors.WRONG_ARITY.format(spec.name))
+            self._reject(client, errors.WRONG_ARITY.format(spec.name))
             return
         if spec.subcommands and argc > 1:
             sub = spec.subcommands.get(argv[1].lower())
             if sub is None:
-                client.reply.error(errors.UNKNOWN_SUBCOMMAND.format(
+                self._reject(client, errors.UNKNOWN_SUBCOMMAND.format(
                     _text(argv[1]), spec.name.upper()))
                 return
             if not sub.accepts(argc):
-                client.reply.error(errors.WRONG_ARITY.format(sub.full_name))
+                self._reject(client, errors.WRONG_ARITY.format(sub.full_name))
                 return
             spec = sub
         if not client.authenticated and not spec.no_auth:
-            client.reply.error(errors.NOAUTH)
+            self._reject(client, errors.NOAUTH)
             return
+        if client.multi is not None and not spec.runs_in_multi:
+            client.multi.append((spec, argv))
+            client.reply.status(b"QUEUED")
+            return
+        self.execute(spec, client, argv)
+
+    @staticmethod
+    def _reject(client: Client, message: str) -> None:
+        """A refused command's error; inside MULTI it also dooms the EXEC."""
+        client.reply.error(message)
+        if client.multi is not None:
+            client.multi_error = True
+
+    def execute(self, spec: Command, client: Client, argv: list[bytes]) -> None:
+        """Run a checked command: the one place every execution passes, EXEC's included."""
         self.stats.commands_processed += 1
         client.last_command = spec.full_name
         if spec.is_write:
-            self._call_write(spec, client, argv)
+            keyspace = self.keyspace
+            dirty = keyspace.dirty
+            spec.handler(client, argv)
+            if keyspace.dirty != dirty:
+                for hook in self._write_hooks:
+                    hook(client, argv)
         else:
             spec.handler(client, argv)
-
-    def _call_write(self, spec: Command, client: Client, argv: list[bytes]) -> None:
-        keyspace = self.keyspace
-        dirty = keyspace.dirty
-        spec.handler(client, argv)
-        if keyspace.dirty != dirty:
-            for hook in self._write_hooks:
-                hook(client, argv)
 
     def on_write(self, hook: Callable[[Client, list[bytes]], None]) -> None:
         """Call `hook(client, argv)` after every command that changed the data."""
@@ -165,6 +179,7 @@ class Server:
         """Periodic housekeeping in small steps, as Redis' serverCron."""
         now = time.monotonic()
         self._sample_ops(now)
+        self.keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
         self._close_idle_clients(now)
         self._check_parent()
         self._schedule_cron()

@@ -1,5 +1,5 @@
 """The command families; importing this package registers every command."""
 
-from . import connection, hashes, keys, server, stash
+from . import connection, expire, hashes, keys, server, stash, transactions
 
-__all__ = ["connection", "hashes", "keys", "server", "stash"]
+__all__ = ["connection", "expire", "hashes", "keys", "server", "stash", "transactions"]

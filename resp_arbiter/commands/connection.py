@@ -146,6 +146,7 @@ def quit_(c: Client, argv: list[bytes]) -> None:
 @command("reset", 1, CONN_FLAGS, categories=CONN, group=CONN, since="6.2.0",
          summary="Resets the connection.")
 def reset(c: Client, argv: list[bytes]) -> None:
+    c.reset_transaction()
     c.set_protocol(2)
     c.name = b""
     c.set_authenticated(not c.server.config["requirepass"])

@@ -21,7 +21,7 @@ def _spec(*flags: str) -> tuple[KeySpec, ...]:
 
 
 def _table(c: Client, key: bytes) -> Table | None:
-    return c.server.keyspace.tables.get(key)
+    return c.server.keyspace.get(key)
 
 
 @command("hset", -4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
@@ -63,7 +63,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
          key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
-    table = c.server.keyspace.tables.get(argv[1])
+    table = c.server.keyspace.get(argv[1])
     c.reply.bulk_or_null(None if table is None else table.fields.get(argv[2]))
 
 

@@ -32,15 +32,15 @@ command("unlink", -2, "write fast", categories=KEYSPACE, keys=(1, -1, 1),
          since="1.0.0", complexity="O(N) where N is the number of keys to check.",
          summary="Determines whether one or more keys exist.")
 def exists(c: Client, argv: list[bytes]) -> None:
-    tables = c.server.keyspace.tables
-    c.reply.integer(sum(1 for key in argv[1:] if key in tables))
+    exists = c.server.keyspace.exists
+    c.reply.integer(sum(1 for key in argv[1:] if exists(key)))
 
 
 @command("type", 2, "readonly fast", categories=KEYSPACE, keys=(1, 1, 1),
          key_specs=(KeySpec(("RO",), 1),), group="generic", since="1.0.0",
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
-    c.reply.status(b"hash" if argv[1] in c.server.keyspace.tables else b"none")
+    c.reply.status(b"hash" if c.server.keyspace.exists(argv[1]) else b"none")
 
 
 @command("keys", 2, "readonly", categories=KEYSPACE + " dangerous",
@@ -51,7 +51,7 @@ def type_(c: Client, argv: list[bytes]) -> None:
          summary="Returns all key names that match a pattern.")
 def keys(c: Client, argv: list[bytes]) -> None:
     match = compile_glob(argv[1])
-    c.reply.bulks([key for key in c.server.keyspace.tables if match(key)])
+    c.reply.bulks([key for key in c.server.keyspace if match(key)])
 
 
 @command("scan", -2, "readonly", categories=KEYSPACE,
@@ -85,7 +85,7 @@ def scan(c: Client, argv: list[bytes]) -> None:
          "destination.")
 def rename(c: Client, argv: list[bytes]) -> None:
     keyspace = c.server.keyspace
-    if argv[1] not in keyspace.tables:
+    if not keyspace.exists(argv[1]):
         c.reply.error(errors.NO_SUCH_KEY)
         return
     if argv[1] != argv[2]:
@@ -99,10 +99,10 @@ def rename(c: Client, argv: list[bytes]) -> None:
          summary="Renames a key only when the target key name doesn't exist.")
 def renamenx(c: Client, argv: list[bytes]) -> None:
     keyspace = c.server.keyspace
-    if argv[1] not in keyspace.tables:
+    if not keyspace.exists(argv[1]):
         c.reply.error(errors.NO_SUCH_KEY)
         return
-    if argv[1] == argv[2] or argv[2] in keyspace.tables:
+    if argv[1] == argv[2] or keyspace.exists(argv[2]):
         c.reply.integer(0)
         return
     keyspace.rename(argv[1], argv[2])

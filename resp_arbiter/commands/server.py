@@ -268,7 +268,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
-        ("expired_keys", 0), ("evicted_keys", 0),
+        ("expired_keys", c.server.keyspace.expired_keys),
+        ("expired_subkeys", c.server.keyspace.expired_fields), ("evicted_keys", 0),
         ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("total_error_replies", stats.unexpected_error_replies),
@@ -290,8 +291,10 @@ def _cluster_section(c: Client) -> list[tuple[str, object]]:
 
 
 def _keyspace_section(c: Client) -> list[tuple[str, object]]:
-    count = len(c.server.keyspace.tables)
-    return [("db0", f"keys={count},expires=0,avg_ttl=0")] if count else []
+    keyspace = c.server.keyspace
+    count = keyspace.live_count()
+    expires = sum(1 for table in keyspace.tables.values() if table.expires_at)
+    return [("db0", f"keys={count},expires={expires},avg_ttl=0")] if count else []
 
 
 _SECTIONS: dict[str, Callable[[Client], list[tuple[str, object]]]] = {
@@ -409,7 +412,7 @@ def config_help(c: Client, argv: list[bytes]) -> None:
          since="1.0.0", tips="request_policy:all_shards response_policy:agg_sum",
          summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(len(c.server.keyspace.tables))
+    c.reply.integer(c.server.keyspace.live_count())
 
 
 @command("time", 1, "loading stale fast", group=SERVER, since="2.6.0",
@@ -455,7 +458,7 @@ def memory_usage(c: Client, argv: list[bytes]) -> None:
     if len(argv) == 5 and parse_int(argv[4]) is None:
         c.reply.error(errors.NOT_INTEGER)
         return
-    table = c.server.keyspace.tables.get(argv[2])
+    table = c.server.keyspace.get(argv[2])
     if table is None:
         c.reply.null()
         return

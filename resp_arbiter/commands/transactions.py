@@ -1,0 +1,91 @@
+"""Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, with Redis' queueing rules.
+
+Queueing itself happens in `Server.call` (a client in MULTI gets QUEUED for every command
+but these five, QUIT and RESET); a command refused at queue time (unknown, wrong arity,
+NOAUTH) flags the transaction so that EXEC answers EXECABORT. WATCH relies on
+`Keyspace.touch`, which every write and every expiry passes through.
+"""
+
+from __future__ import annotations
+
+from .. import errors
+from ..client import Client
+from ..registry import KeySpec, command
+
+TX = "transaction"
+TX_FLAGS = "noscript loading stale fast allow_busy"
+
+
+@command("multi", 1, TX_FLAGS, categories=TX, group=TX, since="1.2.0",
+         summary="Starts a transaction.")
+def multi(c: Client, argv: list[bytes]) -> None:
+    if c.multi is not None:
+        c.reply.error(errors.MULTI_NESTED)
+        return
+    c.multi = []
+    c.reply.ok()
+
+
+@command("exec", 1, "noscript loading stale skip_slowlog", categories=TX, group=TX,
+         since="1.2.0", complexity="Depends on commands in the transaction",
+         summary="Executes all commands in a transaction.")
+def exec_(c: Client, argv: list[bytes]) -> None:
+    queued = c.multi
+    if queued is None:
+        c.reply.error(errors.EXEC_WITHOUT_MULTI)
+        return
+    c.multi = None
+    if c.multi_error:
+        c.multi_error = False
+        c.unwatch_all()
+        c.reply.error(errors.EXECABORT)
+        return
+    keyspace = c.server.keyspace
+    for key in c.watched:
+        keyspace.get(key)  # a watched key that expired since WATCH touches itself here
+    aborted = c.dirty_cas
+    c.unwatch_all()
+    if aborted:
+        c.reply.null_array()
+        return
+    c.reply.array_len(len(queued))
+    execute = c.server.execute
+    for spec, request in queued:
+        execute(spec, c, request)
+
+
+@command("discard", 1, TX_FLAGS, categories=TX, group=TX, since="2.0.0",
+         complexity="O(N), when N is the number of queued commands",
+         summary="Discards a transaction.")
+def discard(c: Client, argv: list[bytes]) -> None:
+    if c.multi is None:
+        c.reply.error(errors.DISCARD_WITHOUT_MULTI)
+        return
+    c.multi = None
+    c.multi_error = False
+    c.unwatch_all()
+    c.reply.ok()
+
+
+@command("watch", -2, TX_FLAGS, categories=TX, keys=(1, -1, 1),
+         key_specs=(KeySpec(("RO",), 1, lastkey=-1),), group=TX, since="2.2.0",
+         complexity="O(1) for every key.",
+         summary="Monitors changes to keys to determine the execution of a transaction.")
+def watch(c: Client, argv: list[bytes]) -> None:
+    if c.multi is not None:
+        c.reply.error(errors.WATCH_IN_MULTI)
+        return
+    keyspace = c.server.keyspace
+    for key in argv[1:]:
+        if key not in c.watched:
+            keyspace.get(key)  # settle a key already due, so that only later changes count
+            c.watched.add(key)
+            keyspace.watch(key, c)
+    c.reply.ok()
+
+
+@command("unwatch", 1, TX_FLAGS, categories=TX, group=TX, since="2.2.0",
+         summary="Forgets about watched keys of a transaction.")
+def unwatch(c: Client, argv: list[bytes]) -> None:
+    c.unwatch_all()
+    c.reply.ok()
