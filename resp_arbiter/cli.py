@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="resp-arbiter",
         description="A Redis-protocol server for gunicorn stash tables (hashes).")
     for setting in SETTINGS.values():
-        if setting.name == "databases":
+        if not setting.on_command_line:
             continue
         parser.add_argument(f"--{setting.name}", dest=setting.name, metavar="VALUE",
                             help=f"{setting.help} (default: {setting.render(setting.default)})")

@@ -60,6 +60,7 @@ class Setting:
     mutable: bool = True
     render: Callable[[object], str] = str
     help: str = ""
+    on_command_line: bool = True
 
     def convert(self, text: str) -> object:
         if self.choices:
@@ -94,7 +95,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("loglevel", "notice", choices=LOG_LEVELS, help="log verbosity"),
     Setting("logfile", "", mutable=False, help="log file ('' = standard output)"),
     Setting("databases", 1, _parse_int, 1, 1, mutable=False,
-            help="number of databases (only db 0 exists)"),
+            help="number of databases (only db 0 exists)", on_command_line=False),
+    # Read by redis-benchmark and other tools; the arbiter keeps no RDB and no AOF yet.
+    Setting("save", "", mutable=False, on_command_line=False),
+    Setting("appendonly", "no", choices=("no",), mutable=False, on_command_line=False),
 )}
 
 
