@@ -22,7 +22,7 @@ class Client(asyncio.Protocol):
     __slots__ = ("server", "id", "transport", "parser", "out", "reply", "resp", "name",
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
-                 "multi", "multi_error", "dirty_cas", "watched", "_paused")
+                 "multi", "multi_error", "dirty_cas", "watched")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -49,7 +49,6 @@ class Client(asyncio.Protocol):
         # WATCH state: the keys, and whether one of them changed since.
         self.watched: set[bytes] = set()
         self.dirty_cas = False
-        self._paused = False
 
     # -- protocol switches --------------------------------------------------------------
 
@@ -107,17 +106,6 @@ class Client(asyncio.Protocol):
             out.clear()
         if self.close_after_reply and transport is not None:
             transport.close()
-
-    def pause_writing(self) -> None:
-        """The peer reads slower than we answer: stop reading its requests meanwhile."""
-        if self.transport is not None and not self._paused:
-            self._paused = True
-            self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        if self.transport is not None and self._paused:
-            self._paused = False
-            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reset_transaction()

@@ -73,3 +73,9 @@ EXPIRE_NX_CONFLICT = "ERR NX and XX, GT or LT options at the same time are not c
 EXPIRE_GT_LT_CONFLICT = "ERR GT and LT options at the same time are not compatible"
 EXPIRE_UNSUPPORTED_OPTION = "ERR Unsupported option {}"
 EXPIRE_INVALID_TIME = "ERR invalid expire time in '{}' command"
+
+# Hash field expiry (Redis 7.4/8.0).
+HFE_FIELDS_MISSING = "ERR Mandatory argument FIELDS is missing or not at the right position"
+HFE_NUMFIELDS_POSITIVE = "ERR Parameter `numFields` should be greater than 0"
+HFE_NUMFIELDS_MISMATCH = "ERR The `numfields` parameter must match the number of arguments"
+HFE_NEGATIVE_TIME = "ERR invalid expire time, must be >= 0"

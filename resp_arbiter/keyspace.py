@@ -147,7 +147,7 @@ class Keyspace:
     """All tables of the one database, and the single path every write takes."""
 
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
-                 "expired_keys", "expired_fields")
+                 "expired_keys", "expired_fields", "snapshot", "frozen")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -155,10 +155,25 @@ class Keyspace:
         self.dirty = 0
         self.watchers: dict[bytes, set[Watcher]] = {}
         self.clock = now_ms
+        # One time for a whole command (or a whole EXEC), as Redis' command time snapshot:
+        # `Server.execute` clears it, `now()` takes it on first use.
+        self.snapshot = 0
+        self.frozen = False
         # (deadline, key) for every key TTL or field TTL set; stale entries are skipped.
         self.expiry_heap: list[tuple[int, bytes]] = []
         self.expired_keys = 0
         self.expired_fields = 0
+
+    def now(self) -> int:
+        """The current command's time, in Unix ms."""
+        if not self.snapshot:
+            self.snapshot = self.clock()
+        return self.snapshot
+
+    def new_command(self) -> None:
+        """Start a command: it will see a fresh time, unless inside EXEC."""
+        if not self.frozen:
+            self.snapshot = 0
 
     def touch(self, key: bytes) -> None:
         """Record a change to `key`: the dirty counter and every client WATCHing it."""
@@ -175,7 +190,7 @@ class Keyspace:
         """The live table at `key`, after lazy expiry of the key and its fields."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
-            return self._expire_if_due(key, table, self.clock())
+            return self._expire_if_due(key, table, self.now())
         return table
 
     def exists(self, key: bytes) -> bool:
@@ -346,7 +361,7 @@ class Keyspace:
 
     def set_expiry(self, key: bytes, table: Table, deadline: int) -> None:
         """Give `key` a deadline (Unix ms); one already past deletes it at once."""
-        if deadline <= self.clock():
+        if deadline <= self.now():
             self._remove_table(key)
             self.touch(key)
             return
@@ -363,7 +378,7 @@ class Keyspace:
 
     def set_field_expiry(self, key: bytes, table: Table, field: bytes, deadline: int) -> None:
         """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
-        if deadline <= self.clock():
+        if deadline <= self.now():
             table.field_ttl.pop(field, None)
             self._drop_fields(key, table, [field])
             return

@@ -29,7 +29,7 @@ INT_MAX: Final = 2**31 - 1
 _HUGE_COUNT = re.compile(rb"\*[0-9]{8}")
 # Reply types a Redis server refuses inside a request but hiredis turns into bytes or
 # lists. Only a chunk holding one of these bytes pays for the exact size check.
-_NON_REQUEST_TYPES = re.compile(rb"[+~=(|]")
+_NON_REQUEST_TYPES = b"+~=(|"
 _STRICT_INT = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")
 
 
@@ -65,8 +65,23 @@ class RequestParser:
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         """Parse `data`; returns complete requests. Check `pending_error` afterwards."""
-        if self._strict is not None or not self.authenticated or data[0] != 42 \
-                or _HUGE_COUNT.search(data):
+        strict = self._strict
+        if strict is None:
+            return self._feed_fast(data)
+        requests = strict.feed(data, handoff=True)
+        if self.pending_error is not None or not strict.at_boundary():
+            return requests
+        # The request that spanned reads is complete: the rest goes the fast way again.
+        self._strict = None
+        rest = strict.take_rest()
+        if rest:
+            requests += self._feed_fast(rest)
+        return requests
+
+    def _feed_fast(self, data: bytes) -> list[list[bytes]]:
+        """Parse `data`, which starts at a request boundary, with hiredis where it is safe."""
+        if not self.authenticated or data[0] != 42 or _HUGE_COUNT.search(data) \
+                or len(data.translate(None, _NON_REQUEST_TYPES)) != len(data):
             return self._feed_strict(data)
         reader = self._reader
         reader.feed(data)
@@ -76,33 +91,35 @@ class RequestParser:
             try:
                 request = reader.gets()
             except hiredis.ProtocolError:
-                return self._divert(data)
+                return self._restart_strict(data)
             if request is False:
                 break
             if type(request) is not list or not request:
-                return self._divert(data)
+                return self._restart_strict(data)
             for arg in request:
                 if type(arg) is not bytes or len(arg) > max_bulk:
-                    return self._divert(data)
+                    return self._restart_strict(data)
             requests.append(request)
-        if reader.has_data() or (_NON_REQUEST_TYPES.search(data)
-                                 and sum(map(_wire_size, requests)) != len(data)):
-            return self._divert(data)
+        # hiredis cannot say whether a request is still open (its buffer may be fully
+        # consumed mid-request), so the sizes of what it returned locate the boundary.
+        tail = len(data) - sum(map(_wire_size, requests))
+        if tail:
+            self._reader = hiredis.Reader()
+            if tail < 0 or data[-tail] != 42:
+                return self._restart_strict(data)
+            self._feed_strict(data[-tail:])
         return requests
 
-    def _divert(self, data: bytes) -> list[list[bytes]]:
+    def _restart_strict(self, data: bytes) -> list[list[bytes]]:
         """Parse the whole chunk again on the strict path, from its first byte.
 
-        Only called when the chunk began at a request boundary, so nothing hiredis read
-        from it has been handed out yet."""
+        Only called before any request of the chunk was handed out."""
         self._reader = hiredis.Reader()
         return self._feed_strict(data)
 
     def _feed_strict(self, data: bytes) -> list[list[bytes]]:
-        strict = self._strict
-        if strict is None:
-            strict = self._strict = _StrictParser(self)
-        requests = strict.feed(data)
+        strict = self._strict = _StrictParser(self)
+        requests = strict.feed(data, handoff=False)
         if strict.is_idle():
             self._strict = None
         return requests
@@ -116,7 +133,9 @@ def _wire_size(request: list[bytes]) -> int:
     count = len(request)
     template = _HEADER_TEMPLATES.get(count)
     if template is None:
-        template = _HEADER_TEMPLATES[count] = b"$%d\r\n\r\n" * count
+        template = b"$%d\r\n\r\n" * count
+        if count <= 64:
+            _HEADER_TEMPLATES[count] = template
     lengths = tuple(map(len, request))
     return len(b"*%d\r\n" % count) + len(template % lengths) + sum(lengths)
 
@@ -136,15 +155,30 @@ class _StrictParser:
         self._args: list[bytes] = []
 
     def is_idle(self) -> bool:
-        return self._pos >= len(self._buf) and self._remaining == 0
+        """Nothing is pending: every byte fed has been parsed."""
+        return self._remaining == 0 and self._pos >= len(self._buf)
 
-    def feed(self, data: bytes) -> list[list[bytes]]:
+    def at_boundary(self) -> bool:
+        """No multibulk request is half-read (unparsed bytes may follow)."""
+        return self._remaining == 0
+
+    def take_rest(self) -> bytes:
+        rest = bytes(self._buf[self._pos:])
+        self._buf.clear()
+        self._pos = 0
+        return rest
+
+    def feed(self, data: bytes, handoff: bool) -> list[list[bytes]]:
+        """Parse what can be parsed. With `handoff`, stop at the first request boundary
+        after the open request completes, leaving the rest for `take_rest()`."""
         owner = self._owner
         buf = self._buf
         buf += data
         requests: list[list[bytes]] = []
         try:
             while self._pos < len(buf) or self._remaining:
+                if handoff and requests:
+                    return requests
                 if self._remaining:
                     request = self._read_bulks()
                 elif buf[self._pos] == 42:

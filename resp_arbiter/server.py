@@ -118,8 +118,9 @@ class Server:
         """Run a checked command: the one place every execution passes, EXEC's included."""
         self.stats.commands_processed += 1
         client.last_command = spec.full_name
+        keyspace = self.keyspace
+        keyspace.new_command()
         if spec.is_write:
-            keyspace = self.keyspace
             dirty = keyspace.dirty
             spec.handler(client, argv)
             if keyspace.dirty != dirty:

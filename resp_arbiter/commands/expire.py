@@ -60,7 +60,7 @@ def deadline_from(c: Client, name: str, arg: bytes, unit_ms: int,
             return None
         when *= 1000
     if not absolute:
-        base = c.server.keyspace.clock()
+        base = c.server.keyspace.now()
         if when > INT64_MAX - base:
             c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
             return None
@@ -113,7 +113,7 @@ def _ttl_generic(c: Client, key: bytes, in_ms: bool, absolute: bool) -> None:
     elif not table.expires_at:
         c.reply.integer(-1)
     else:
-        value = table.expires_at if absolute else max(table.expires_at - keyspace.clock(), 0)
+        value = table.expires_at if absolute else max(table.expires_at - keyspace.now(), 0)
         c.reply.integer(value if in_ms else (value + 500) // 1000)
 
 

@@ -161,7 +161,7 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
     if not INT64_MIN <= result <= INT64_MAX:
         c.reply.error(errors.INCR_OVERFLOW)
         return
-    c.server.keyspace.set_field(argv[1], argv[2], b"%d" % result)
+    c.server.keyspace.set_field(argv[1], argv[2], b"%d" % result, keep_ttl=True)
     c.reply.integer(result)
 
 
@@ -188,7 +188,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
         c.reply.error(errors.INCR_NAN)
         return
     formatted = _format_long_double(result)
-    c.server.keyspace.set_field(argv[1], argv[2], formatted)
+    c.server.keyspace.set_field(argv[1], argv[2], formatted, keep_ttl=True)
     c.reply.bulk(formatted)
 
 

@@ -50,8 +50,13 @@ def exec_(c: Client, argv: list[bytes]) -> None:
         return
     c.reply.array_len(len(queued))
     execute = c.server.execute
-    for spec, request in queued:
-        execute(spec, c, request)
+    keyspace.new_command()
+    keyspace.frozen = True  # the whole transaction sees one time, as in Redis
+    try:
+        for spec, request in queued:
+            execute(spec, c, request)
+    finally:
+        keyspace.frozen = False
 
 
 @command("discard", 1, TX_FLAGS, categories=TX, group=TX, since="2.0.0",

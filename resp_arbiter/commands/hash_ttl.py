@@ -1,0 +1,308 @@
+"""Hash field expiry (Redis 7.4/8.0): HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HTTL,
+HPTTL, HEXPIRETIME, HPEXPIRETIME, HPERSIST, and 8.0's HGETDEL, HGETEX, HSETEX.
+
+Each field gets its own integer code in the reply, as Redis documents them: -2 no such
+field (or key), -1 no TTL, 0 a NX/XX/GT/LT condition not met, 1 done, 2 deleted because
+the time given has already passed.
+"""
+
+from __future__ import annotations
+
+from .. import errors
+from ..client import Client
+from ..keyspace import Table
+from ..registry import KeySpec, command
+from ._args import parse_int
+from .expire import GT, LT, NX, XX, condition_allows
+
+HASH = "hash"
+# Redis' EB_EXPIRE_TIME_MAX: field deadlines are kept in 48 bits of milliseconds.
+MAX_DEADLINE_MS = (1 << 48) - 1
+
+NO_FIELD, NO_TTL, NOT_MET, DONE, DELETED = -2, -1, 0, 1, 2
+_CONDITION_WORDS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
+
+
+def _spec(*flags: str) -> tuple[KeySpec, ...]:
+    return (KeySpec(flags, 1),)
+
+
+def parse_fields(c: Client, argv: list[bytes], at: int) -> list[bytes] | None:
+    """`FIELDS numfields field ...` starting at argv[at], ending the command."""
+    if at >= len(argv) or argv[at].lower() != b"fields":
+        c.reply.error(errors.HFE_FIELDS_MISSING)
+        return None
+    count = parse_int(argv[at + 1]) if at + 1 < len(argv) else None
+    if count is None or count < 1:
+        c.reply.error(errors.HFE_NUMFIELDS_POSITIVE)
+        return None
+    if count != len(argv) - at - 2:
+        c.reply.error(errors.HFE_NUMFIELDS_MISMATCH)
+        return None
+    return argv[at + 2:]
+
+
+def _field_deadline(c: Client, name: str, arg: bytes, unit_ms: int,
+                    absolute: bool) -> int | None:
+    """The absolute deadline (Unix ms) of a field expire argument; None after replying."""
+    when = parse_int(arg)
+    if when is None:
+        c.reply.error(errors.NOT_INTEGER)
+        return None
+    if when < 0:
+        c.reply.error(errors.HFE_NEGATIVE_TIME)
+        return None
+    if unit_ms == 1000:
+        if when > MAX_DEADLINE_MS // 1000:
+            c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
+            return None
+        when *= 1000
+    base = 0 if absolute else c.server.keyspace.now()
+    if when > MAX_DEADLINE_MS - base:
+        c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
+        return None
+    return when + base
+
+
+def _codes(c: Client, codes: list[int]) -> None:
+    r = c.reply
+    r.array_len(len(codes))
+    for code in codes:
+        r.integer(code)
+
+
+def _hexpire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
+                     absolute: bool) -> None:
+    deadline = _field_deadline(c, name, argv[2], unit_ms, absolute)
+    if deadline is None:
+        return
+    flags = _CONDITION_WORDS.get(argv[3].lower(), 0)
+    fields = parse_fields(c, argv, 4 if flags else 3)
+    if fields is None:
+        return
+    keyspace = c.server.keyspace
+    key = argv[1]
+    table = keyspace.get(key)
+    if table is None:
+        _codes(c, [NO_FIELD] * len(fields))
+        return
+    codes = []
+    for field in fields:
+        if key not in keyspace.tables or field not in table.fields:
+            codes.append(NO_FIELD)
+        elif not condition_allows(flags, table.field_ttl.get(field, 0), deadline):
+            codes.append(NOT_MET)
+        else:
+            past = deadline <= keyspace.now()
+            keyspace.set_field_expiry(key, table, field, deadline)
+            codes.append(DELETED if past else DONE)
+    _codes(c, codes)
+
+
+def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> None:
+    def handler(c: Client, argv: list[bytes]) -> None:
+        _hexpire_generic(c, argv, name, unit_ms, absolute)
+
+    handler.__name__ = name
+    command(name, -6, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+            key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
+            complexity="O(N) where N is the number of specified fields",
+            summary=summary)(handler)
+
+
+_declare_hexpire("hexpire", 1000, False, "Set expiry for hash field using relative time "
+                 "to expire (seconds)")
+_declare_hexpire("hpexpire", 1, False, "Set expiry for hash field using relative time to "
+                 "expire (milliseconds)")
+_declare_hexpire("hexpireat", 1000, True, "Set expiry for hash field using an absolute "
+                 "Unix timestamp (seconds)")
+_declare_hexpire("hpexpireat", 1, True, "Set expiry for hash field using an absolute Unix "
+                 "timestamp (milliseconds)")
+
+
+def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> None:
+    fields = parse_fields(c, argv, 2)
+    if fields is None:
+        return
+    keyspace = c.server.keyspace
+    table = keyspace.get(argv[1])
+    if table is None:
+        _codes(c, [NO_FIELD] * len(fields))
+        return
+    now = keyspace.now()
+    codes = []
+    for field in fields:
+        if field not in table.fields:
+            codes.append(NO_FIELD)
+            continue
+        deadline = table.field_ttl.get(field)
+        if deadline is None:
+            codes.append(NO_TTL)
+            continue
+        value = deadline if absolute else deadline - now
+        codes.append(value if in_ms else (value + 999) // 1000 if not absolute
+                     else value // 1000)
+    _codes(c, codes)
+
+
+def _declare_httl(name: str, in_ms: bool, absolute: bool, summary: str) -> None:
+    def handler(c: Client, argv: list[bytes]) -> None:
+        _field_ttls(c, argv, in_ms, absolute)
+
+    handler.__name__ = name
+    command(name, -5, "readonly fast", categories=HASH, keys=(1, 1, 1),
+            key_specs=_spec("RO", "access"), group=HASH, since="7.4.0",
+            complexity="O(N) where N is the number of specified fields",
+            summary=summary)(handler)
+
+
+_declare_httl("httl", False, False, "Returns the TTL in seconds of a hash field.")
+_declare_httl("hpttl", True, False, "Returns the TTL in milliseconds of a hash field.")
+_declare_httl("hexpiretime", False, True, "Returns the expiration time of a hash field as "
+              "a Unix timestamp, in seconds.")
+_declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash field as "
+              "a Unix timestamp, in msec.")
+
+
+@command("hpersist", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
+         complexity="O(N) where N is the number of specified fields",
+         summary="Removes the expiration time for each specified field")
+def hpersist(c: Client, argv: list[bytes]) -> None:
+    fields = parse_fields(c, argv, 2)
+    if fields is None:
+        return
+    keyspace = c.server.keyspace
+    table = keyspace.get(argv[1])
+    if table is None:
+        _codes(c, [NO_FIELD] * len(fields))
+        return
+    codes = []
+    for field in fields:
+        if field not in table.fields:
+            codes.append(NO_FIELD)
+        else:
+            codes.append(DONE if keyspace.persist_field(argv[1], table, field) else NO_TTL)
+    _codes(c, codes)
+
+
+def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
+    values = table.fields if table is not None else {}
+    c.reply.bulks([values.get(field) for field in fields])
+
+
+@command("hgetdel", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "access", "delete"), group=HASH, since="8.0.0",
+         complexity="O(N) where N is the number of specified fields",
+         summary="Returns the value of a field and deletes it from the hash.")
+def hgetdel(c: Client, argv: list[bytes]) -> None:
+    fields = parse_fields(c, argv, 2)
+    if fields is None:
+        return
+    keyspace = c.server.keyspace
+    table = keyspace.get(argv[1])
+    _values(c, table, fields)
+    if table is not None:
+        keyspace.delete_fields(argv[1], table, fields, 0)
+
+
+_EXPIRE_OPTIONS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True),
+                   b"pxat": (1, True)}
+
+
+@command("hgetex", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "access", "update"), group=HASH, since="8.0.0",
+         complexity="O(N) where N is the number of specified fields",
+         summary="Get the value of one or more fields of a given hash key, and optionally "
+                 "set their expiration.")
+def hgetex(c: Client, argv: list[bytes]) -> None:
+    at = 2
+    deadline: int | None = None
+    persist = False
+    option = argv[2].lower()
+    if option in _EXPIRE_OPTIONS:
+        unit_ms, absolute = _EXPIRE_OPTIONS[option]
+        deadline = _field_deadline(c, "hgetex", argv[3], unit_ms, absolute)
+        if deadline is None:
+            return
+        at = 4
+    elif option == b"persist":
+        persist = True
+        at = 3
+    fields = parse_fields(c, argv, at)
+    if fields is None:
+        return
+    keyspace = c.server.keyspace
+    key = argv[1]
+    table = keyspace.get(key)
+    _values(c, table, fields)
+    if table is None:
+        return
+    for field in fields:
+        if key not in keyspace.tables or field not in table.fields:
+            continue
+        if persist:
+            keyspace.persist_field(key, table, field)
+        elif deadline is not None:
+            keyspace.set_field_expiry(key, table, field, deadline)
+
+
+@command("hsetex", -6, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+         key_specs=_spec("RW", "update"), group=HASH, since="8.0.0",
+         complexity="O(N) where N is the number of fields being set.",
+         summary="Set the value of one or more fields of a given hash key, and optionally "
+                 "set their expiration.")
+def hsetex(c: Client, argv: list[bytes]) -> None:
+    at = 2
+    only_new = only_existing = keep_ttl = False
+    deadline: int | None = None
+    while at < len(argv):
+        option = argv[at].lower()
+        if option == b"fnx" and not (only_new or only_existing):
+            only_new = True
+            at += 1
+        elif option == b"fxx" and not (only_new or only_existing):
+            only_existing = True
+            at += 1
+        elif option in _EXPIRE_OPTIONS and deadline is None and not keep_ttl \
+                and at + 1 < len(argv):
+            unit_ms, absolute = _EXPIRE_OPTIONS[option]
+            deadline = _field_deadline(c, "hsetex", argv[at + 1], unit_ms, absolute)
+            if deadline is None:
+                return
+            at += 2
+        elif option == b"keepttl" and deadline is None and not keep_ttl:
+            keep_ttl = True
+            at += 1
+        else:
+            break
+    if at >= len(argv) or argv[at].lower() != b"fields":
+        c.reply.error(errors.HFE_FIELDS_MISSING)
+        return
+    count = parse_int(argv[at + 1]) if at + 1 < len(argv) else None
+    if count is None or count < 1:
+        c.reply.error(errors.HFE_NUMFIELDS_POSITIVE)
+        return
+    pairs = argv[at + 2:]
+    if len(pairs) != 2 * count:
+        c.reply.error(errors.WRONG_ARITY.format("hsetex"))
+        return
+    keyspace = c.server.keyspace
+    key = argv[1]
+    table = keyspace.get(key)
+    existing = table.fields if table is not None else {}
+    names = pairs[0::2]
+    if only_new and any(name in existing for name in names):
+        c.reply.integer(0)
+        return
+    if only_existing and not all(name in existing for name in names):
+        c.reply.integer(0)
+        return
+    keyspace.set_fields(key, pairs, 0, keep_ttl=keep_ttl)
+    if deadline is not None:
+        table = keyspace.get(key)
+        for name in dict.fromkeys(names):
+            if table is None or key not in keyspace.tables:
+                break
+            keyspace.set_field_expiry(key, table, name, deadline)
+    c.reply.integer(1)
