@@ -1,0 +1,145 @@
+"""In-process tests of the data structures under the commands: fast, no sockets."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from resp_arbiter.commands._args import compile_glob, parse_cursor
+from resp_arbiter.commands.hashes import (
+    _format_long_double,
+    _parse_long_double,
+    _round_long_double,
+)
+from resp_arbiter.keyspace import Keyspace, ScanIndex
+
+
+def test_scan_index_survives_compaction_without_missing_members():
+    index = ScanIndex()
+    for i in range(1000):
+        index.add(b"m%d" % i)
+    cursor, seen = 0, set()
+    cursor, first = index.scan(cursor, 100)
+    seen.update(first)
+    for i in range(0, 1000, 2):  # delete half: forces a compaction mid-iteration
+        member = b"m%d" % i
+        if member not in seen:
+            index.remove(member)
+    while cursor:
+        cursor, batch = index.scan(cursor, 100)
+        assert len(batch) <= 100
+        seen.update(batch)
+    survivors = {b"m%d" % i for i in range(1, 1000, 2)}
+    assert survivors <= seen
+
+
+def test_scan_index_random_member_never_returns_a_removed_one():
+    index = ScanIndex()
+    for i in range(100):
+        index.add(b"%d" % i)
+    for i in range(99):
+        index.remove(b"%d" % i)
+    assert {index.random_member() for _ in range(50)} == {b"99"}
+
+
+def test_pinned_table_outlives_its_last_field_and_plain_hash_does_not():
+    keyspace = Keyspace()
+    keyspace.set_fields(b"plain", [b"f", b"v"], 0)
+    keyspace.ensure(b"pinned")
+    keyspace.set_fields(b"pinned", [b"f", b"v"], 0)
+    for key in (b"plain", b"pinned"):
+        table = keyspace.get(key)
+        assert keyspace.delete_fields(key, table, [b"f"], 0) == 1
+    assert keyspace.get(b"plain") is None
+    assert keyspace.get(b"pinned") is not None
+
+
+def test_field_and_key_expiry_follow_the_clock():
+    keyspace = Keyspace()
+    now = [1_000_000]
+    keyspace.clock = lambda: now[0]
+    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"], 0)
+    table = keyspace.get(b"t")
+    keyspace.set_field_expiry(b"t", table, b"a", now[0] + 100)
+    keyspace.set_expiry(b"t", table, now[0] + 1000)
+    now[0] += 100
+    keyspace.new_command()
+    assert list(keyspace.get(b"t").fields) == [b"b"]
+    now[0] += 900
+    keyspace.new_command()
+    assert keyspace.get(b"t") is None
+    assert (keyspace.expired_fields, keyspace.expired_keys) == (1, 1)
+
+
+def test_active_expiry_cycle_reclaims_without_reads():
+    keyspace = Keyspace()
+    now = [5_000]
+    keyspace.clock = lambda: now[0]
+    pairs = [x for i in range(1000) for x in (b"f%d" % i, b"v")]
+    keyspace.set_fields(b"t", pairs, 0)
+    table = keyspace.tables[b"t"]
+    for i in range(1000):
+        keyspace.set_field_expiry(b"t", table, b"f%d" % i, now[0] + 10 + i)
+    now[0] += 10_000
+    keyspace.expire_cycle(budget=None)
+    assert b"t" not in keyspace.tables
+    assert keyspace.expired_fields == 1000
+
+
+@pytest.mark.parametrize(("pattern", "name", "matches"), [
+    (b"user:*", b"user:1", True),
+    (b"user:?", b"user:12", False),
+    (b"h[ae]llo", b"hallo", True),
+    (b"h[^e]llo", b"hello", False),
+    (b"h[a-c]llo", b"hbllo", True),
+    (b"h\\*", b"h*", True),
+    (b"h\\*", b"hx", False),
+    (b"*", b"\x00\r\n", True),
+])
+def test_glob_follows_redis_stringmatch(pattern, name, matches):
+    assert bool(compile_glob(pattern)(name)) is matches
+
+
+class _Replies:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.reply = _Replies()
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    (b"0", 0), (b"", 0), (b"+7", 7), (b"-1", 2**64 - 1), (b"18446744073709551615", 2**64 - 1),
+])
+def test_scan_cursor_reads_like_strtoull(text, value):
+    assert parse_cursor(_Client(), text) == value
+
+
+@pytest.mark.parametrize("text", [b" 1", b"1x", b"18446744073709551616", b"+", b"0x10"])
+def test_bad_scan_cursor_is_refused(text):
+    client = _Client()
+    assert parse_cursor(client, text) is None
+    assert client.reply.errors == ["ERR invalid cursor"]
+
+
+# Each result is what redis-server 7.0 replied to HSET f x <start>, HINCRBYFLOAT f x <inc>.
+@pytest.mark.parametrize(("start", "increment", "result"), [
+    (b"10.5", b"0.1", b"10.6"),
+    (b"0", b"1e3", b"1000"),
+    (b"1000000000000000", b"0.1", b"1000000000000000.0999755859375"),
+    (b"-0.5", b"0.5", b"0"),
+    (b"5.0e3", b"2.0e2", b"5200"),
+])
+def test_long_double_arithmetic_matches_redis(start, increment, result):
+    total = _round_long_double(_parse_long_double(start) + _parse_long_double(increment))
+    assert _format_long_double(total) == result
+
+
+def test_long_double_overflow_is_detected():
+    assert _round_long_double(Fraction(10) ** 5000) is None
