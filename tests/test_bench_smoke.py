@@ -1,0 +1,70 @@
+"""The benchmark keeps working: `python -m bench.run --quick` completes, prints a number
+in every summary row, and leaves none of the servers it started behind.
+
+No timing is asserted: figures depend on the machine; only their presence is checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from servers import require_binary
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NUMBER = r"[0-9][0-9,]*"
+RATIO = r"[0-9]+\.[0-9]{2}"
+EXPECTED_ROWS = (
+    "redis-benchmark HSET  (-t hset, -c 50)",
+    "redis-benchmark HSET  (-t hset, -c 50, -P 16)",
+    "redis-benchmark HGET  (hget myhash element:1, -c 50)",
+    "redis-benchmark HGET  (hget myhash element:1, -c 50, -P 16)",
+    "redis-py HSET",
+    "redis-py HGET",
+    "redis-py HGETALL (100 fields)",
+    "redis-py HSET x100 pipeline (per HSET)",
+    "stash put: redis-py HSET vs gunicorn stash.put",
+    "stash get: redis-py HGET vs gunicorn stash.get",
+)
+
+
+def _gunicorn_has_stash() -> bool:
+    return (importlib.util.find_spec("gunicorn") is not None
+            and importlib.util.find_spec("gunicorn.dirty") is not None
+            and importlib.util.find_spec("gunicorn.dirty.stash") is not None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_quick_benchmark_prints_every_summary_row() -> None:
+    for binary in ("redis-server", "redis-benchmark"):
+        require_binary(binary)
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=90, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr + done.stdout
+    output = done.stdout
+    summary = output[output.index("## Summary"):]
+    for name in EXPECTED_ROWS:
+        match = re.search(rf"^{re.escape(name)} +({NUMBER}) +({NUMBER}) +({RATIO}) +"
+                          rf"({NUMBER}|-) +({RATIO}|-)$", summary, re.MULTILINE)
+        assert match, f"summary row {name!r} missing or without numbers:\n{summary}"
+        if name.startswith("stash") and _gunicorn_has_stash():
+            assert match.group(4) != "-", f"no gunicorn stash figure in {name!r}"
+
+    started = re.search(r"^redis-server pid \d+, arbiter pid .*$", output, re.MULTILINE)
+    assert started, output
+    pids = [int(pid) for pid in re.findall(r"pid (\d+)", started.group())]
+    assert len(pids) == (4 if _gunicorn_has_stash() else 2), started.group()
+    for pid in pids:
+        assert not _alive(pid), f"benchmark left process {pid} running"
