@@ -4,4 +4,4 @@ __version__ = "0.1.0"
 
 # The Redis release whose hash command set the arbiter implements in full; clients and
 # test suites gate features on this number.
-REDIS_VERSION = "7.2.0"
+REDIS_VERSION = "8.0.0"

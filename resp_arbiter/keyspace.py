@@ -380,6 +380,7 @@ class Keyspace:
         """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
         if deadline <= self.now():
             table.field_ttl.pop(field, None)
+            self.expired_fields += 1  # Redis counts these in expired_subkeys too
             self._drop_fields(key, table, [field])
             return
         table.field_ttl[field] = deadline

@@ -12,12 +12,12 @@ from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..registry import KeySpec, command
-from ._args import parse_int
+from ._args import parse_int, text
 from .expire import GT, LT, NX, XX, condition_allows
 
 HASH = "hash"
-# Redis' EB_EXPIRE_TIME_MAX: field deadlines are kept in 48 bits of milliseconds.
-MAX_DEADLINE_MS = (1 << 48) - 1
+# Redis' HFE_MAX_ABS_TIME_MSEC (EB_EXPIRE_TIME_MAX >> 2): the latest field deadline, in ms.
+MAX_DEADLINE_MS = ((1 << 48) - 1) >> 2
 
 NO_FIELD, NO_TTL, NOT_MET, DONE, DELETED = -2, -1, 0, 1, 2
 _CONDITION_WORDS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
@@ -27,14 +27,17 @@ def _spec(*flags: str) -> tuple[KeySpec, ...]:
     return (KeySpec(flags, 1),)
 
 
-def parse_fields(c: Client, argv: list[bytes], at: int) -> list[bytes] | None:
-    """`FIELDS numfields field ...` starting at argv[at], ending the command."""
+def parse_fields(c: Client, argv: list[bytes], at: int,
+                 count_error: str = errors.HFE_NUMFIELDS_POSITIVE) -> list[bytes] | None:
+    """`FIELDS numfields field ...` starting at argv[at], ending the command.
+
+    HEXPIRE and HTTL word the numfields error differently in Redis (`count_error`)."""
     if at >= len(argv) or argv[at].lower() != b"fields":
         c.reply.error(errors.HFE_FIELDS_MISSING)
         return None
     count = parse_int(argv[at + 1]) if at + 1 < len(argv) else None
     if count is None or count < 1:
-        c.reply.error(errors.HFE_NUMFIELDS_POSITIVE)
+        c.reply.error(count_error)
         return None
     if count != len(argv) - at - 2:
         c.reply.error(errors.HFE_NUMFIELDS_MISMATCH)
@@ -104,7 +107,7 @@ def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> N
         _hexpire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
-    command(name, -6, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+    command(name, -6, "write fast", categories=HASH, keys=(1, 1, 1),
             key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
             complexity="O(N) where N is the number of specified fields",
             summary=summary)(handler)
@@ -121,7 +124,7 @@ _declare_hexpire("hpexpireat", 1, True, "Set expiry for hash field using an abso
 
 
 def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> None:
-    fields = parse_fields(c, argv, 2)
+    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
     if fields is None:
         return
     keyspace = c.server.keyspace
@@ -140,8 +143,7 @@ def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> No
             codes.append(NO_TTL)
             continue
         value = deadline if absolute else deadline - now
-        codes.append(value if in_ms else (value + 999) // 1000 if not absolute
-                     else value // 1000)
+        codes.append(value if in_ms else (value + 999) // 1000)  # seconds round up
     _codes(c, codes)
 
 
@@ -169,7 +171,7 @@ _declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash
          complexity="O(N) where N is the number of specified fields",
          summary="Removes the expiration time for each specified field")
 def hpersist(c: Client, argv: list[bytes]) -> None:
-    fields = parse_fields(c, argv, 2)
+    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
     if fields is None:
         return
     keyspace = c.server.keyspace
@@ -196,14 +198,19 @@ def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
          complexity="O(N) where N is the number of specified fields",
          summary="Returns the value of a field and deletes it from the hash.")
 def hgetdel(c: Client, argv: list[bytes]) -> None:
-    fields = parse_fields(c, argv, 2)
+    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
     if fields is None:
         return
     keyspace = c.server.keyspace
-    table = keyspace.get(argv[1])
-    _values(c, table, fields)
-    if table is not None:
-        keyspace.delete_fields(argv[1], table, fields, 0)
+    key = argv[1]
+    table = keyspace.get(key)
+    values: list[bytes | None] = []
+    for field in fields:  # one at a time: a repeated field is gone the second time
+        value = table.fields.get(field) if table is not None else None
+        if value is not None:
+            keyspace.delete_fields(key, table, [field], 0)
+        values.append(value)
+    c.reply.bulks(values)
 
 
 _EXPIRE_OPTIONS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True),
@@ -229,7 +236,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
     elif option == b"persist":
         persist = True
         at = 3
-    fields = parse_fields(c, argv, at)
+    fields = parse_fields(c, argv, at, errors.HFE_NUMFIELDS_INTEGER)
     if fields is None:
         return
     keyspace = c.server.keyspace
@@ -253,56 +260,75 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
          summary="Set the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")
 def hsetex(c: Client, argv: list[bytes]) -> None:
-    at = 2
-    only_new = only_existing = keep_ttl = False
-    deadline: int | None = None
-    while at < len(argv):
-        option = argv[at].lower()
-        if option == b"fnx" and not (only_new or only_existing):
-            only_new = True
-            at += 1
-        elif option == b"fxx" and not (only_new or only_existing):
-            only_existing = True
-            at += 1
-        elif option in _EXPIRE_OPTIONS and deadline is None and not keep_ttl \
-                and at + 1 < len(argv):
-            unit_ms, absolute = _EXPIRE_OPTIONS[option]
-            deadline = _field_deadline(c, "hsetex", argv[at + 1], unit_ms, absolute)
-            if deadline is None:
-                return
-            at += 2
-        elif option == b"keepttl" and deadline is None and not keep_ttl:
-            keep_ttl = True
-            at += 1
-        else:
-            break
-    if at >= len(argv) or argv[at].lower() != b"fields":
-        c.reply.error(errors.HFE_FIELDS_MISSING)
+    options = _parse_hsetex(c, argv)
+    if options is None:
         return
-    count = parse_int(argv[at + 1]) if at + 1 < len(argv) else None
-    if count is None or count < 1:
-        c.reply.error(errors.HFE_NUMFIELDS_POSITIVE)
-        return
-    pairs = argv[at + 2:]
-    if len(pairs) != 2 * count:
-        c.reply.error(errors.WRONG_ARITY.format("hsetex"))
-        return
+    condition, deadline, keep_ttl, pairs = options
     keyspace = c.server.keyspace
     key = argv[1]
     table = keyspace.get(key)
-    existing = table.fields if table is not None else {}
     names = pairs[0::2]
-    if only_new and any(name in existing for name in names):
+    if condition == b"fxx" and (table is None or not all(n in table.fields for n in names)):
         c.reply.integer(0)
         return
-    if only_existing and not all(name in existing for name in names):
+    if condition == b"fnx" and table is not None and any(n in table.fields for n in names):
         c.reply.integer(0)
         return
     keyspace.set_fields(key, pairs, 0, keep_ttl=keep_ttl)
     if deadline is not None:
-        table = keyspace.get(key)
+        table = keyspace.tables[key]
         for name in dict.fromkeys(names):
-            if table is None or key not in keyspace.tables:
-                break
-            keyspace.set_field_expiry(key, table, name, deadline)
+            if name in table.fields:
+                keyspace.set_field_expiry(key, table, name, deadline)
     c.reply.integer(1)
+
+
+def _parse_hsetex(c: Client, argv: list[bytes]
+                  ) -> tuple[bytes | None, int | None, bool, list[bytes]] | None:
+    """HSETEX's options in any order up to FIELDS, with Redis' errors, left to right.
+
+    Returns (FNX/FXX or None, deadline or None, KEEPTTL, field/value pairs)."""
+    condition: bytes | None = None
+    deadline: int | None = None
+    keep_ttl = expiry_seen = False
+    i = 2
+    while i < len(argv):
+        option = argv[i].lower()
+        if option == b"fields":
+            if i >= len(argv) - 3:
+                break
+            count = parse_int(argv[i + 1])
+            if count is None or not 1 <= count <= 2**31 - 1:
+                c.reply.error(errors.HSETEX_BAD_NUMFIELDS)
+                return None
+            pairs = argv[i + 2:]
+            if len(pairs) != 2 * count:
+                break
+            return condition, deadline, keep_ttl, pairs
+        if option in _EXPIRE_OPTIONS or option == b"keepttl":
+            if expiry_seen:
+                c.reply.error(errors.HSETEX_ONE_EXPIRY)
+                return None
+            expiry_seen = True
+            if option == b"keepttl":
+                keep_ttl = True
+            else:
+                if i + 1 >= len(argv):
+                    c.reply.error(errors.HSETEX_MISSING_TIME)
+                    return None
+                unit_ms, absolute = _EXPIRE_OPTIONS[option]
+                deadline = _field_deadline(c, "hsetex", argv[i + 1], unit_ms, absolute)
+                if deadline is None:
+                    return None
+                i += 1
+        elif option in (b"fnx", b"fxx"):
+            if condition is not None:
+                c.reply.error(errors.HSETEX_ONE_CONDITION)
+                return None
+            condition = option
+        else:
+            c.reply.error(errors.HSETEX_UNKNOWN_ARGUMENT.format(text(argv[i])))
+            return None
+        i += 1
+    c.reply.error(errors.WRONG_ARITY.format("hsetex"))
+    return None

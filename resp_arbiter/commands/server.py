@@ -268,8 +268,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
-        ("expired_keys", c.server.keyspace.expired_keys),
-        ("expired_subkeys", c.server.keyspace.expired_fields), ("evicted_keys", 0),
+        ("expired_subkeys", c.server.keyspace.expired_fields),
+        ("expired_keys", c.server.keyspace.expired_keys), ("evicted_keys", 0),
         ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("total_error_replies", stats.unexpected_error_replies),
@@ -293,8 +293,11 @@ def _cluster_section(c: Client) -> list[tuple[str, object]]:
 def _keyspace_section(c: Client) -> list[tuple[str, object]]:
     keyspace = c.server.keyspace
     count = keyspace.live_count()
-    expires = sum(1 for table in keyspace.tables.values() if table.expires_at)
-    return [("db0", f"keys={count},expires={expires},avg_ttl=0")] if count else []
+    tables = keyspace.tables.values()
+    expires = sum(1 for table in tables if table.expires_at)
+    subexpiry = sum(1 for table in tables if table.field_ttl)
+    line = f"keys={count},expires={expires},avg_ttl=0,subexpiry={subexpiry}"
+    return [("db0", line)] if count else []
 
 
 _SECTIONS: dict[str, Callable[[Client], list[tuple[str, object]]]] = {
