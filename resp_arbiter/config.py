@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 LONG_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
+UINT_MAX = 2**32 - 1
 LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 
 
@@ -20,16 +21,19 @@ class ConfigError(ValueError):
     """A value a setting refuses; the text is the reason redis-server gives."""
 
 
-_MEMORY = re.compile(r"(\d+)(k|kb|m|mb|g|gb)?\Z", re.IGNORECASE)
-_UNITS = {None: 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+_MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb)?\Z", re.IGNORECASE)
+_UNITS = {None: 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
           "g": 1000**3, "gb": 1024**3}
 
 
+_STRING2LL = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
+
+
 def _parse_int(text: str) -> int:
-    try:
-        return int(text, 10)
-    except ValueError:
-        raise ConfigError("argument couldn't be parsed into an integer") from None
+    """An integer as Redis' string2ll reads it (no sign but '-', no leading zeros)."""
+    if not _STRING2LL.match(text) or not -(2**63) <= int(text) < 2**63:
+        raise ConfigError("argument couldn't be parsed into an integer")
+    return int(text)
 
 
 def _parse_memory(text: str) -> int:
@@ -85,7 +89,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             help="TCP port to listen on as well (0 = no TCP)"),
     Setting("bind", "127.0.0.1", mutable=False, help="addresses for the TCP port"),
     Setting("requirepass", "", help="password clients must AUTH with"),
-    Setting("maxclients", 10000, _parse_int, 1, INT_MAX, help="most clients at once"),
+    Setting("maxclients", 10000, _parse_int, 1, UINT_MAX, help="most clients at once"),
     Setting("timeout", 0, _parse_int, 0, INT_MAX,
             help="close a client idle this many seconds (0 = never)"),
     Setting("proto-max-bulk-len", 512 * 1024**2, _parse_memory, 1024**2, LONG_MAX,

@@ -29,6 +29,9 @@ OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 INCR_OVERFLOW = "ERR increment or decrement would overflow"
 INCR_NAN = "ERR increment would produce NaN or Infinity"
+VALUE_NAN_OR_INFINITY = "ERR value is NaN or Infinity"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+VALUE_OUT_OF_RANGE_BETWEEN = "ERR value is out of range, value must between {} and {}"
 HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
@@ -57,6 +60,8 @@ MAX_CLIENTS = "ERR max number of clients reached"
 # Configuration.
 CONFIG_UNKNOWN_OPTION = "ERR Unknown option or number of arguments for CONFIG SET - '{}'"
 CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '{}') - {}"
+CONFIG_IMMUTABLE = "can't set immutable config"
+CONFIG_DUPLICATE = "duplicate parameter"
 
 # Introspection.
 MEMORY_USAGE_SAMPLES = "ERR syntax error"

@@ -23,7 +23,7 @@ from typing import Protocol
 # redis-server's hash-max-listpack-entries / hash-max-listpack-value defaults. While a
 # hash is within both, Redis stores it as a listpack: insertion ordered, and HSCAN returns
 # it whole with cursor 0. The arbiter reproduces that so replies match byte for byte.
-LISTPACK_MAX_ENTRIES = 128
+LISTPACK_MAX_ENTRIES = 512
 LISTPACK_MAX_VALUE = 64
 # Active expiry reclaims a table's due fields in batches of this size, so one table with
 # many fields due at once cannot hold the loop past the cycle's time budget.
@@ -337,7 +337,7 @@ class Keyspace:
     def delete_fields(self, key: bytes, table: Table, names: list[bytes], start: int) -> int:
         """HDEL semantics; an unpinned table left empty is deleted, as Redis does."""
         fields = table.fields
-        gone = [name for name in names[start:] if name in fields]
+        gone = [name for name in dict.fromkeys(names[start:]) if name in fields]
         if gone:
             ttl = table.field_ttl
             if ttl:

@@ -30,7 +30,8 @@ _HUGE_COUNT = re.compile(rb"\*[0-9]{8}")
 # Reply types a Redis server refuses inside a request but hiredis turns into bytes or
 # lists. Only a chunk holding one of these bytes pays for the exact size check.
 _NON_REQUEST_TYPES = b"+~=(|"
-_STRICT_INT = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")
+# string2ll: "0", or digits without a leading zero and an optional "-" ("-0" is refused).
+_STRICT_INT = re.compile(rb"(?:0|-?[1-9][0-9]{0,18})\Z")
 
 
 class ProtocolError(Exception):
@@ -44,10 +45,9 @@ class ProtocolError(Exception):
 class RequestParser:
     """Turns the bytes a client sends into a list of requests, each a list of bytes.
 
-    `feed()` returns the complete requests found so far. A protocol error is raised as
-    `ProtocolError` after the requests that preceded it were returned by an earlier call
-    (so the server answers those first, as Redis does): the parser remembers the error and
-    raises it on the next `feed()`/`drain_error()`.
+    `feed()` returns the complete requests found so far; a protocol error is left in
+    `pending_error` after the requests that preceded it, so that the server answers those
+    first and then the error, as Redis does.
     """
 
     __slots__ = ("_reader", "_strict", "max_bulk_len", "query_buffer_limit",
@@ -107,7 +107,7 @@ class RequestParser:
             self._reader = hiredis.Reader()
             if tail < 0 or data[-tail] != 42:
                 return self._restart_strict(data)
-            self._feed_strict(data[-tail:])
+            requests += self._feed_strict(data[-tail:])
         return requests
 
     def _restart_strict(self, data: bytes) -> list[list[bytes]]:
@@ -283,7 +283,9 @@ def _strict_int(text: bytes) -> int | None:
     return value
 
 
+# sdssplitargs skips isspace() between arguments, but only these end an unquoted one.
 _INLINE_SPACE = frozenset(b" \n\r\t\v\f")
+_ARGUMENT_END = frozenset(b" \n\r\t")
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -343,7 +345,7 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in _INLINE_SPACE:
+                if c in _ARGUMENT_END:
                     break
                 if c == 34:
                     in_double = True

@@ -69,7 +69,7 @@ def _glob_to_regex(p: bytes) -> bytes:
                 if p[i] == 92 and i + 1 < n:
                     i += 1
                     members += re.escape(p[i:i + 1])
-                elif i + 2 < n and p[i + 1] == 45 and p[i + 2] != 93:
+                elif i + 2 < n and p[i + 1] == 45:  # a range may end in "]", as in Redis
                     low, high = sorted((p[i], p[i + 2]))
                     members += re.escape(bytes([low])) + b"-" + re.escape(bytes([high]))
                     i += 2

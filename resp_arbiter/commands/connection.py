@@ -70,9 +70,8 @@ def _valid_name(name: bytes) -> bool:
 def hello(c: Client, argv: list[bytes]) -> None:
     version = c.resp
     if len(argv) >= 2:
-        try:
-            version = int(argv[1])
-        except ValueError:
+        version = parse_int(argv[1])
+        if version is None:
             c.reply.error(errors.PROTOCOL_VERSION_NOT_INTEGER)
             return
         if version < 2 or version > 3:

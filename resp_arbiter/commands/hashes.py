@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+import re
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..registry import KeySpec, command
-from ._args import compile_glob, parse_cursor, parse_float, parse_int, parse_scan_options
+from ._args import compile_glob, parse_cursor, parse_int, parse_scan_options
 
 HASH = "hash"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -174,14 +175,17 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
     if increment is None:
         c.reply.error(errors.NOT_FLOAT)
         return
+    if isinstance(increment, float):
+        c.reply.error(errors.VALUE_NAN_OR_INFINITY)
+        return
     table = _table(c, argv[1])
     current = table.fields.get(argv[2]) if table is not None else None
     value = Fraction(0) if current is None else _parse_long_double(current)
     if value is None:
         c.reply.error(errors.HASH_NOT_FLOAT)
         return
-    if isinstance(value, float) or isinstance(increment, float):
-        c.reply.error(errors.INCR_NAN)  # an infinity on either side
+    if isinstance(value, float):
+        c.reply.error(errors.INCR_NAN)  # the stored value is an infinity
         return
     result = _round_long_double(value + increment)
     if result is None:
@@ -197,17 +201,70 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
 # reproduces its replies digit for digit, where Python floats would not.
 _LD_MANTISSA = 64
 _LD_MAX_EXPONENT = 16383
+_LD_MIN_SCALE = -16445  # the smallest subnormal long double is 2**-16445
 _SEVENTEEN_PLACES = Decimal("1e-17")
 
 
+_LD_DECIMAL = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
+_LD_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
+_LD_INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)\Z", re.IGNORECASE)
+_C_SPACE = b" \t\n\v\f\r"
+_LD_MAX_CHARS = 5 * 1024
+# Bounds on log2 of a value beyond which strtold certainly overflows or underflows to 0
+# (ERANGE, refused by string2ld); in between, exact rounding decides.
+_LD_LOG2_HIGH = _LD_MAX_EXPONENT + 2
+_LD_LOG2_LOW = -16445 - 2
+_LOG2_10 = 3.321928094887362
+
+
 def _parse_long_double(arg: bytes) -> Fraction | float | None:
-    """strtold as Redis' string2ld accepts it: infinities are floats, NaN is refused."""
-    number = parse_float(arg)
-    if number is None:
+    """A number as Redis' string2ld reads it with strtold: under MAX_LONG_DOUBLE_CHARS
+    bytes, all of them used, no leading space, decimal or hexadecimal (0x1.8p3), refused
+    when it overflows or underflows to zero; infinities are returned as floats, NaN is
+    refused."""
+    if len(arg) >= _LD_MAX_CHARS:
         return None
-    if number in (float("inf"), float("-inf")):
-        return number
-    return _round_long_double(Fraction(arg.decode()))
+    if not arg or arg[0] in _C_SPACE:
+        return None
+    infinity = _LD_INFINITY.match(arg)
+    if infinity:
+        return float("-inf") if infinity.group(1) == b"-" else float("inf")
+    decimal = _LD_DECIMAL.match(arg)
+    hexadecimal = None if decimal else _LD_HEX.match(arg)
+    match = decimal or hexadecimal
+    if match is None:
+        return None
+    sign, whole, fraction, exponent = match.groups()
+    fraction = fraction or b""
+    if not whole and not fraction:
+        return None
+    if not (whole + fraction).strip(b"0"):
+        return Fraction(0)
+    # Absurd exponents are refused before any exact arithmetic (and int() is never
+    # given a long decimal string: Python limits those conversions).
+    if decimal:
+        try:
+            number = Decimal(arg.decode())
+        except InvalidOperation:
+            return None
+        log2 = number.adjusted() * _LOG2_10
+        exact_value = Fraction(number)
+    else:
+        mantissa = int(whole + fraction, 16)
+        power = (exponent or b"0").lstrip(b"+-").lstrip(b"0") or b"0"
+        if len(power) > 9:
+            return None
+        scale = int(power) * (-1 if (exponent or b"").startswith(b"-") else 1) - 4 * len(fraction)
+        log2 = mantissa.bit_length() + scale
+        exact_value = None
+    if log2 > _LD_LOG2_HIGH + 64 or log2 < _LD_LOG2_LOW - 64:
+        return None
+    if exact_value is None:
+        exact_value = mantissa * Fraction(2) ** scale
+        if sign == b"-":
+            exact_value = -exact_value
+    value = _round_long_double(exact_value)
+    return None if value is None or value == 0 else value
 
 
 def _round_long_double(value: Fraction) -> Fraction | None:
@@ -220,7 +277,7 @@ def _round_long_double(value: Fraction) -> Fraction | None:
         exponent -= 1
     if exponent > _LD_MAX_EXPONENT:
         return None
-    scale = Fraction(2) ** (exponent - _LD_MANTISSA + 1)
+    scale = Fraction(2) ** max(exponent - _LD_MANTISSA + 1, _LD_MIN_SCALE)
     rounded = round(magnitude / scale) * scale
     if rounded >= Fraction(2) ** (_LD_MAX_EXPONENT + 1):
         return None
@@ -247,16 +304,19 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
     if len(argv) == 2:
         c.reply.bulk_or_null(table.index.random_member() if table and table.fields else None)
         return
-    if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
-        c.reply.error(errors.SYNTAX)
-        return
     count = parse_int(argv[2])
     if count is None:
         c.reply.error(errors.NOT_INTEGER)
         return
+    if count < -INT64_MAX:
+        c.reply.error(errors.VALUE_OUT_OF_RANGE_BETWEEN.format(-INT64_MAX, INT64_MAX))
+        return
+    if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
+        c.reply.error(errors.SYNTAX)
+        return
     with_values = len(argv) == 4
     if with_values and count < -(INT64_MAX // 2):
-        c.reply.error("ERR value is out of range")
+        c.reply.error(errors.VALUE_OUT_OF_RANGE)
         return
     if table is None or not table.fields or count == 0:
         c.reply.array_len(0)

@@ -125,7 +125,7 @@ def command_info(c: Client, argv: list[bytes]) -> None:
     c.reply.array_len(len(specs))
     for spec in specs:
         if spec is None:
-            c.reply.null_array()
+            c.reply.null()
         else:
             _command_info(c, spec)
 
@@ -308,6 +308,9 @@ _SECTIONS: dict[str, Callable[[Client], list[tuple[str, object]]]] = {
 }
 
 
+_TITLES = {"cpu": "CPU"}  # section titles Redis does not merely capitalize
+
+
 def info_text(c: Client, names: list[str]) -> bytes:
     """INFO's text for the requested sections; every line ends in CRLF."""
     wanted = set(names) or {"default"}
@@ -317,7 +320,7 @@ def info_text(c: Client, names: list[str]) -> bytes:
         chosen = [name for name in _SECTIONS if name in wanted]
     blocks = []
     for name in chosen:
-        lines = [f"# {name.capitalize()}"]
+        lines = [f"# {_TITLES.get(name, name.capitalize())}"]
         lines += [f"{key}:{value}" for key, value in _SECTIONS[name](c)]
         blocks.append("\r\n".join(lines) + "\r\n")
     return "\r\n".join(blocks).encode()
@@ -341,13 +344,21 @@ container("config", group=SERVER, since="2.0.0",
          complexity="O(N) when N is the number of configuration parameters provided",
          summary="Returns the effective values of configuration parameters.")
 def config_get(c: Client, argv: list[bytes]) -> None:
+    # Like Redis: a name without glob characters is looked up (any case) and answered
+    # with the spelling asked for; a pattern answers canonical names. Each setting once.
     matched: dict[str, bytes] = {}
     for pattern in argv[2:]:
+        if not any(char in pattern for char in b"[*?"):
+            name = text(pattern).lower()
+            if name in SETTINGS and name not in matched:
+                matched[name] = pattern
+            continue
         match = compile_glob(pattern.lower())
         for name in SETTINGS:
             if name not in matched and match(name.encode()):
-                matched[name] = c.server.config.render(name)
-    c.reply.pairs([(name.encode(), value) for name, value in matched.items()])
+                matched[name] = name.encode()
+    c.reply.pairs([(spelling, c.server.config.render(name))
+                   for name, spelling in matched.items()])
 
 
 @command("set", -4, ADMIN, group=SERVER, since="2.0.0", parent="config",
@@ -356,24 +367,31 @@ def config_get(c: Client, argv: list[bytes]) -> None:
          summary="Sets configuration parameters in-flight.")
 def config_set(c: Client, argv: list[bytes]) -> None:
     if len(argv) % 2:
-        c.reply.error(errors.WRONG_ARITY.format("config|set"))
+        c.reply.error(errors.SYNTAX)
         return
     config = c.server.config
-    changes: dict[str, object] = {}
+    # As Redis: every name is checked first (the first problem, named as typed, wins),
+    # then the values are parsed in order (a bad value names the canonical setting).
+    names: list[str] = []
     for i in range(2, len(argv), 2):
         name = text(argv[i]).lower()
         setting = SETTINGS.get(name)
         if setting is None:
             c.reply.error(errors.CONFIG_UNKNOWN_OPTION.format(text(argv[i])))
             return
-        if name in changes:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(name, "duplicate parameter"))
-            return
         if not setting.mutable:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(name, "can't set immutable config"))
+            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
+                                                          errors.CONFIG_IMMUTABLE))
             return
+        if name in names:
+            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
+                                                          errors.CONFIG_DUPLICATE))
+            return
+        names.append(name)
+    changes: dict[str, object] = {}
+    for name, value in zip(names, argv[3::2], strict=True):
         try:
-            changes[name] = setting.convert(text(argv[i + 1]))
+            changes[name] = SETTINGS[name].convert(text(value))
         except ConfigError as exc:
             c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
             return
@@ -455,12 +473,19 @@ _FIELD_OVERHEAD = 170
          complexity="O(N) where N is the number of samples.",
          summary="Estimates the memory usage of a key.")
 def memory_usage(c: Client, argv: list[bytes]) -> None:
-    if len(argv) not in (3, 5) or (len(argv) == 5 and argv[3].lower() != b"samples"):
-        c.reply.error(errors.SYNTAX)
-        return
-    if len(argv) == 5 and parse_int(argv[4]) is None:
-        c.reply.error(errors.NOT_INTEGER)
-        return
+    i = 3
+    while i < len(argv):  # SAMPLES <count>, any number of times, as Redis parses it
+        if argv[i].lower() != b"samples" or i + 1 >= len(argv):
+            c.reply.error(errors.SYNTAX)
+            return
+        samples = parse_int(argv[i + 1])
+        if samples is None:
+            c.reply.error(errors.NOT_INTEGER)
+            return
+        if samples < 0:
+            c.reply.error(errors.SYNTAX)
+            return
+        i += 2
     table = c.server.keyspace.get(argv[2])
     if table is None:
         c.reply.null()
