@@ -8,6 +8,7 @@ server's single write path (`Server.call`) keys on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -55,6 +56,7 @@ class Command:
     since: str = "1.0.0"
     summary: str = ""
     complexity: str = ""
+    syntax: str = ""
     parent: Command | None = None
     subcommands: dict[bytes, Command] = field(default_factory=dict)
     # Derived once, read on every call.
@@ -95,9 +97,12 @@ def _implicit_categories(flags: set[str], extra: str) -> tuple[str, ...]:
 def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             keys: tuple[int, int, int] = (0, 0, 0), key_specs: tuple[KeySpec, ...] = (),
             tips: str = "", group: str = "generic", since: str = "1.0.0",
-            summary: str = "", complexity: str = "O(1)",
+            summary: str = "", complexity: str = "O(1)", syntax: str = "",
             parent: str | None = None) -> Callable[[Handler], Handler]:
-    """Declare a command (or, with `parent`, a subcommand such as CLIENT ID)."""
+    """Declare a command (or, with `parent`, a subcommand such as CLIENT ID).
+
+    `syntax` describes the arguments for COMMAND DOCS (and so redis-cli's hints), in a
+    compact form read by `parse_syntax`."""
     flag_set = set(flags.split())
     unknown = flag_set.difference(_FLAG_ORDER)
     if unknown:
@@ -109,7 +114,7 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             categories=_implicit_categories(flag_set, categories), first_key=keys[0],
             last_key=keys[1], step=keys[2], tips=tuple(tips.split()), key_specs=key_specs,
             group=group, since=since, summary=summary, complexity=complexity,
-            is_write="write" in flag_set, no_auth="no_auth" in flag_set,
+            syntax=syntax, is_write="write" in flag_set, no_auth="no_auth" in flag_set,
             runs_in_multi=name in _RUN_IN_MULTI and parent is None)
         if parent is None:
             spec.full_name = name
@@ -148,3 +153,70 @@ def lookup(name: bytes) -> Command | None:
         if spec is not None and len(_SPELLINGS) < _MAX_SPELLINGS:
             _SPELLINGS[name] = spec
     return spec
+
+
+@dataclass
+class Argument:
+    """One entry of COMMAND DOCS' `arguments` tree."""
+
+    name: str
+    type: str
+    token: str = ""
+    optional: bool = False
+    multiple: bool = False
+    arguments: list[Argument] = field(default_factory=list)
+
+
+def parse_syntax(syntax: str) -> list[Argument]:
+    """Read a command's argument syntax into COMMAND DOCS' argument tree.
+
+    `key` (or a name starting with key) is a key; `name` a string and `name:type` another
+    type (integer, double, pattern, unix-time); `TOKEN:name:type` a value after a token;
+    `TOKEN` a pure token; `A|B` a choice of pure tokens; `[...]` optional; `(...)` a block;
+    a trailing `+` repeats the item. Example: `key cursor:integer [MATCH:pattern:pattern]`.
+    """
+    tokens = _SYNTAX_TOKENS.findall(syntax)
+    arguments, end = _parse_sequence(tokens, 0)
+    if end != len(tokens):
+        raise ValueError(f"unbalanced syntax: {syntax}")
+    return arguments
+
+
+_SYNTAX_TOKENS = re.compile(r"\[|\]\+?|\(|\)\+?|[^\s\[\]()]+")
+
+
+def _parse_sequence(tokens: list[str], i: int) -> tuple[list[Argument], int]:
+    items: list[Argument] = []
+    while i < len(tokens) and tokens[i] not in ("]", ")", "]+", ")+"):
+        word = tokens[i]
+        if word in ("[", "("):
+            inner, i = _parse_sequence(tokens, i + 1)
+            close = tokens[i]
+            if len(inner) == 1 and word == "[":
+                item = inner[0]
+            else:
+                item = Argument(name="_".join(a.name for a in inner)[:40] or "block",
+                                type="block", arguments=inner)
+            item.optional = item.optional or word == "["
+            item.multiple = item.multiple or close.endswith("+")
+            items.append(item)
+        else:
+            items.append(_parse_word(word))
+        i += 1
+    return items, i
+
+
+def _parse_word(word: str) -> Argument:
+    multiple = word.endswith("+")
+    word = word.rstrip("+")
+    if "|" in word:
+        choices = [_parse_word(choice) for choice in word.split("|")]
+        return Argument(name="condition", type="oneof", arguments=choices, multiple=multiple)
+    parts = word.split(":")
+    if parts[0].isupper():
+        if len(parts) == 1:
+            return Argument(name=word.lower(), type="pure-token", token=word)
+        return Argument(name=parts[1], type=parts[2] if len(parts) > 2 else "string",
+                        token=parts[0], multiple=multiple)
+    kind = parts[1] if len(parts) > 1 else ("key" if parts[0].startswith("key") else "string")
+    return Argument(name=parts[0], type=kind, multiple=multiple)

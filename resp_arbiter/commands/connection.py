@@ -14,7 +14,8 @@ CONN = "connection"
 CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
 
 
-@command("ping", -1, "fast", categories=CONN, group=CONN, since="1.0.0",
+@command("ping", -1, "fast",
+         syntax="[message]", categories=CONN, group=CONN, since="1.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Returns the server's liveliness response.")
 def ping(c: Client, argv: list[bytes]) -> None:
@@ -26,7 +27,8 @@ def ping(c: Client, argv: list[bytes]) -> None:
         c.reply.status(b"PONG")
 
 
-@command("echo", 2, "loading stale fast", categories=CONN, group=CONN, since="1.0.0",
+@command("echo", 2, "loading stale fast",
+         syntax="message", categories=CONN, group=CONN, since="1.0.0",
          summary="Returns the given string.")
 def echo(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk(argv[1])
@@ -40,7 +42,8 @@ def _password_matches(c: Client, user: bytes, password: bytes) -> bool:
     return not required or hmac.compare_digest(password, required)
 
 
-@command("auth", -2, CONN_FLAGS, categories=CONN, group=CONN, since="1.0.0",
+@command("auth", -2, CONN_FLAGS, syntax="[username] password", categories=CONN,
+         group=CONN, since="1.0.0",
          complexity="O(N) where N is the number of passwords defined for the user",
          summary="Authenticates the connection.")
 def auth(c: Client, argv: list[bytes]) -> None:
@@ -65,7 +68,9 @@ def _valid_name(name: bytes) -> bool:
     return all(33 <= b <= 126 for b in name)
 
 
-@command("hello", -1, CONN_FLAGS, categories=CONN, group=CONN, since="6.0.0",
+@command("hello", -1, CONN_FLAGS, categories=CONN,
+         syntax="[(protover:integer [(AUTH:username password)] [SETNAME:clientname])]",
+         group=CONN, since="6.0.0",
          summary="Handshakes with the Redis server.")
 def hello(c: Client, argv: list[bytes]) -> None:
     version = c.resp
@@ -123,7 +128,8 @@ def hello(c: Client, argv: list[bytes]) -> None:
     r.array_len(0)
 
 
-@command("select", 2, "loading stale fast", categories=CONN, group=CONN, since="1.0.0",
+@command("select", 2, "loading stale fast",
+         syntax="index:integer", categories=CONN, group=CONN, since="1.0.0",
          summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> None:
     index = parse_int(argv[1])
@@ -172,7 +178,8 @@ def client_getname(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk_or_null(c.name or None)
 
 
-@command("setname", 3, CLIENT_FLAGS, categories=CONN, group=CONN, since="2.6.9",
+@command("setname", 3, CLIENT_FLAGS, syntax="connection-name", categories=CONN,
+         group=CONN, since="2.6.9",
          parent="client", summary="Sets the connection name.")
 def client_setname(c: Client, argv: list[bytes]) -> None:
     if not _valid_name(argv[2]):
@@ -182,7 +189,8 @@ def client_setname(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("setinfo", 4, CLIENT_FLAGS, categories=CONN, group=CONN, since="7.2.0",
+@command("setinfo", 4, CLIENT_FLAGS, syntax="LIB-NAME:libname|LIB-VER:libver",
+         categories=CONN, group=CONN, since="7.2.0",
          parent="client", summary="Sets information specific to the client or connection.")
 def client_setinfo(c: Client, argv: list[bytes]) -> None:
     attribute = argv[2].lower()

@@ -91,8 +91,12 @@ def _declare_expire(name: str, unit_ms: int, absolute: bool, since: str,
         _expire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
+    time = ("unix-time-seconds:unix-time" if unit_ms == 1000 else
+            "unix-time-milliseconds:unix-time") if absolute else (
+            "seconds:integer" if unit_ms == 1000 else "milliseconds:integer")
     command(name, -3, "write fast", categories=KEYSPACE, keys=(1, 1, 1),
-            key_specs=WRITE_SPEC, group="generic", since=since, summary=summary)(handler)
+            key_specs=WRITE_SPEC, group="generic", since=since, summary=summary,
+            syntax=f"key {time} [NX|XX|GT|LT]")(handler)
 
 
 _declare_expire("expire", 1000, False, "1.0.0",
@@ -124,7 +128,7 @@ def _declare_ttl(name: str, in_ms: bool, absolute: bool, since: str, summary: st
     handler.__name__ = name
     command(name, 2, "readonly fast", categories=KEYSPACE, keys=(1, 1, 1),
             key_specs=READ_SPEC, tips="" if absolute else "nondeterministic_output",
-            group="generic", since=since, summary=summary)(handler)
+            group="generic", since=since, summary=summary, syntax="key")(handler)
 
 
 _declare_ttl("ttl", False, False, "1.0.0", "Returns the expiration time in seconds of a key.")
@@ -136,7 +140,8 @@ _declare_ttl("pexpiretime", True, True, "7.0.0",
              "Returns the expiration time of a key as a Unix milliseconds timestamp.")
 
 
-@command("persist", 2, "write fast", categories=KEYSPACE, keys=(1, 1, 1),
+@command("persist", 2, "write fast",
+         syntax="key", categories=KEYSPACE, keys=(1, 1, 1),
          key_specs=WRITE_SPEC, group="generic", since="2.2.0",
          summary="Removes the expiration time of a key.")
 def persist(c: Client, argv: list[bytes]) -> None:

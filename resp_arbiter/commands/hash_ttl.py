@@ -107,10 +107,13 @@ def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> N
         _hexpire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
+    time = ("unix-time-seconds:unix-time" if unit_ms == 1000 else
+            "unix-time-milliseconds:unix-time") if absolute else (
+            "seconds:integer" if unit_ms == 1000 else "milliseconds:integer")
     command(name, -6, "write fast", categories=HASH, keys=(1, 1, 1),
             key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
-            complexity="O(N) where N is the number of specified fields",
-            summary=summary)(handler)
+            complexity="O(N) where N is the number of specified fields", summary=summary,
+            syntax=f"key {time} [NX|XX|GT|LT] (FIELDS:numfields:integer field+)")(handler)
 
 
 _declare_hexpire("hexpire", 1000, False, "Set expiry for hash field using relative time "
@@ -154,8 +157,8 @@ def _declare_httl(name: str, in_ms: bool, absolute: bool, summary: str) -> None:
     handler.__name__ = name
     command(name, -5, "readonly fast", categories=HASH, keys=(1, 1, 1),
             key_specs=_spec("RO", "access"), group=HASH, since="7.4.0",
-            complexity="O(N) where N is the number of specified fields",
-            summary=summary)(handler)
+            complexity="O(N) where N is the number of specified fields", summary=summary,
+            syntax="key (FIELDS:numfields:integer field+)")(handler)
 
 
 _declare_httl("httl", False, False, "Returns the TTL in seconds of a hash field.")
@@ -166,7 +169,8 @@ _declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash
               "a Unix timestamp, in msec.")
 
 
-@command("hpersist", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+@command("hpersist", -5, "write fast",
+         syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Removes the expiration time for each specified field")
@@ -193,7 +197,8 @@ def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
     c.reply.bulks([values.get(field) for field in fields])
 
 
-@command("hgetdel", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+@command("hgetdel", -5, "write fast",
+         syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "access", "delete"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Returns the value of a field and deletes it from the hash.")
@@ -213,11 +218,15 @@ def hgetdel(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks(values)
 
 
+_EXPIRY_SYNTAX = ("EX:seconds:integer|PX:milliseconds:integer|EXAT:unix-time-seconds:unix-time"
+                  "|PXAT:unix-time-milliseconds:unix-time")
 _EXPIRE_OPTIONS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True),
                    b"pxat": (1, True)}
 
 
-@command("hgetex", -5, "write fast", categories=HASH, keys=(1, 1, 1),
+@command("hgetex", -5, "write fast",
+         syntax=f"key [{_EXPIRY_SYNTAX}|PERSIST] (FIELDS:numfields:integer field+)",
+         categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "access", "update"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Get the value of one or more fields of a given hash key, and optionally "
@@ -254,7 +263,10 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
             keyspace.set_field_expiry(key, table, field, deadline)
 
 
-@command("hsetex", -6, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hsetex", -6, "write denyoom fast",
+         syntax=f"key [FNX|FXX] [{_EXPIRY_SYNTAX}|KEEPTTL] "
+                "(FIELDS:numfields:integer (field value)+)",
+         categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "update"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Set the value of one or more fields of a given hash key, and optionally "

@@ -25,7 +25,8 @@ def _table(c: Client, key: bytes) -> Table | None:
     return c.server.keyspace.get(key)
 
 
-@command("hset", -4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hset", -4, "write denyoom fast",
+         syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
          complexity="O(1) for each field/value pair added",
          summary="Creates or modifies the value of a field in a hash.")
@@ -36,7 +37,8 @@ def hset(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(c.server.keyspace.set_fields(argv[1], argv, 2))
 
 
-@command("hmset", -4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hmset", -4, "write denyoom fast",
+         syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Sets the values of multiple fields.")
@@ -48,7 +50,8 @@ def hmset(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("hsetnx", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hsetnx", 4, "write denyoom fast",
+         syntax="key field value", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "insert"), group=HASH, since="2.0.0",
          summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(c: Client, argv: list[bytes]) -> None:
@@ -60,7 +63,8 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(1)
 
 
-@command("hget", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+@command("hget", 3, "readonly fast",
+         syntax="key field", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
@@ -68,7 +72,8 @@ def hget(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk_or_null(None if table is None else table.fields.get(argv[2]))
 
 
-@command("hmget", -3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+@command("hmget", -3, "readonly fast",
+         syntax="key field+", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields being requested.",
          summary="Returns the values of all fields in a hash.")
@@ -78,7 +83,8 @@ def hmget(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks([fields.get(name) for name in argv[2:]])
 
 
-@command("hgetall", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+@command("hgetall", 2, "readonly",
+         syntax="key", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields and values in a hash.")
@@ -87,7 +93,8 @@ def hgetall(c: Client, argv: list[bytes]) -> None:
     c.reply.pairs(table.fields.items() if table is not None else ())
 
 
-@command("hkeys", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+@command("hkeys", 2, "readonly",
+         syntax="key", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields in a hash.")
@@ -96,7 +103,8 @@ def hkeys(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks(list(table.fields) if table is not None else ())
 
 
-@command("hvals", 2, "readonly", categories=HASH, keys=(1, 1, 1),
+@command("hvals", 2, "readonly",
+         syntax="key", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all values in a hash.")
@@ -105,7 +113,8 @@ def hvals(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks(list(table.fields.values()) if table is not None else ())
 
 
-@command("hlen", 2, "readonly fast", categories=HASH, keys=(1, 1, 1),
+@command("hlen", 2, "readonly fast",
+         syntax="key", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO"), group=HASH, since="2.0.0",
          summary="Returns the number of fields in a hash.")
 def hlen(c: Client, argv: list[bytes]) -> None:
@@ -113,7 +122,8 @@ def hlen(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(table.fields) if table is not None else 0)
 
 
-@command("hexists", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+@command("hexists", 3, "readonly fast",
+         syntax="key field", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO"), group=HASH, since="2.0.0",
          summary="Determines whether a field exists in a hash.")
 def hexists(c: Client, argv: list[bytes]) -> None:
@@ -121,7 +131,8 @@ def hexists(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(1 if table is not None and argv[2] in table.fields else 0)
 
 
-@command("hstrlen", 3, "readonly fast", categories=HASH, keys=(1, 1, 1),
+@command("hstrlen", 3, "readonly fast",
+         syntax="key field", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO"), group=HASH, since="3.2.0",
          summary="Returns the length of the value of a field.")
 def hstrlen(c: Client, argv: list[bytes]) -> None:
@@ -130,7 +141,8 @@ def hstrlen(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(value) if value is not None else 0)
 
 
-@command("hdel", -3, "write fast", categories=HASH, keys=(1, 1, 1),
+@command("hdel", -3, "write fast",
+         syntax="key field+", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "delete"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields to be removed.",
          summary="Deletes one or more fields and their values from a hash. Deletes the "
@@ -143,7 +155,8 @@ def hdel(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(c.server.keyspace.delete_fields(argv[1], table, argv, 2))
 
 
-@command("hincrby", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hincrby", 4, "write denyoom fast",
+         syntax="key field increment:integer", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "access", "update"), group=HASH, since="2.0.0",
          summary="Increments the integer value of a field in a hash by a number. Uses 0 "
                  "as initial value if the field doesn't exist.")
@@ -166,7 +179,8 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(result)
 
 
-@command("hincrbyfloat", 4, "write denyoom fast", categories=HASH, keys=(1, 1, 1),
+@command("hincrbyfloat", 4, "write denyoom fast",
+         syntax="key field increment:double", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RW", "access", "update"), group=HASH, since="2.6.0",
          summary="Increments the floating point value of a field by a number. Uses 0 as "
                  "initial value if the field doesn't exist.")
@@ -295,7 +309,8 @@ def _format_long_double(value: Fraction) -> bytes:
     return b"0" if text == "-0" else text.encode()
 
 
-@command("hrandfield", -2, "readonly", categories=HASH, keys=(1, 1, 1),
+@command("hrandfield", -2, "readonly",
+         syntax="key [(count:integer [WITHVALUES])]", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
          since="6.2.0", complexity="O(N) where N is the number of fields returned",
          summary="Returns one or more random fields from a hash.")
@@ -344,7 +359,9 @@ def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | No
         r.bulks([item for name in names for item in (name, fields[name])])
 
 
-@command("hscan", -3, "readonly", categories=HASH, keys=(1, 1, 1),
+@command("hscan", -3, "readonly",
+         syntax="key cursor:integer [MATCH:pattern:pattern] [COUNT:count:integer] "
+         "[NOVALUES]", categories=HASH, keys=(1, 1, 1),
          key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
          since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
          "including enough command calls for the cursor to return back to 0. N is the "

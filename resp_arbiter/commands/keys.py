@@ -17,17 +17,18 @@ def _delete(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(sum(1 for key in argv[1:] if delete(key)))
 
 
-command("del", -2, "write", categories=KEYSPACE, keys=(1, -1, 1), key_specs=ALL_KEYS,
+command("del", -2, "write", syntax="key+", categories=KEYSPACE, keys=(1, -1, 1), key_specs=ALL_KEYS,
         tips=MULTI_SHARD, group="generic", since="1.0.0",
         complexity="O(N) where N is the number of keys that will be removed.",
         summary="Deletes one or more keys.")(_delete)
-command("unlink", -2, "write fast", categories=KEYSPACE, keys=(1, -1, 1),
+command("unlink", -2, "write fast", syntax="key+", categories=KEYSPACE, keys=(1, -1, 1),
         key_specs=ALL_KEYS, tips=MULTI_SHARD, group="generic", since="4.0.0",
         complexity="O(1) for each key removed regardless of its size.",
         summary="Asynchronously deletes one or more keys.")(_delete)
 
 
-@command("exists", -2, "readonly fast", categories=KEYSPACE, keys=(1, -1, 1),
+@command("exists", -2, "readonly fast",
+         syntax="key+", categories=KEYSPACE, keys=(1, -1, 1),
          key_specs=(KeySpec(("RO",), 1, lastkey=-1),), tips=MULTI_SHARD, group="generic",
          since="1.0.0", complexity="O(N) where N is the number of keys to check.",
          summary="Determines whether one or more keys exist.")
@@ -36,14 +37,16 @@ def exists(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(sum(1 for key in argv[1:] if exists(key)))
 
 
-@command("type", 2, "readonly fast", categories=KEYSPACE, keys=(1, 1, 1),
+@command("type", 2, "readonly fast",
+         syntax="key", categories=KEYSPACE, keys=(1, 1, 1),
          key_specs=(KeySpec(("RO",), 1),), group="generic", since="1.0.0",
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
     c.reply.status(b"hash" if c.server.keyspace.exists(argv[1]) else b"none")
 
 
-@command("keys", 2, "readonly", categories=KEYSPACE + " dangerous",
+@command("keys", 2, "readonly",
+         syntax="pattern:pattern", categories=KEYSPACE + " dangerous",
          tips="request_policy:all_shards nondeterministic_output_order", group="generic",
          since="1.0.0", complexity="O(N) with N being the number of keys in the database, "
          "under the assumption that the key names in the database and the given pattern "
@@ -54,7 +57,9 @@ def keys(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks([key for key in c.server.keyspace if match(key)])
 
 
-@command("scan", -2, "readonly", categories=KEYSPACE,
+@command("scan", -2, "readonly",
+         syntax="cursor:integer [MATCH:pattern:pattern] [COUNT:count:integer] "
+         "[TYPE:type]", categories=KEYSPACE,
          tips="nondeterministic_output request_policy:special", group="generic",
          since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
          "including enough command calls for the cursor to return back to 0. N is the "
@@ -79,7 +84,8 @@ def scan(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks(names)
 
 
-@command("rename", 3, "write", categories=KEYSPACE, keys=(1, 2, 1),
+@command("rename", 3, "write",
+         syntax="key newkey", categories=KEYSPACE, keys=(1, 2, 1),
          key_specs=(KeySpec(("RW", "access", "delete"), 1), KeySpec(("OW", "update"), 2)),
          group="generic", since="1.0.0", summary="Renames a key and overwrites the "
          "destination.")
@@ -93,7 +99,8 @@ def rename(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("renamenx", 3, "write fast", categories=KEYSPACE, keys=(1, 2, 1),
+@command("renamenx", 3, "write fast",
+         syntax="key newkey", categories=KEYSPACE, keys=(1, 2, 1),
          key_specs=(KeySpec(("RW", "access", "delete"), 1), KeySpec(("OW", "insert"), 2)),
          group="generic", since="1.0.0",
          summary="Renames a key only when the target key name doesn't exist.")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from .. import REDIS_VERSION, __version__, errors
 from ..client import Client
 from ..config import SETTINGS, ConfigError
-from ..registry import COMMANDS, Command, KeySpec, command, container
+from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
 from ._args import compile_glob, parse_int, text
 from .connection import help_reply
 
@@ -78,16 +78,48 @@ def _command_docs(c: Client, spec: Command) -> None:
     r = c.reply
     fields = [(b"summary", spec.summary), (b"since", spec.since), (b"group", spec.group),
               (b"complexity", spec.complexity)]
-    r.map_len(len(fields) + (1 if spec.subcommands else 0))
+    arguments = parse_syntax(spec.syntax) if spec.syntax else []
+    r.map_len(len(fields) + (1 if arguments else 0) + (1 if spec.subcommands else 0))
     for name, value in fields:
         r.bulk(name)
         r.bulk(value.encode())
+    if arguments:
+        r.bulk(b"arguments")
+        _arguments_docs(c, arguments)
     if spec.subcommands:
         r.bulk(b"subcommands")
         r.map_len(len(spec.subcommands))
         for sub in spec.subcommands.values():
             r.bulk(sub.full_name.encode())
             _command_docs(c, sub)
+
+
+def _arguments_docs(c: Client, arguments: list[Argument]) -> None:
+    """COMMAND DOCS' argument maps, which redis-cli turns into its typing hints."""
+    r = c.reply
+    r.array_len(len(arguments))
+    for argument in arguments:
+        flags = [flag for flag, on in (("optional", argument.optional),
+                                       ("multiple", argument.multiple)) if on]
+        entries: list[tuple[bytes, object]] = [(b"name", argument.name.encode()),
+                                               (b"type", argument.type.encode())]
+        if argument.type == "key":
+            entries.append((b"key_spec_index", 0))
+        if argument.token:
+            entries.append((b"token", argument.token.encode()))
+        r.map_len(len(entries) + bool(flags) + bool(argument.arguments))
+        for name, value in entries:
+            r.bulk(name)
+            if isinstance(value, int):
+                r.integer(value)
+            else:
+                r.bulk(value)
+        if flags:
+            r.bulk(b"flags")
+            _statuses(c, flags)
+        if argument.arguments:
+            r.bulk(b"arguments")
+            _arguments_docs(c, argument.arguments)
 
 
 def _find(name: bytes) -> Command | None:
@@ -116,7 +148,8 @@ def command_count(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(COMMANDS))
 
 
-@command("info", -2, "loading stale", categories="connection", group=SERVER,
+@command("info", -2, "loading stale",
+         syntax="[command-name+]", categories="connection", group=SERVER,
          since="2.8.13", parent="command", tips="nondeterministic_output_order",
          complexity="O(N) where N is the number of commands to look up",
          summary="Returns information about one, multiple or all commands.")
@@ -326,7 +359,8 @@ def info_text(c: Client, names: list[str]) -> bytes:
     return "\r\n".join(blocks).encode()
 
 
-@command("info", -1, "loading stale", categories="dangerous", group=SERVER,
+@command("info", -1, "loading stale",
+         syntax="[section+]", categories="dangerous", group=SERVER,
          since="1.0.0", tips="nondeterministic_output request_policy:all_shards "
          "response_policy:special", summary="Returns information and statistics about "
          "the server.")
@@ -452,11 +486,13 @@ def _flush(c: Client, argv: list[bytes]) -> None:
 
 
 FLUSH_TIPS = "request_policy:all_shards response_policy:all_succeeded"
-command("flushdb", -1, "write", categories="keyspace dangerous", group=SERVER,
+command("flushdb", -1, "write",
+        syntax="[ASYNC|SYNC]", categories="keyspace dangerous", group=SERVER,
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the number of keys "
         "in the selected database", summary="Remove all keys from the current "
         "database.")(_flush)
-command("flushall", -1, "write", categories="keyspace dangerous", group=SERVER,
+command("flushall", -1, "write",
+        syntax="[ASYNC|SYNC]", categories="keyspace dangerous", group=SERVER,
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the total number of "
         "keys in all databases", summary="Removes all keys from all databases.")(_flush)
 
@@ -468,7 +504,8 @@ _KEY_OVERHEAD = 120
 _FIELD_OVERHEAD = 170
 
 
-@command("usage", -3, "readonly", keys=(2, 2, 1), key_specs=(KeySpec(("RO",), 2),),
+@command("usage", -3, "readonly",
+         syntax="key [SAMPLES:count:integer]", keys=(2, 2, 1), key_specs=(KeySpec(("RO",), 2),),
          group=SERVER, since="4.0.0", parent="memory",
          complexity="O(N) where N is the number of samples.",
          summary="Estimates the memory usage of a key.")

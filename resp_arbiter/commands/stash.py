@@ -11,7 +11,8 @@ from ..registry import KeySpec, command
 STASH = "stash"
 
 
-@command("stash.ensure", 2, "write denyoom fast", categories="hash", keys=(1, 1, 1),
+@command("stash.ensure", 2, "write denyoom fast",
+         syntax="key", categories="hash", keys=(1, 1, 1),
          key_specs=(KeySpec(("RW", "insert"), 1),), group=STASH, since="0.1.0",
          summary="Creates an empty stash table if missing; it persists while empty. "
                  "Returns 1 if created, 0 if it existed.")
@@ -19,7 +20,8 @@ def stash_ensure(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(1 if c.server.keyspace.ensure(argv[1]) else 0)
 
 
-@command("stash.clear", 2, "write fast", categories="hash", keys=(1, 1, 1),
+@command("stash.clear", 2, "write fast",
+         syntax="key", categories="hash", keys=(1, 1, 1),
          key_specs=(KeySpec(("RW", "delete"), 1),), group=STASH, since="0.1.0",
          complexity="O(N) where N is the number of fields removed",
          summary="Removes every field of a stash table but keeps the (now empty) table. "

@@ -72,7 +72,7 @@ def discard(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("watch", -2, TX_FLAGS, categories=TX, keys=(1, -1, 1),
+@command("watch", -2, TX_FLAGS, syntax="key+", categories=TX, keys=(1, -1, 1),
          key_specs=(KeySpec(("RO",), 1, lastkey=-1),), group=TX, since="2.2.0",
          complexity="O(1) for every key.",
          summary="Monitors changes to keys to determine the execution of a transaction.")
