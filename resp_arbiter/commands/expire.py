@@ -85,18 +85,23 @@ def _expire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
     c.reply.integer(1)
 
 
+def time_syntax(unit_ms: int, absolute: bool) -> str:
+    """The time argument of an expire command, for its declared syntax."""
+    if absolute:
+        return "unix-time-seconds:unix-time" if unit_ms == 1000 else \
+            "unix-time-milliseconds:unix-time"
+    return "seconds:integer" if unit_ms == 1000 else "milliseconds:integer"
+
+
 def _declare_expire(name: str, unit_ms: int, absolute: bool, since: str,
                     summary: str) -> None:
     def handler(c: Client, argv: list[bytes]) -> None:
         _expire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
-    time = ("unix-time-seconds:unix-time" if unit_ms == 1000 else
-            "unix-time-milliseconds:unix-time") if absolute else (
-            "seconds:integer" if unit_ms == 1000 else "milliseconds:integer")
     command(name, -3, "write fast", categories=KEYSPACE, keys=(1, 1, 1),
             key_specs=WRITE_SPEC, group="generic", since=since, summary=summary,
-            syntax=f"key {time} [NX|XX|GT|LT]")(handler)
+            syntax=f"key {time_syntax(unit_ms, absolute)} [NX|XX|GT|LT]")(handler)
 
 
 _declare_expire("expire", 1000, False, "1.0.0",

@@ -13,7 +13,7 @@ from ..client import Client
 from ..keyspace import Table
 from ..registry import KeySpec, command
 from ._args import parse_int, text
-from .expire import GT, LT, NX, XX, condition_allows
+from .expire import GT, LT, NX, XX, condition_allows, time_syntax
 
 HASH = "hash"
 # Redis' HFE_MAX_ABS_TIME_MSEC (EB_EXPIRE_TIME_MAX >> 2): the latest field deadline, in ms.
@@ -107,9 +107,7 @@ def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> N
         _hexpire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
-    time = ("unix-time-seconds:unix-time" if unit_ms == 1000 else
-            "unix-time-milliseconds:unix-time") if absolute else (
-            "seconds:integer" if unit_ms == 1000 else "milliseconds:integer")
+    time = time_syntax(unit_ms, absolute)
     command(name, -6, "write fast", categories=HASH, keys=(1, 1, 1),
             key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
             complexity="O(N) where N is the number of specified fields", summary=summary,
@@ -126,16 +124,26 @@ _declare_hexpire("hpexpireat", 1, True, "Set expiry for hash field using an abso
                  "timestamp (milliseconds)")
 
 
-def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> None:
+def _fields_of_live_table(c: Client, argv: list[bytes]
+                          ) -> tuple[list[bytes], Table] | None:
+    """HTTL/HPERSIST's `key FIELDS n field...`: the fields and the table, or None after
+    replying (an error, or -2 for every field of a missing key)."""
     fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
     if fields is None:
-        return
-    keyspace = c.server.keyspace
-    table = keyspace.get(argv[1])
+        return None
+    table = c.server.keyspace.get(argv[1])
     if table is None:
         _codes(c, [NO_FIELD] * len(fields))
+        return None
+    return fields, table
+
+
+def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> None:
+    found = _fields_of_live_table(c, argv)
+    if found is None:
         return
-    now = keyspace.now()
+    fields, table = found
+    now = c.server.keyspace.now()
     codes = []
     for field in fields:
         if field not in table.fields:
@@ -175,14 +183,11 @@ _declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash
          complexity="O(N) where N is the number of specified fields",
          summary="Removes the expiration time for each specified field")
 def hpersist(c: Client, argv: list[bytes]) -> None:
-    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
-    if fields is None:
+    found = _fields_of_live_table(c, argv)
+    if found is None:
         return
+    fields, table = found
     keyspace = c.server.keyspace
-    table = keyspace.get(argv[1])
-    if table is None:
-        _codes(c, [NO_FIELD] * len(fields))
-        return
     codes = []
     for field in fields:
         if field not in table.fields:
