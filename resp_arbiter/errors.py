@@ -90,3 +90,6 @@ HSETEX_ONE_EXPIRY = "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can
 HSETEX_ONE_CONDITION = "ERR Only one of FXX or FNX arguments can be specified"
 HSETEX_MISSING_TIME = "ERR missing expire time"
 HSETEX_UNKNOWN_ARGUMENT = "ERR unknown argument: {}"
+
+# The arbiter's own.
+INTERNAL_ERROR = "ERR internal error in '{}' (the arbiter's log has the details)"

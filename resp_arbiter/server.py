@@ -92,7 +92,7 @@ class Server:
             sub = spec.subcommands.get(argv[1].lower())
             if sub is None:
                 self._reject(client, errors.UNKNOWN_SUBCOMMAND.format(
-                    _text(argv[1]), spec.name.upper()))
+                    _text(_c_string(argv[1], 128)), spec.name.upper()))
                 return
             if not sub.accepts(argc):
                 self._reject(client, errors.WRONG_ARITY.format(sub.full_name))
@@ -120,14 +120,18 @@ class Server:
         client.last_command = spec.full_name
         keyspace = self.keyspace
         keyspace.new_command()
-        if spec.is_write:
-            dirty = keyspace.dirty
+        dirty = keyspace.dirty
+        reply_start = len(client.out)
+        try:
             spec.handler(client, argv)
-            if keyspace.dirty != dirty:
-                for hook in self._write_hooks:
-                    hook(client, argv)
-        else:
-            spec.handler(client, argv)
+        except Exception:
+            # A bug must cost one error reply, not the connection or the other clients.
+            log.exception("command %s failed", spec.full_name)
+            del client.out[reply_start:]
+            client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
+        if spec.is_write and keyspace.dirty != dirty:
+            for hook in self._write_hooks:
+                hook(client, argv)
 
     def on_write(self, hook: Callable[[Client, list[bytes]], None]) -> None:
         """Call `hook(client, argv)` after every command that changed the data."""
@@ -304,11 +308,16 @@ def _text(arg: bytes) -> str:
     return arg.decode("utf-8", "surrogateescape")
 
 
+def _c_string(arg: bytes, limit: int) -> bytes:
+    """What Redis' "%.*s" prints of an argument: up to its first NUL, at most `limit` bytes."""
+    return arg.split(b"\0", 1)[0][:limit]
+
+
 def _unknown_command(argv: list[bytes]) -> str:
     """Redis' text: the name and up to 128 bytes of quoted arguments."""
-    args = ""
+    args = b""
     for arg in argv[1:]:
         if len(args) >= 128:
             break
-        args += "'%s' " % _text(arg)[:128 - len(args)]
-    return errors.UNKNOWN_COMMAND.format(_text(argv[0])[:128], args)
+        args += b"'%s' " % _c_string(arg, 128 - len(args))
+    return errors.UNKNOWN_COMMAND.format(_text(_c_string(argv[0], 128)), _text(args))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from servers import ServerProcess, start_arbiter, start_redis
 
 
