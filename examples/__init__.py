@@ -1,0 +1,1 @@
+"""A runnable example: `gunicorn -c examples/gunicorn.conf.py examples.app:app`."""
