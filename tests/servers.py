@@ -93,7 +93,9 @@ class ServerProcess:
 
 def start_arbiter(directory: Path, *options: str, name: str = "arbiter") -> ServerProcess:
     socket_path = str(directory / f"{name}.sock")
-    argv = [sys.executable, "-m", "resp_arbiter", "--unixsocket", socket_path, *options]
+    # --parent-pid: an arbiter outlives no crashed test run.
+    argv = [sys.executable, "-m", "resp_arbiter", "--unixsocket", socket_path,
+            "--parent-pid", str(os.getpid()), *options]
     return ServerProcess(argv, socket_path, directory / f"{name}.log")
 
 
