@@ -74,7 +74,10 @@ def test_workers_see_each_others_writes(gunicorn: Callable[..., Gunicorn], short
 
 
 def test_zero_config_module(gunicorn: Callable[..., Gunicorn]) -> None:
-    master = gunicorn("python:gunicorn_ext.conf", args=["-w", "2", "-b", "127.0.0.1:0"])
+    # A short graceful timeout, as the config-file tests have: gunicorn up to 23 makes a
+    # TERM that races a booting worker wait for the whole graceful timeout.
+    master = gunicorn("python:gunicorn_ext.conf",
+                      args=["-w", "2", "-b", "127.0.0.1:0", "--graceful-timeout", "5"])
     master.wait_ready()
     [(arbiter, sock)] = master.announced()
     assert master.arbiters() == [arbiter]

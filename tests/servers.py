@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 READY_TIMEOUT = 15.0
+# redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
+REDIS_PY_DEFAULT_PROTOCOL = 3 if int(redis.__version__.split(".")[0]) >= 8 else 2
 
 
 def require_binary(name: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from servers import ServerProcess, start_arbiter, start_redis
+from servers import REDIS_PY_DEFAULT_PROTOCOL, ServerProcess, start_arbiter, start_redis
 
 PROTOCOLS = [pytest.param(None, id="default"), pytest.param(2, id="resp2")]
 PASSWORD = "pw"
@@ -75,10 +75,11 @@ def auth_servers(server_dir: Path) -> Iterator[tuple[ServerProcess, ServerProces
 
 
 def test_default_protocol_is_resp3_with_hello_and_setinfo(arbiter):
-    """redis-py 8 opens with HELLO 3 then CLIENT SETINFO; the arbiter must record both."""
+    """redis-py 8 opens with HELLO 3 (older ones stay on RESP2) then CLIENT SETINFO; the
+    arbiter must record both."""
     with connect(arbiter, None, client_name="worker-1") as client:
         info = client.client_info()
-        assert info["resp"] == "3"
+        assert info["resp"] == str(REDIS_PY_DEFAULT_PROTOCOL)
         assert info["lib-name"] == "redis-py"
         assert info["lib-ver"] == redis.__version__
         assert info["name"] == "worker-1"
@@ -89,7 +90,7 @@ def test_default_protocol_is_resp3_with_hello_and_setinfo(arbiter):
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_client_name_and_protocol_are_per_connection(arbiter, protocol):
     with connect(arbiter, protocol, client_name="named") as client:
-        assert client.client_info()["resp"] == str(protocol or 3)
+        assert client.client_info()["resp"] == str(protocol or REDIS_PY_DEFAULT_PROTOCOL)
         assert text(client.client_getname()) == "named"
         assert client.client_setname("renamed") is True
         assert text(client.client_getname()) == "renamed"

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import redis
 import redis.asyncio as aioredis
-from servers import ServerProcess
+from servers import REDIS_PY_DEFAULT_PROTOCOL, ServerProcess
 
 PROTOCOLS = [pytest.param(None, id="default"), pytest.param(2, id="resp2")]
 CLIENTS = 50
@@ -84,7 +84,7 @@ def test_async_handshake_records_protocol_and_library(arbiter, protocol):
             await client.aclose()
 
     info = asyncio.run(run())
-    assert info["resp"] == str(protocol or 3)
+    assert info["resp"] == str(protocol or REDIS_PY_DEFAULT_PROTOCOL)
     assert info["lib-name"] == "redis-py"
 
 
