@@ -101,13 +101,22 @@ class RequestParser:
                     return self._restart_strict(data)
             requests.append(request)
         # hiredis cannot say whether a request is still open (its buffer may be fully
-        # consumed mid-request), so the sizes of what it returned locate the boundary.
+        # consumed mid-request). An empty multibulk probe answers it: hiredis returns it
+        # as [] only when it sits between requests.
+        if data.endswith(b"\r\n"):
+            reader.feed(b"*0\r\n")
+            try:
+                if reader.gets() == []:
+                    return requests
+            except hiredis.ProtocolError:
+                pass
+        # Mid-request: the sizes of the complete requests locate the open one, which the
+        # strict path takes over (the probe, if any, went into hiredis' discarded state).
+        self._reader = hiredis.Reader()
         tail = len(data) - sum(map(_wire_size, requests))
-        if tail:
-            self._reader = hiredis.Reader()
-            if tail < 0 or data[-tail] != 42:
-                return self._restart_strict(data)
-            requests += self._feed_strict(data[-tail:])
+        if tail <= 0 or data[-tail] != 42:
+            return self._restart_strict(data)
+        requests += self._feed_strict(data[-tail:])
         return requests
 
     def _restart_strict(self, data: bytes) -> list[list[bytes]]:
@@ -125,19 +134,13 @@ class RequestParser:
         return requests
 
 
-_HEADER_TEMPLATES: dict[int, bytes] = {}
-
-
 def _wire_size(request: list[bytes]) -> int:
     """Bytes the request occupies when every argument is a `$` bulk string."""
-    count = len(request)
-    template = _HEADER_TEMPLATES.get(count)
-    if template is None:
-        template = b"$%d\r\n\r\n" * count
-        if count <= 64:
-            _HEADER_TEMPLATES[count] = template
-    lengths = tuple(map(len, request))
-    return len(b"*%d\r\n" % count) + len(template % lengths) + sum(lengths)
+    size = 3 + len(str(len(request)))  # *<count>\r\n
+    for arg in request:
+        length = len(arg)  # $<length>\r\n<arg>\r\n
+        size += length + (6 if length < 10 else 7 if length < 100 else 5 + len(str(length)))
+    return size
 
 
 class _StrictParser:
