@@ -200,24 +200,15 @@ def bench_stash(redis: Server, arbiter: Server, gunicorn: GunicornStash | None,
 
 def _gunicorn_ext_stash() -> Callable[[str], tuple[Callable, Callable, Callable]] | str:
     """A factory of (put, get, close) through `gunicorn_ext.stash` for a socket path, or
-    the reason it cannot be measured.
-
-    The benchmark drives it the way gunicorn's own `StashClient(socket_path)` is driven:
-    `gunicorn_ext.stash.StashClient(url)` with `put`, `get` and `close`, where the URL is
-    the redis-py form `unix://PATH`."""
-    if importlib.util.find_spec("gunicorn_ext") is None or \
-            importlib.util.find_spec("gunicorn_ext.stash") is None:
-        return "gunicorn_ext.stash is not importable: its rows were not measured"
-    import gunicorn_ext.stash as ext
-
-    client_class = getattr(ext, "StashClient", None)
-    if client_class is None:
-        return ("gunicorn_ext.stash has no StashClient(url) with put/get/close: "
-                "its rows were not measured")
+    the reason it cannot be measured: the documented module functions, pointed at the
+    server with `configure(url=...)` as a worker would be through GUNICORN_STASH_URL."""
+    if importlib.util.find_spec("gunicorn_ext") is None:
+        return "gunicorn_ext is not importable: its rows were not measured"
+    from gunicorn_ext import stash
 
     def calls(socket_path: str) -> tuple[Callable, Callable, Callable]:
-        client = client_class(f"unix://{socket_path}")
-        return client.put, client.get, getattr(client, "close", lambda: None)
+        stash.configure(url=f"unix://{socket_path}")
+        return stash.put, stash.get, lambda: stash.configure(url=None)
 
     return calls
 
