@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,24 +22,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from servers import ServerProcess as Server
+from servers import require_binary, start_arbiter, start_redis
 
 import gunicorn_ext
 from gunicorn_ext.supervisor import ping
+
+__all__ = ["Gunicorn", "Server", "redis_cli", "require_binary", "start_arbiter",
+           "start_redis", "wait_until"]
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
 PACKAGE_ROOT = Path(gunicorn_ext.__file__).resolve().parent.parent
 READY_RE = re.compile(r"Stash arbiter (?:ready|restarted) \(pid (\d+)\) at (\S+);")
 LISTEN_RE = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+) \((\d+)\)")
-
-
-def require_binary(name: str) -> str:
-    """The path of `name`; a missing binary fails the test (it is never skipped)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed; the integration tests need it "
-                    "(Debian packages redis-server and redis-tools)")
-    return path
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -250,48 +245,6 @@ class Gunicorn:
         for sock in self.directory.glob("*.sock*"):
             if not ping(str(sock), timeout=0.2):
                 sock.unlink()
-
-
-class Server:
-    """A redis-server or arbiter process on a Unix socket."""
-
-    def __init__(self, argv: list[str], socket_path: str, log: Path) -> None:
-        self.socket_path = socket_path
-        self.url = f"unix://{socket_path}"
-        self._log = open(log, "wb")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        self.pid = self.process.pid
-        wait_until(lambda: ping(socket_path) or self.process.poll() is not None, 15,
-                   f"{argv[0]} to answer on {socket_path}")
-        if self.process.poll() is not None:
-            pytest.fail(f"{argv} exited with {self.process.returncode}: {log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-        if os.path.exists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
-            os.unlink(self.socket_path)
-
-
-def start_redis(directory: Path, name: str = "redis", *options: str) -> Server:
-    sock = str(directory / f"{name}.sock")
-    argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", sock,
-            "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-            "--dir", str(directory), *options]
-    return Server(argv, sock, directory / f"{name}.log")
-
-
-def start_arbiter(directory: Path, name: str = "arbiter", *options: str) -> Server:
-    sock = str(directory / f"{name}.sock")
-    argv = [sys.executable, "-m", "resp_arbiter", "--unixsocket", sock, *options]
-    return Server(argv, sock, directory / f"{name}.log")
 
 
 def socket_gone(path: str) -> bool:

@@ -140,7 +140,7 @@ def test_gunicorn_bind_failure_leaves_no_orphan(gunicorn: Callable[..., Gunicorn
 
 def test_arbiter_bind_failure_fails_the_start_cleanly(gunicorn: Callable[..., Gunicorn],
                                                       short_dir: Path) -> None:
-    squatter = start_redis(short_dir, "stash")
+    squatter = start_redis(short_dir, name="stash")
     try:
         master = gunicorn(config_text(options=f"socket_path={squatter.socket_path!r}"))
         assert master.wait_exit(30) != 0

@@ -343,12 +343,12 @@ def test_no_url_configured(backend: Backend, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_reconnects_when_the_server_comes_back(module_dir: Any, backend: Backend) -> None:
-    server = start_arbiter(module_dir, "restart")
+    server = start_arbiter(module_dir, name="restart")
     try:
         stash.configure(url=server.url)
         stash.put("r", "k", 1)
         server.stop()
-        server = start_arbiter(module_dir, "restart")
+        server = start_arbiter(module_dir, name="restart")
         stash.put("r", "k", 2)
         assert stash.get("r", "k") == 2
     finally:
@@ -364,7 +364,7 @@ def test_custom_codec(backend: Backend) -> None:
 
 
 def test_password_in_url(module_dir: Any, backend: Backend) -> None:
-    server = start_arbiter(module_dir, "secret", "--requirepass", "s3cr:t/")
+    server = start_arbiter(module_dir, "--requirepass", "s3cr:t/", name="secret")
     try:
         stash.configure(url=f"unix://:s3cr%3At%2F@{server.socket_path}")
         stash.put("p", "k", 1)
