@@ -24,9 +24,10 @@ UNAUTH_MAX_MULTIBULK: Final = 10
 UNAUTH_MAX_BULK: Final = 16384
 INT_MAX: Final = 2**31 - 1
 
-# A multibulk count of eight digits or more: hiredis would allocate the whole array up
-# front, so such chunks (or a value that merely looks like one) take the strict path.
-_HUGE_COUNT = re.compile(rb"\*[0-9]{8}")
+# A multibulk count of six digits or more: hiredis allocates the whole array as soon as
+# it reads the header, so such chunks (or a value that merely looks like one) take the
+# strict path, which grows the array as the arguments arrive.
+_HUGE_COUNT = re.compile(rb"\*[0-9]{6}")
 # Reply types a Redis server refuses inside a request but hiredis turns into bytes or
 # lists. Only a chunk holding one of these bytes pays for the exact size check.
 _NON_REQUEST_TYPES = b"+~=(|"

@@ -143,3 +143,20 @@ def test_long_double_arithmetic_matches_redis(start, increment, result):
 
 def test_long_double_overflow_is_detected():
     assert _round_long_double(Fraction(10) ** 5000) is None
+
+
+def test_a_huge_declared_multibulk_count_allocates_nothing_up_front():
+    """hiredis would build the whole array on reading `*N`; such headers go strict."""
+    import tracemalloc
+
+    from resp_arbiter.protocol import RequestParser
+
+    parser = RequestParser()
+    tracemalloc.start()
+    try:
+        assert parser.feed(b"*9999999\r\n$4\r\nHSET\r\n") == []
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+    assert parser.pending_error is None
