@@ -1,7 +1,9 @@
-"""In-process tests of the data structures under the commands: fast, no sockets."""
+"""In-process tests of the data structures and parser under the commands: fast, no
+sockets."""
 
 from __future__ import annotations
 
+import tracemalloc
 from fractions import Fraction
 
 import pytest
@@ -13,6 +15,7 @@ from resp_arbiter.commands.hashes import (
     _round_long_double,
 )
 from resp_arbiter.keyspace import Keyspace, ScanIndex
+from resp_arbiter.protocol import RequestParser
 
 
 def test_scan_index_survives_compaction_without_missing_members():
@@ -147,10 +150,6 @@ def test_long_double_overflow_is_detected():
 
 def test_a_huge_declared_multibulk_count_allocates_nothing_up_front():
     """hiredis would build the whole array on reading `*N`; such headers go strict."""
-    import tracemalloc
-
-    from resp_arbiter.protocol import RequestParser
-
     parser = RequestParser()
     tracemalloc.start()
     try:
