@@ -61,7 +61,8 @@ def _page(sid: str | None) -> str:
         f"<li>{name}: <b>{'on' if on else 'off'}</b> "
         f"<form method=post action=/flags/{name} style=display:inline>"
         f"<button>toggle</button></form></li>" for name, on in flags.items())
-    workers = "".join(f"<li>worker {p}: {n} requests</li>" for p, n in sorted(per_worker.items()))
+    workers = "".join(f"<li>worker {p}: {n} request{'' if n == 1 else 's'}</li>"
+                      for p, n in sorted(per_worker.items()))
     dark = "background:#222;color:#eee;" if flags["dark_mode"] else ""
     cli = _redis_cli()
     return f"""<!doctype html><html><body style="font-family:sans-serif;{dark}">
