@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from gunicorn_ext.supervisor import ping
+
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +37,6 @@ def require_binary(name: str) -> str:
         raise BenchSetupError(f"{name} is not installed; the benchmark needs it "
                               "(Debian packages redis-server and redis-tools)")
     return path
-
-
-def answers_ping(path: str, timeout: float = 1.0) -> bool:
-    """True when a RESP server answers PING on the Unix socket `path`."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def accepts_connections(path: str) -> bool:
@@ -127,7 +117,7 @@ def start_redis(directory: Path) -> Server:
     argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", path,
             "--save", "", "--appendonly", "no", "--dir", str(directory)]
     server = Server("redis-server", argv, path, directory)
-    server.wait_ready(lambda: answers_ping(path))
+    server.wait_ready(lambda: ping(path))
     return server
 
 
@@ -138,7 +128,7 @@ def start_arbiter(directory: Path, *prefix: str, name: str = "arbiter") -> Serve
     argv = [sys.executable, *prefix, "-m", "resp_arbiter", "--unixsocket", path,
             "--parent-pid", str(os.getpid())]
     server = Server(name, argv, path, directory)
-    server.wait_ready(lambda: answers_ping(path))
+    server.wait_ready(lambda: ping(path))
     return server
 
 

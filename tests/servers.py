@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from gunicorn_ext.supervisor import ping
 
 READY_TIMEOUT = 15.0
 # redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
@@ -31,19 +32,6 @@ def require_binary(name: str) -> str:
         pytest.fail(f"{name} is not installed; the test suite needs it "
                     "(Debian packages redis-server and redis-tools)")
     return path
-
-
-def ping(path: str, password: str | None = None, timeout: float = 1.0) -> bool:
-    """True when a server answers PING (or NOAUTH, i.e. it is up) on `path`."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"PING\r\n")
-            reply = sock.recv(64)
-    except OSError:
-        return False
-    return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
 class ServerProcess:
