@@ -250,30 +250,30 @@ def size(table: str) -> Op:
     return int(count)
 
 
+def _native(features: Features, command: tuple[Any, ...]) -> Op:
+    """Send a STASH.* command unless the server is known to lack them; returns whether it
+    ran, and remembers the answer for the next call."""
+    if features.native is False:
+        return False
+    try:
+        yield _one(command)
+    except Unsupported:
+        features.native = False
+        return False
+    features.native = True
+    return True
+
+
 def clear(features: Features, table: str) -> Op:
     """Empties a table; on a server without STASH.CLEAR the (then empty) hash goes away."""
     t = name(table, "table")
-    if features.native is not False:
-        try:
-            yield _one(("STASH.CLEAR", t))
-        except Unsupported:
-            features.native = False
-        else:
-            features.native = True
-            return
-    yield _one(("DEL", t))
+    if not (yield from _native(features, ("STASH.CLEAR", t))):
+        yield _one(("DEL", t))
 
 
 def ensure(features: Features, table: str) -> Op:
     """Creates an empty table; a plain Redis cannot hold an empty hash, so there it is a no-op."""
-    t = name(table, "table")
-    if features.native is not False:
-        try:
-            yield _one(("STASH.ENSURE", t))
-        except Unsupported:
-            features.native = False
-        else:
-            features.native = True
+    yield from _native(features, ("STASH.ENSURE", name(table, "table")))
 
 
 def info(table: str) -> Op:

@@ -94,6 +94,11 @@ def _implicit_categories(flags: set[str], extra: str) -> tuple[str, ...]:
     return _ordered(categories, _CATEGORY_ORDER)
 
 
+def single_key(*flags: str) -> tuple[KeySpec, ...]:
+    """The key specs of a command whose only key is its first argument."""
+    return (KeySpec(flags, 1),)
+
+
 def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             keys: tuple[int, int, int] = (0, 0, 0), key_specs: tuple[KeySpec, ...] = (),
             tips: str = "", group: str = "generic", since: str = "1.0.0",

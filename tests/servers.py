@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,16 @@ from gunicorn_ext.supervisor import ping
 READY_TIMEOUT = 15.0
 # redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
 REDIS_PY_DEFAULT_PROTOCOL = 3 if int(redis.__version__.split(".")[0]) >= 8 else 2
+
+
+def poll_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
 
 
 def require_binary(name: str) -> str:

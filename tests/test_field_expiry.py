@@ -10,13 +10,12 @@ short TTL and a polling wait are used.
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import hiredis
 import pytest
 import redis
-from servers import ServerProcess
+from servers import ServerProcess, poll_until
 
 FAR_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z, in milliseconds
 PAST_MS = 1_000  # 1970, long gone
@@ -37,15 +36,6 @@ def error(conn: redis.Redis, *args: object) -> str:
         conn.execute_command(*args)
     return str(info.value)
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll `predicate` until it holds or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def stat(conn: redis.Redis, name: str) -> int:
@@ -553,7 +543,7 @@ def _expire_soon(client: redis.Redis) -> None:
     client.hset("h", mapping={"gone": "xx", "keep": "stay"})
     assert client.execute_command("HPEXPIRE", "h", 50, "FIELDS", 1, "gone") == [1]
     # HPTTL reports -2 once the deadline passed, without reclaiming the field.
-    assert wait_until(lambda: client.execute_command("HPTTL", "h", "FIELDS", 1, "gone") == [-2])
+    assert poll_until(lambda: client.execute_command("HPTTL", "h", "FIELDS", 1, "gone") == [-2])
 
 
 def test_expired_field_is_invisible_to_readers(client: redis.Redis) -> None:
@@ -593,7 +583,7 @@ def test_last_field_expiry_deletes_key(client: redis.Redis) -> None:
     before_sub, before_keys = stat(client, "expired_subkeys"), stat(client, "expired_keys")
     client.hset("h", "f", "v")
     client.execute_command("HPEXPIRE", "h", 50, "FIELDS", 1, "f")
-    assert wait_until(lambda: client.exists("h") == 0)
+    assert poll_until(lambda: client.exists("h") == 0)
     assert stat(client, "expired_subkeys") == before_sub + 1
     assert stat(client, "expired_keys") == before_keys
 
@@ -613,7 +603,7 @@ def test_field_expiry_touches_watch(arbiter: ServerProcess, client: redis.Redis)
             pipe.reset()
         else:
             pytest.fail("could not WATCH before the field expired")
-        assert wait_until(lambda: other.hexists("h", "f") is False)
+        assert poll_until(lambda: other.hexists("h", "f") is False)
         pipe.multi()
         pipe.hset("h", "x", "1")
         with pytest.raises(redis.WatchError):

@@ -5,12 +5,11 @@ on each (Redis `src/expire.c`; 7.0 and 8.0 agree on all of it).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-from servers import ServerProcess
+from servers import ServerProcess, poll_until
 
 FAR_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 Outcome = object
@@ -39,14 +38,6 @@ def check(pair: dict[str, redis.Redis], scenario: Callable[[redis.Redis], Outcom
     for name, conn in pair.items():
         assert scenario(conn) == expected, name
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.mark.parametrize("name", ["expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl",
@@ -188,7 +179,7 @@ def test_key_expires_and_is_counted(pair) -> None:
         before = int(conn.info("stats")["expired_keys"])
         conn.hset("k", "f", "v")
         conn.pexpire("k", 50)
-        gone = wait_until(lambda: conn.exists("k") == 0)
+        gone = poll_until(lambda: conn.exists("k") == 0)
         return [gone, int(conn.info("stats")["expired_keys"]) - before]
     check(pair, scenario, [True, 1])
 
@@ -206,7 +197,7 @@ def test_key_expiry_touches_watch(pair) -> None:
                 pipe.reset()
             else:
                 return "could not WATCH before the key expired"
-            assert wait_until(lambda: conn.exists("k") == 0)
+            assert poll_until(lambda: conn.exists("k") == 0)
             pipe.multi()
             pipe.hset("k", "x", "1")
             try:

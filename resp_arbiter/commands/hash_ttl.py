@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
-from ..registry import KeySpec, command
+from ..registry import command, single_key
 from ._args import parse_int, text
 from .expire import GT, LT, NX, XX, condition_allows, time_syntax
 
@@ -21,10 +21,6 @@ MAX_DEADLINE_MS = ((1 << 48) - 1) >> 2
 
 NO_FIELD, NO_TTL, NOT_MET, DONE, DELETED = -2, -1, 0, 1, 2
 _CONDITION_WORDS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
-
-
-def _spec(*flags: str) -> tuple[KeySpec, ...]:
-    return (KeySpec(flags, 1),)
 
 
 def parse_fields(c: Client, argv: list[bytes], at: int,
@@ -109,7 +105,7 @@ def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> N
     handler.__name__ = name
     time = time_syntax(unit_ms, absolute)
     command(name, -6, "write fast", categories=HASH, keys=(1, 1, 1),
-            key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
+            key_specs=single_key("RW", "update"), group=HASH, since="7.4.0",
             complexity="O(N) where N is the number of specified fields", summary=summary,
             syntax=f"key {time} [NX|XX|GT|LT] (FIELDS:numfields:integer field+)")(handler)
 
@@ -164,7 +160,7 @@ def _declare_httl(name: str, in_ms: bool, absolute: bool, summary: str) -> None:
 
     handler.__name__ = name
     command(name, -5, "readonly fast", categories=HASH, keys=(1, 1, 1),
-            key_specs=_spec("RO", "access"), group=HASH, since="7.4.0",
+            key_specs=single_key("RO", "access"), group=HASH, since="7.4.0",
             complexity="O(N) where N is the number of specified fields", summary=summary,
             syntax="key (FIELDS:numfields:integer field+)")(handler)
 
@@ -179,7 +175,7 @@ _declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash
 
 @command("hpersist", -5, "write fast",
          syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "update"), group=HASH, since="7.4.0",
+         key_specs=single_key("RW", "update"), group=HASH, since="7.4.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Removes the expiration time for each specified field")
 def hpersist(c: Client, argv: list[bytes]) -> None:
@@ -204,7 +200,7 @@ def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
 
 @command("hgetdel", -5, "write fast",
          syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "access", "delete"), group=HASH, since="8.0.0",
+         key_specs=single_key("RW", "access", "delete"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Returns the value of a field and deletes it from the hash.")
 def hgetdel(c: Client, argv: list[bytes]) -> None:
@@ -232,7 +228,7 @@ _EXPIRE_OPTIONS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True
 @command("hgetex", -5, "write fast",
          syntax=f"key [{_EXPIRY_SYNTAX}|PERSIST] (FIELDS:numfields:integer field+)",
          categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "access", "update"), group=HASH, since="8.0.0",
+         key_specs=single_key("RW", "access", "update"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Get the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")
@@ -272,7 +268,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
          syntax=f"key [FNX|FXX] [{_EXPIRY_SYNTAX}|KEEPTTL] "
                 "(FIELDS:numfields:integer (field value)+)",
          categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "update"), group=HASH, since="8.0.0",
+         key_specs=single_key("RW", "update"), group=HASH, since="8.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Set the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")

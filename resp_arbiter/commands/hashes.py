@@ -10,15 +10,11 @@ from fractions import Fraction
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
-from ..registry import KeySpec, command
+from ..registry import command, single_key
 from ._args import compile_glob, parse_cursor, parse_int, parse_scan_options
 
 HASH = "hash"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-def _spec(*flags: str) -> tuple[KeySpec, ...]:
-    return (KeySpec(flags, 1),)
 
 
 def _table(c: Client, key: bytes) -> Table | None:
@@ -27,7 +23,7 @@ def _table(c: Client, key: bytes) -> Table | None:
 
 @command("hset", -4, "write denyoom fast",
          syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
+         key_specs=single_key("RW", "update"), group=HASH, since="2.0.0",
          complexity="O(1) for each field/value pair added",
          summary="Creates or modifies the value of a field in a hash.")
 def hset(c: Client, argv: list[bytes]) -> None:
@@ -39,7 +35,7 @@ def hset(c: Client, argv: list[bytes]) -> None:
 
 @command("hmset", -4, "write denyoom fast",
          syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "update"), group=HASH, since="2.0.0",
+         key_specs=single_key("RW", "update"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Sets the values of multiple fields.")
 def hmset(c: Client, argv: list[bytes]) -> None:
@@ -52,7 +48,7 @@ def hmset(c: Client, argv: list[bytes]) -> None:
 
 @command("hsetnx", 4, "write denyoom fast",
          syntax="key field value", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "insert"), group=HASH, since="2.0.0",
+         key_specs=single_key("RW", "insert"), group=HASH, since="2.0.0",
          summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -65,7 +61,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
 
 @command("hget", 3, "readonly fast",
          syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
+         key_specs=single_key("RO", "access"), group=HASH, since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
     table = c.server.keyspace.get(argv[1])
@@ -74,7 +70,7 @@ def hget(c: Client, argv: list[bytes]) -> None:
 
 @command("hmget", -3, "readonly fast",
          syntax="key field+", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), group=HASH, since="2.0.0",
+         key_specs=single_key("RO", "access"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields being requested.",
          summary="Returns the values of all fields in a hash.")
 def hmget(c: Client, argv: list[bytes]) -> None:
@@ -85,7 +81,7 @@ def hmget(c: Client, argv: list[bytes]) -> None:
 
 @command("hgetall", 2, "readonly",
          syntax="key", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields and values in a hash.")
 def hgetall(c: Client, argv: list[bytes]) -> None:
@@ -95,7 +91,7 @@ def hgetall(c: Client, argv: list[bytes]) -> None:
 
 @command("hkeys", 2, "readonly",
          syntax="key", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields in a hash.")
 def hkeys(c: Client, argv: list[bytes]) -> None:
@@ -105,7 +101,7 @@ def hkeys(c: Client, argv: list[bytes]) -> None:
 
 @command("hvals", 2, "readonly",
          syntax="key", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), tips="nondeterministic_output_order",
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
          group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all values in a hash.")
 def hvals(c: Client, argv: list[bytes]) -> None:
@@ -115,7 +111,7 @@ def hvals(c: Client, argv: list[bytes]) -> None:
 
 @command("hlen", 2, "readonly fast",
          syntax="key", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO"), group=HASH, since="2.0.0",
+         key_specs=single_key("RO"), group=HASH, since="2.0.0",
          summary="Returns the number of fields in a hash.")
 def hlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -124,7 +120,7 @@ def hlen(c: Client, argv: list[bytes]) -> None:
 
 @command("hexists", 3, "readonly fast",
          syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO"), group=HASH, since="2.0.0",
+         key_specs=single_key("RO"), group=HASH, since="2.0.0",
          summary="Determines whether a field exists in a hash.")
 def hexists(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -133,7 +129,7 @@ def hexists(c: Client, argv: list[bytes]) -> None:
 
 @command("hstrlen", 3, "readonly fast",
          syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO"), group=HASH, since="3.2.0",
+         key_specs=single_key("RO"), group=HASH, since="3.2.0",
          summary="Returns the length of the value of a field.")
 def hstrlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -143,7 +139,7 @@ def hstrlen(c: Client, argv: list[bytes]) -> None:
 
 @command("hdel", -3, "write fast",
          syntax="key field+", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "delete"), group=HASH, since="2.0.0",
+         key_specs=single_key("RW", "delete"), group=HASH, since="2.0.0",
          complexity="O(N) where N is the number of fields to be removed.",
          summary="Deletes one or more fields and their values from a hash. Deletes the "
                  "hash if no fields remain.")
@@ -157,7 +153,7 @@ def hdel(c: Client, argv: list[bytes]) -> None:
 
 @command("hincrby", 4, "write denyoom fast",
          syntax="key field increment:integer", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "access", "update"), group=HASH, since="2.0.0",
+         key_specs=single_key("RW", "access", "update"), group=HASH, since="2.0.0",
          summary="Increments the integer value of a field in a hash by a number. Uses 0 "
                  "as initial value if the field doesn't exist.")
 def hincrby(c: Client, argv: list[bytes]) -> None:
@@ -181,7 +177,7 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
 
 @command("hincrbyfloat", 4, "write denyoom fast",
          syntax="key field increment:double", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RW", "access", "update"), group=HASH, since="2.6.0",
+         key_specs=single_key("RW", "access", "update"), group=HASH, since="2.6.0",
          summary="Increments the floating point value of a field by a number. Uses 0 as "
                  "initial value if the field doesn't exist.")
 def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
@@ -311,7 +307,7 @@ def _format_long_double(value: Fraction) -> bytes:
 
 @command("hrandfield", -2, "readonly",
          syntax="key [(count:integer [WITHVALUES])]", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output", group=HASH,
          since="6.2.0", complexity="O(N) where N is the number of fields returned",
          summary="Returns one or more random fields from a hash.")
 def hrandfield(c: Client, argv: list[bytes]) -> None:
@@ -362,7 +358,7 @@ def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | No
 @command("hscan", -3, "readonly",
          syntax="key cursor:integer [MATCH:pattern:pattern] [COUNT:count:integer] "
          "[NOVALUES]", categories=HASH, keys=(1, 1, 1),
-         key_specs=_spec("RO", "access"), tips="nondeterministic_output", group=HASH,
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output", group=HASH,
          since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
          "including enough command calls for the cursor to return back to 0. N is the "
          "number of elements inside the collection.",
