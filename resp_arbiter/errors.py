@@ -4,6 +4,19 @@ Keeping them in one module means a differential test failure points at one line,
 nobody re-types a Redis message slightly differently in a command module.
 """
 
+
+class CommandError(Exception):
+    """Raised by a command or an argument parser: the client gets `message` as the reply.
+
+    `Server.execute` catches it, drops whatever part of a reply the command had written,
+    and writes the error, so parsers can be pure functions that return values.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 # Protocol errors: the connection is closed after the reply (Redis' CLIENT_CLOSE_AFTER_REPLY).
 PROTO_INVALID_MULTIBULK = "ERR Protocol error: invalid multibulk length"
 PROTO_UNAUTH_MULTIBULK = "ERR Protocol error: unauthenticated multibulk length"

@@ -124,6 +124,9 @@ class Server:
         reply_start = len(client.out)
         try:
             spec.handler(client, argv)
+        except errors.CommandError as exc:
+            del client.out[reply_start:]
+            client.reply.error(exc.message)
         except Exception:
             # A bug must cost one error reply, not the connection or the other clients.
             log.exception("command %s failed", spec.full_name)
