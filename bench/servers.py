@@ -121,12 +121,13 @@ def start_redis(directory: Path) -> Server:
     return server
 
 
-def start_arbiter(directory: Path, *prefix: str, name: str = "arbiter") -> Server:
-    """`python [prefix...] -m resp_arbiter --unixsocket ...`; the prefix can add a
-    profiler (`-m cProfile -o FILE`). The arbiter exits when this process is gone."""
+def start_arbiter(directory: Path, *prefix: str, name: str = "arbiter",
+                  options: tuple[str, ...] = ()) -> Server:
+    """`python [prefix...] -m resp_arbiter --unixsocket ... [options...]`; the prefix can
+    add a profiler (`-m cProfile -o FILE`). The arbiter exits when this process is gone."""
     path = str(directory / f"{name}.sock")
     argv = [sys.executable, *prefix, "-m", "resp_arbiter", "--unixsocket", path,
-            "--parent-pid", str(os.getpid())]
+            "--parent-pid", str(os.getpid()), *options]
     server = Server(name, argv, path, directory)
     server.wait_ready(lambda: ping(path))
     return server
