@@ -3,6 +3,7 @@ FLUSHALL, MEMORY USAGE."""
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import resource
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from .. import REDIS_VERSION, __version__, errors
 from ..client import Client
 from ..config import SETTINGS, ConfigError
+from ..listeners import fit_open_files
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
 from ._args import compile_glob, parse_int, text
 from .connection import help_reply
 
+log = logging.getLogger("resp_arbiter")
 SERVER = "server"
 ADMIN = "admin noscript loading stale"
 
@@ -429,6 +432,13 @@ def config_set(c: Client, argv: list[bytes]) -> None:
         except ConfigError as exc:
             c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
             return
+    if "maxclients" in changes:
+        fitting = fit_open_files(changes["maxclients"])
+        if fitting != changes["maxclients"]:
+            log.warning("Failed applying new configuration. Possibly related to new "
+                        "maxclients setting. Restoring previous settings.")
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
+                "maxclients", errors.CONFIG_MAXCLIENTS_OS.format(fitting)))
     config.values.update(changes)
     c.server.apply_config()
     c.reply.ok()
