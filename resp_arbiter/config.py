@@ -55,6 +55,11 @@ def _parse_memory(text: str) -> int:
     return value - 2**64 if value > LONG_MAX else value
 
 
+def is_memory(setting: Setting) -> bool:
+    """Whether a setting takes a memory value (a configuration file writes it in units)."""
+    return setting.parse is _parse_memory
+
+
 def _parse_octal(text: str) -> int:
     try:
         return int(text, 8)

@@ -13,9 +13,11 @@ from collections.abc import Callable
 
 from .. import REDIS_VERSION, __version__, errors
 from ..client import Client
+from ..conffile import rewrite
 from ..config import SETTINGS, ConfigError
 from ..listeners import fit_open_files
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
+from ..server import NOTICE
 from ._args import compile_glob, parse_int, text
 from .connection import help_reply
 
@@ -239,7 +241,8 @@ def _server_section(c: Client) -> list[tuple[str, object]]:
         ("server_time_usec", int(time.time() * 1_000_000)),
         ("uptime_in_seconds", uptime), ("uptime_in_days", uptime // 86400),
         ("hz", 10), ("configured_hz", 10),
-        ("executable", sys.argv[0] if sys.argv else ""), ("config_file", ""),
+        ("executable", sys.argv[0] if sys.argv else ""),
+        ("config_file", server.config.config_file),
     ]
 
 
@@ -454,7 +457,16 @@ def config_resetstat(c: Client, argv: list[bytes]) -> None:
 @command("rewrite", 2, ADMIN, group=SERVER, since="2.8.0", parent="config",
          summary="Persists the effective configuration to file.")
 def config_rewrite(c: Client, argv: list[bytes]) -> None:
-    c.reply.error("ERR The server is running without a config file")
+    if not c.server.config.config_file:
+        raise errors.CommandError(errors.CONFIG_NO_FILE)
+    try:
+        rewrite(c.server.config)
+    except OSError as exc:
+        log.warning("CONFIG REWRITE failed: %s", exc.strerror or exc)
+        raise errors.CommandError(
+            errors.CONFIG_REWRITE_FAILED.format(exc.strerror or exc)) from None
+    log.log(NOTICE, "CONFIG REWRITE executed with success.")
+    c.reply.ok()
 
 
 @command("help", 2, "loading stale", group=SERVER, since="5.0.0", parent="config",
@@ -462,12 +474,12 @@ def config_rewrite(c: Client, argv: list[bytes]) -> None:
 def config_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their",
-        "    values.",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
         "RESETSTAT", "    Reset statistics reported by the INFO command.",
-        "REWRITE", "    Not available: the arbiter runs without a config file.",
-        "HELP", "    Print this help.",
+        "REWRITE", "    Rewrite the configuration file.",
+        "HELP", "    Prints this help.",
     ))
 
 

@@ -211,6 +211,7 @@ def _config_cases() -> list[Case]:
              cmd("CONFIG", "GET", "proto-max-bulk-len")),
         case("config resetstat", cmd("CONFIG", "RESETSTAT")),
         case("config rewrite without a config file", cmd("CONFIG", "REWRITE")),
+        case("config help", cmd("CONFIG", "HELP")),
         # Past 4300 digits Python's int() refuses a text: each must still get Redis' error.
         case("config set huge numbers", *[
             cmd("CONFIG", "SET", name, value)
