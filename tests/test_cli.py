@@ -311,3 +311,11 @@ def test_config_file_error_raised_in_process(tmp_path: Path) -> None:
     conf = _write(tmp_path / "a.conf", "timeout x\n")
     with pytest.raises(ConfigFileError, match=r"line 1: >>> 'timeout x'"):
         load_config([str(conf)])
+
+
+def test_example_config_file_is_valid() -> None:
+    example = Path(__file__).parent.parent / "examples" / "arbiter.conf"
+    config = load_config([str(example)])
+    assert config["requirepass"] == "change me"
+    assert config["unixsocket"] == "/tmp/resp-arbiter.sock"
+    assert config["proto-max-bulk-len"] == 512 * 1024**2
