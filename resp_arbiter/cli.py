@@ -17,8 +17,9 @@ import sys
 from typing import NoReturn
 
 from . import __version__, commands  # noqa: F401  (registers the commands)
-from .conffile import SENSITIVE, ConfigFileError, format_value, load, shorten
-from .config import SETTINGS, Config, ConfigError, Setting, is_memory
+from .conffile import ConfigFileError, format_value, load, shorten
+from .config import SENSITIVE, SETTINGS, Config, ConfigError, Setting, is_memory
+from .proctitle import HIDDEN
 from .server import LOG_LEVELS, NOTICE, Server, StartupError
 
 log = logging.getLogger("resp_arbiter")
@@ -30,7 +31,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 _METAVARS = {"unixsocket": "PATH", "logfile": "PATH", "unixsocketperm": "OCTAL",
              "bind": "ADDRESSES", "requirepass": "PASSWORD", "timeout": "SECONDS"}
-_HIDDEN = "***"
 _EMPTY_DEFAULTS = {"logfile": "standard output"}  # what an empty default means
 
 
@@ -121,31 +121,9 @@ def load_config(argv: list[str] | None = None) -> Config:
             try:
                 config.set(name, value)
             except ConfigError as exc:
-                shown = _HIDDEN if name in SENSITIVE else shorten(value)
+                shown = HIDDEN if name in SENSITIVE else shorten(value)
                 raise OptionError(f"resp-arbiter: --{name} {shown}: {exc}") from None
     return config
-
-
-def hide_secrets() -> None:
-    """Replace a password given on the command line by `***` in the process title, which
-    /proc/<pid>/cmdline and ps show to every local user (Redis hides its arguments the
-    same way, by rewriting the title). A file keeps it out from the start."""
-    argv = list(sys.orig_argv)
-    hidden = False
-    for i, arg in enumerate(argv):
-        name, equals, _ = arg.partition("=")
-        if not name.startswith("--") or name[2:] not in SENSITIVE:
-            continue
-        if equals:
-            argv[i] = f"{name}={_HIDDEN}"
-            hidden = True
-        elif i + 1 < len(argv):
-            argv[i + 1] = _HIDDEN
-            hidden = True
-    if hidden:
-        import setproctitle
-
-        setproctitle.setproctitle(" ".join(argv))
 
 
 def setup_logging(config: Config) -> None:
@@ -198,8 +176,6 @@ async def _run(server: Server) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the arbiter until SIGTERM/SIGINT; the exit code (EXIT_OK or EXIT_FAILURE).
     `argv` (without the program name) is for tests; by default the process's own."""
-    if argv is None:
-        hide_secrets()
     try:
         config = load_config(argv)
     except (ConfigFileError, OptionError) as exc:

@@ -120,6 +120,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("save", "", mutable=False, on_command_line=False),
     Setting("appendonly", "no", choices=("no",), mutable=False, on_command_line=False),
 )}
+# Settings whose values are secrets: hidden from the process title and from error messages.
+SENSITIVE = frozenset({"requirepass"})
 
 
 @dataclass

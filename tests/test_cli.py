@@ -68,6 +68,19 @@ def test_requirepass_is_hidden_from_the_process_list(tmp_path: Path, spelling: l
             assert client.config_get("timeout") == {"timeout": "7"}
 
 
+def test_console_script_hides_the_password_too(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("resp-arbiter")
+    assert script.exists(), "the package is not installed (pip install -e .)"
+    socket_path = str(tmp_path / "arbiter.sock")
+    argv = [str(script), "--unixsocket", socket_path, "--parent-pid", str(os.getpid()),
+            "--requirepass", PASSWORD]
+    with ServerProcess(argv, socket_path, tmp_path / "arbiter.log") as arbiter, \
+            redis.Redis(unix_socket_path=socket_path, password=PASSWORD) as client:
+        assert client.ping()
+        cmdline = _cmdline(arbiter.pid)
+        assert PASSWORD.encode() not in cmdline and b"--requirepass ***" in cmdline
+
+
 def test_without_a_password_the_arguments_are_left_alone(tmp_path: Path) -> None:
     with start_arbiter(tmp_path, "--timeout", "7") as arbiter:
         assert _cmdline(arbiter.pid).endswith(b"\0--timeout\x007\0")
