@@ -140,4 +140,4 @@ class Config:
         self.values[name] = SETTINGS[name].convert(text)
 
     def render(self, name: str) -> bytes:
-        return SETTINGS[name].render(self.values[name]).encode()
+        return SETTINGS[name].render(self.values[name]).encode("utf-8", "surrogateescape")

@@ -362,7 +362,7 @@ def info_text(c: Client, names: list[str]) -> bytes:
         lines = [f"# {_TITLES.get(name, name.capitalize())}"]
         lines += [f"{key}:{value}" for key, value in _SECTIONS[name](c)]
         blocks.append("\r\n".join(lines) + "\r\n")
-    return "\r\n".join(blocks).encode()
+    return "\r\n".join(blocks).encode("utf-8", "surrogateescape")
 
 
 @command("info", -1, "loading stale",

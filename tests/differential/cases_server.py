@@ -236,6 +236,12 @@ def _config_cases() -> list[Case]:
              cmd("CONFIG", "GET", "client-query-buffer-limit"),
              cmd("CONFIG", "SET", "proto-max-bulk-len", "512mb"),
              cmd("CONFIG", "SET", "client-query-buffer-limit", "1gb")),
+        # A password is bytes: any byte, UTF-8 or not, in AUTH, HELLO AUTH and CONFIG GET.
+        case("binary password",
+             cmd("CONFIG", "SET", "requirepass", b"\xff\xfe p\x00"),
+             cmd("CONFIG", "GET", "requirepass"), cmd("AUTH", b"\xff\xfe"),
+             cmd("AUTH", b"\xff\xfe p\x00"), cmd("HELLO", "2", "AUTH", "default", b"\xff"),
+             cmd("CONFIG", "SET", "requirepass", "")),
     ]
     return cases
 
