@@ -27,8 +27,8 @@ from ._ops import URL_ENV
 from .supervisor import (
     OWNER_ENV,
     ArbiterSupervisor,
+    Owner,
     StashOptions,
-    default_socket_path,
     ensure_tables,
     ping,
     redact,
@@ -132,10 +132,10 @@ def _start(server: Any, options: StashOptions) -> None:
         log.info("Stash: using the server at %s (no arbiter started)", redact(external))
         ensure_tables(external, options.tables, log)
         return
-    path = options.socket_path or default_socket_path(pid)
-    if options.socket_path and "GUNICORN_PID" in os.environ:
+    path = options.socket_path
+    if path and "GUNICORN_PID" in os.environ:
         path = _free_path_for_new_master(path)
-    _supervisor = ArbiterSupervisor(options, log, path)
+    _supervisor = ArbiterSupervisor(options, log, path, Owner.of(server))
     _supervisor.start()
     os.environ[URL_ENV] = _supervisor.url
     os.environ[OWNER_ENV] = str(pid)

@@ -13,12 +13,15 @@ own `STASH.*` commands to plain Redis commands when it talks to a real Redis.
 from __future__ import annotations
 
 import fnmatch
+import grp
 import math
 import os
+import pwd
 import threading
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -132,6 +135,59 @@ def translate(error: redis.RedisError, batch: Batch) -> StashError:
     stash_error = StashError(message)
     stash_error.__cause__ = error
     return stash_error
+
+
+def denied(error: BaseException) -> bool:
+    """Whether a connection failed for lack of permission (never worth retrying)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, PermissionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _identity(uid: int, gid: int) -> str:
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return f"{user}:{group} ({uid}:{gid})"
+
+
+def _describe(path: str) -> str:
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    return f"owner {_identity(info.st_uid, info.st_gid)}, mode {oct(info.st_mode & 0o777)}"
+
+
+def permission_message(url: str) -> str:
+    """What was refused and what to change, for a connection denied by file permissions."""
+    parts = urlsplit(url)
+    me = _identity(os.geteuid(), os.getegid())
+    if parts.scheme != "unix":
+        return (f"permission denied connecting to the stash server at {parts.hostname}:"
+                f"{parts.port} (this process runs as {me})")
+    path = parts.path
+    directory, blocked = os.path.dirname(path), None
+    while directory and directory != os.path.dirname(directory):
+        if not os.access(directory, os.X_OK):
+            blocked = directory
+        directory = os.path.dirname(directory)
+    what = (f"it may not enter the directory {blocked} ({_describe(blocked)})" if blocked
+            else f"it may not write to the socket ({_describe(path)})")
+    return (f"permission denied on the stash socket {path}: this process runs as {me}, "
+            f"and {what}. Run the workers as the user the socket belongs to (gunicorn_ext "
+            "gives its socket to gunicorn's `user`/`group`, the -u/-g options), or let "
+            "this user in with enable_stash(socket_perm=...) and a shared group.")
 
 
 def name(value: Any, what: str = "key") -> bytes:

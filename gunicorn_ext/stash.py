@@ -125,6 +125,8 @@ class _Client:
             raise StashError(f"stash server at {self.url} refused us: {error}") from error
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
             self.redis.connection_pool.disconnect()
+            if _ops.denied(error):
+                raise StashError(_ops.permission_message(self.url)) from error
             raise Disconnected() from error
         except redis.ResponseError:
             raise

@@ -13,6 +13,14 @@ each signal) and tells a dead arbiter by `Popen.poll()`, which also covers gunic
 having reaped it first. A dead arbiter is restarted at the same socket path, so
 workers reconnect by themselves. The arbiter never exits with code 3 or 4 (which
 gunicorn up to 26.0 takes for a worker that failed to boot and halts on).
+
+Workers may run as another user than the master (gunicorn's `user`/`group`, `-u`/`-g`).
+The arbiter keeps the master's user (the workers' user may be unable to run the
+interpreter at all: workers are forked, never executed) but runs in the workers' group,
+so its socket is open to the workers from the moment it exists, restarts included; once
+the arbiter is ready the socket is handed to the workers' user. By default the socket
+lives in a directory of its own that the master creates with a random name, so no other
+local user can take or block the path.
 """
 
 from __future__ import annotations
@@ -45,9 +53,10 @@ MAX_BACKOFF = 30.0
 class StashOptions:
     """What `enable_stash(...)` accepts (all optional).
 
-    socket_path: where the arbiter listens (default: `gunicorn-stash-<master pid>.sock`
-        in `$XDG_RUNTIME_DIR`, or the temporary directory).
-    socket_perm: permissions of the socket file (default 0o700: only this user).
+    socket_path: where the arbiter listens (default: `stash.sock` in a private
+        directory the master creates in `$XDG_RUNTIME_DIR` or the temporary directory,
+        and removes at exit).
+    socket_perm: permissions of the socket file (default 0o700: only the workers' user).
     password: clients must AUTH with it (workers get it through the URL).
     maxclients, idle_timeout, proto_max_bulk_len, client_query_buffer_limit: the
         arbiter's limits, as redis-server's options of the same names.
@@ -81,12 +90,64 @@ class StashOptions:
             object.__setattr__(self, "socket_perm", int(self.socket_perm, 8))
 
 
-def default_socket_path(pid: int) -> str:
-    """A per-master path in the user's runtime directory (or the temporary directory)."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    directory = runtime if runtime and os.access(runtime, os.W_OK) else tempfile.gettempdir()
-    return os.path.join(directory, f"gunicorn-stash-{pid}.sock")
+@dataclass(frozen=True)
+class Owner:
+    """Who the workers run as (gunicorn's `cfg.uid`/`cfg.gid`): the socket is theirs."""
 
+    uid: int
+    gid: int
+
+    @classmethod
+    def of(cls, server: Any) -> Owner:
+        cfg = getattr(server, "cfg", None)
+        return cls(getattr(cfg, "uid", os.geteuid()), getattr(cfg, "gid", os.getegid()))
+
+    @property
+    def is_other(self) -> bool:
+        """Whether the workers run as another user or group than this process."""
+        return (self.uid, self.gid) != (os.geteuid(), os.getegid())
+
+
+def private_directory(pid: int, owner: Owner, socket_perm: int) -> str:
+    """A new directory with a random name for the socket, reachable by the workers only.
+
+    It is in `$XDG_RUNTIME_DIR` when the workers share this user (another user cannot
+    reach that directory), else in the temporary directory. When the workers are another
+    user it stays this user's, in the workers' group, so they can reach the socket but
+    cannot replace it with a link while the master (maybe root) works on it by path.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = (runtime if not owner.is_other and runtime and os.access(runtime, os.W_OK)
+            else tempfile.gettempdir())
+    directory = tempfile.mkdtemp(prefix=f"gunicorn-stash-{pid}-", dir=base)
+    _make_private(directory, owner, socket_perm)
+    return directory
+
+
+def _make_private(directory: str, owner: Owner, socket_perm: int) -> None:
+    mode = 0o700
+    if owner.is_other or socket_perm & 0o070:
+        mode |= 0o010
+    if socket_perm & 0o007:
+        mode |= 0o001
+    if owner.gid != os.getegid():
+        os.chown(directory, -1, owner.gid)
+    os.chmod(directory, mode)
+
+
+def _check_private(directory: str, owner: Owner, socket_perm: int) -> None:
+    """Recreate the socket's directory if something removed it (a temp cleaner); refuse
+    one that someone else made in the meantime."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    else:
+        _make_private(directory, owner, socket_perm)
+    info = os.lstat(directory)
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & 0o022):
+        raise RuntimeError(f"{directory} is no longer a private directory of this user")
 
 def ping(path: str, timeout: float = 1.0) -> bool:
     """True when a server answers on the Unix socket (PONG, or NOAUTH: up, with a password)."""
@@ -134,11 +195,18 @@ def describe_exit(code: int | None) -> str:
 class ArbiterSupervisor:
     """One master's arbiter: start, check (restart if dead), stop."""
 
-    def __init__(self, options: StashOptions, log: Any, socket_path: str) -> None:
+    def __init__(self, options: StashOptions, log: Any, socket_path: str | None,
+                 owner: Owner) -> None:
         self.options = options
         self.log = log
-        self.socket_path = socket_path
+        self.owner = owner
         self.master_pid = os.getpid()
+        # Only a directory made here is checked, recreated and removed at the end.
+        self.directory: str | None = None
+        if socket_path is None:
+            self.directory = private_directory(self.master_pid, owner, options.socket_perm)
+            socket_path = os.path.join(self.directory, "stash.sock")
+        self.socket_path = socket_path
         self.url = unix_url(socket_path, options.password)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopped = False
@@ -150,7 +218,8 @@ class ArbiterSupervisor:
         o = self.options
         argv = [sys.executable, "-m", "resp_arbiter",
                 "--unixsocket", self.socket_path,
-                "--unixsocketperm", "700",
+                # Workers of another user reach it through the group until it is theirs.
+                "--unixsocketperm", "770" if self.owner.is_other else "700",
                 "--parent-pid", str(self.master_pid),
                 "--loglevel", o.loglevel]
         for flag, value in (("--maxclients", o.maxclients), ("--timeout", o.idle_timeout),
@@ -172,8 +241,16 @@ class ArbiterSupervisor:
         """Start the arbiter and prepare it; the reason on failure, None on success."""
         if ping(self.socket_path, timeout=0.5):
             return f"another server is already answering on {self.socket_path}"
-        self.process = subprocess.Popen(
-            self.argv(), stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+        try:
+            if self.directory is not None:
+                _check_private(self.directory, self.owner, self.options.socket_perm)
+            # In the workers' group, the socket is open to them from its first moment.
+            group = self.owner.gid if self.owner.gid != os.getegid() else None
+            self.process = subprocess.Popen(
+                self.argv(), stdin=subprocess.DEVNULL, close_fds=True,
+                start_new_session=True, group=group)
+        except (OSError, RuntimeError) as exc:
+            return str(exc)
         deadline = time.monotonic() + self.options.ready_timeout
         while not ping(self.socket_path, timeout=0.5):
             code = self.process.poll()
@@ -206,6 +283,9 @@ class ArbiterSupervisor:
                 client.execute_command("STASH.ENSURE", name)
             if self.options.password:
                 client.config_set("requirepass", self.options.password)
+        if self.owner.is_other:
+            # Never follow a link here: the master may be root.
+            os.chown(self.socket_path, self.owner.uid, self.owner.gid, follow_symlinks=False)
         os.chmod(self.socket_path, stat.S_IMODE(self.options.socket_perm))
 
     def _announce(self, what: str) -> None:
@@ -242,9 +322,12 @@ class ArbiterSupervisor:
         self._terminate()
         if self.process is not None:
             self.log.info("Stash arbiter (pid %s) stopped", self.process.pid)
-        if os.path.exists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
+        if os.path.lexists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
+        if self.directory is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.directory)
 
     def _terminate(self) -> None:
         process = self.process
