@@ -57,17 +57,31 @@ def environment_without_runtime_dir() -> dict[str, str]:
             if k not in ("XDG_RUNTIME_DIR", "GUNICORN_STASH_URL", "GUNICORN_STASH_MASTER")}
 
 
+# The interpreter may be installed where only root can read it (a pyenv in root's home),
+# so a worker that became nobody cannot import what it has not imported yet. gunicorn runs
+# post_fork before the worker drops root: the first stash call is made there, and its
+# connection closed, so every connection the test sees is made as nobody.
+WARM_UP = """
+def post_fork(server, worker):
+    import gunicorn_apps
+    from gunicorn_ext import stash
+    stash.exists("warm-up")
+    stash.close()
+"""
+
+
 def test_workers_of_another_user_use_the_stash(gunicorn: Callable[..., Gunicorn]) -> None:
     require_root()
     gid = NOBODY.pw_gid  # nobody's own group: nogroup on Debian
-    master = gunicorn(config_text(workers=2, options="tables=['boot']"),
+    master = gunicorn(config_text(workers=2, options="tables=['boot']", before=WARM_UP),
                       args=["-u", "nobody", "-g", str(gid)],
                       env=environment_without_runtime_dir()).wait_ready()
     [(arbiter, sock)] = master.announced()
     directory = os.path.dirname(sock)
     assert directory.startswith(os.path.join(tempfile.gettempdir(),
                                              f"gunicorn-stash-{master.pid}-"))
-    assert all(ids(w) == (NOBODY.pw_uid, gid) for w in master.workers())
+    wait_until(lambda: [ids(w) for w in master.workers()] == [(NOBODY.pw_uid, gid)] * 2, 15,
+               "both workers to run as nobody")
     # The socket is the workers'; the directory lets them reach it but not replace it.
     assert owner_and_mode(sock) == (NOBODY.pw_uid, gid, 0o700)
     assert owner_and_mode(directory) == (0, gid, 0o710)
