@@ -151,7 +151,9 @@ class ArbiterSupervisor:
         atexit.register(self._at_exit)
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "resp_arbiter",
+        # With a password, the configuration comes first from standard input ("-").
+        config_file = ["-"] if self.options.password else []
+        return [sys.executable, "-m", "resp_arbiter", *config_file,
                 "--unixsocket", self.socket_path,
                 # Workers of another user reach it through the group until it is theirs.
                 "--unixsocketperm", "770" if self.owner.is_other else "700",
@@ -175,8 +177,10 @@ class ArbiterSupervisor:
             # In the workers' group, the socket is open to them from its first moment.
             group = self.owner.gid if self.owner.gid != os.getegid() else None
             self.process = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, close_fds=True,
-                start_new_session=True, group=group)
+                self.argv(), stdin=subprocess.PIPE if self.options.password else
+                subprocess.DEVNULL, close_fds=True, start_new_session=True, group=group)
+            if self.options.password:
+                self._send_password(self.process)
         except (OSError, RuntimeError) as exc:
             return str(exc)
         deadline = time.monotonic() + self.options.ready_timeout
@@ -195,14 +199,20 @@ class ArbiterSupervisor:
             return f"cannot prepare the arbiter: {exc}"
         return None
 
-    def _prepare(self, pid: int) -> None:
-        """Check that it is our arbiter answering, create the tables, then set the password
-        and the socket's final permissions.
+    def _send_password(self, process: subprocess.Popen[bytes]) -> None:
+        """Give the arbiter its password as a configuration file on standard input: it
+        never appears in the process list, and the arbiter asks for it from its first
+        connection on (a worker reconnecting during a restart never finds it open)."""
+        assert process.stdin is not None
+        password = self.options.password or ""
+        quoted = "".join(f"\\x{byte:02x}" for byte in password.encode())
+        with process.stdin:
+            process.stdin.write(f'requirepass "{quoted}"\n'.encode())
 
-        The password is set over the (still owner-only) socket rather than on the command
-        line, where any user could read it with `ps`.
-        """
-        with wire.Connection.open(unix_url(self.socket_path, None), timeout=5) as server:
+    def _prepare(self, pid: int) -> None:
+        """Check that it is our arbiter answering, create the tables, then give the socket
+        its final owner and permissions."""
+        with wire.Connection.open(self.url, timeout=5) as server:
             found = re.search(rb"^process_id:(\d+)", server.call("INFO", "server"), re.M)
             answering = int(found.group(1)) if found else None
             if answering != pid:
@@ -210,8 +220,6 @@ class ArbiterSupervisor:
                                    f"not the arbiter (pid {pid})")
             for name in self.options.tables:
                 server.call("STASH.ENSURE", name)
-            if self.options.password:
-                server.call("CONFIG", "SET", "requirepass", self.options.password)
         if self.owner.is_other:
             # Never follow a link here: the master may be root.
             os.chown(self.socket_path, self.owner.uid, self.owner.gid, follow_symlinks=False)

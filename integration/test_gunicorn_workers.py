@@ -17,6 +17,7 @@ from gunicorn_procs import (
     Gunicorn,
     Server,
     children,
+    cmdline,
     config_text,
     is_arbiter,
     redis_cli,
@@ -122,6 +123,8 @@ def on_exit(server):
     assert redis_cli(sock, "EXISTS", "boot", password="pw:1").strip() == "1"
     assert "NOAUTH" in redis_cli(sock, "EXISTS", "boot")
     assert "--askpass" in master.log() and "pw:1" not in master.log()
+    arbiters = [pid for pid in children(master.pid) if is_arbiter(pid)]
+    assert arbiters and all("pw:1" not in cmdline(pid) for pid in arbiters)
     assert oct(os.stat(sock).st_mode & 0o777) == "0o770"
     master.get("/put", table="t", key="k", value="2")
     master.signal(15)
