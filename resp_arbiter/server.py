@@ -23,6 +23,7 @@ from . import __version__, errors
 from .client import Client
 from .config import Config
 from .keyspace import Keyspace
+from .memory import Memory
 from .registry import Command, lookup
 
 log = logging.getLogger("resp_arbiter")
@@ -36,6 +37,8 @@ LOG_LEVELS = {"debug": logging.DEBUG, "verbose": VERBOSE, "notice": NOTICE,
 CRON_INTERVAL = 0.1  # seconds; Redis' default hz is 10
 # Active expiry may use this much of each cron tick (Redis' slow cycle takes up to 25%).
 ACTIVE_EXPIRE_BUDGET = 0.01
+# Freeing removed large values may use this much of each cron tick.
+LAZYFREE_BUDGET = 0.01
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.keyspace = Keyspace()
+        self.memory = Memory(self.keyspace)
         self.clients: dict[int, Client] = {}
         self.stats = Stats()
         self.started = time.time()
@@ -187,7 +191,10 @@ class Server:
         """Periodic housekeeping in small steps, as Redis' serverCron."""
         now = time.monotonic()
         self._sample_ops(now)
-        self.keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        keyspace = self.keyspace
+        keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        keyspace.lazy.step(LAZYFREE_BUDGET)
+        self.memory.used()  # keeps used_memory_peak current
         self._close_idle_clients(now)
         self._check_parent()
         self._schedule_cron()
