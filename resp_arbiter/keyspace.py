@@ -8,11 +8,14 @@ statistics hook in; command-level propagation (an append-only file) hangs on the
 Reads go through `Keyspace.get`, which applies lazy expiry: a key or field whose time
 has passed is deleted on access and never returned or scanned. Active expiry
 (`expire_cycle`) reclaims the rest in small time-bounded steps from the server cron.
+`get` also records the access for LRU/LFU eviction; `peek` reads without doing so, as
+Redis' LOOKUP_NOTOUCH (OBJECT, MEMORY USAGE, EXISTS, TYPE, SCAN, internal lookups).
 
 Counters kept on every change answer DBSIZE and INFO without walking the tables: the
 keys (as in Redis, those due but not reclaimed yet included), the keys with a TTL
-(`volatile`), the keys with field TTLs (`subexpiry`) and the estimated bytes of the data
-(`data_bytes`, each table's share in `Table.size`; see `memory`).
+(`volatile`, also what volatile-* eviction samples), the keys with field TTLs
+(`subexpiry`) and the estimated bytes of the data (`data_bytes`, each table's share in
+`Table.size`; see `memory`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ LISTPACK_MAX_VALUE = 64
 FIELDS_PER_STEP = 128
 
 _DEAD = object()
+# Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
+LFU_INIT_VAL = 5
 
 
 def now_ms() -> int:
@@ -187,10 +192,11 @@ class Table:
     deadline (Unix ms, 0 for none); `field_ttl` maps fields to their deadlines, with
     `field_heap` ordering them for reclamation (entries of replaced deadlines are
     skipped when they surface). `size` is the value's estimated bytes (fields and
-    TTLs)."""
+    TTLs); `access` the LRU clock of the last access, or under an LFU policy the
+    minutes of the last access (high bits) and a logarithmic counter (low 8 bits)."""
 
     __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
-                 "field_heap", "scheduled", "size")
+                 "field_heap", "scheduled", "size", "access")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
@@ -203,6 +209,7 @@ class Table:
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
         self.size = 0
+        self.access = 0
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -226,7 +233,8 @@ class Keyspace:
 
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
                  "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
-                 "subexpiry", "data_bytes", "lazy")
+                 "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
+                 "lfu", "lfu_log_factor", "lfu_decay_time")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -242,11 +250,21 @@ class Keyspace:
         self.expiry_heap: list[tuple[int, bytes]] = []
         self.expired_keys = 0
         self.expired_fields = 0
+        self.evicted_keys = 0
         # The keys with a TTL, and how many keys have field TTLs.
         self.volatile = ScanIndex()
         self.subexpiry = 0
         self.data_bytes = 0
         self.lazy = LazyFree()
+        # The access clock (Unix ms, advanced by `tick`, as Redis' cached LRU clock), the
+        # same in LFU's 16-bit minutes, and the LFU settings (`lfu` is set under an LFU
+        # maxmemory policy).
+        self.lru_clock = 0
+        self.lfu_minutes = 0
+        self.tick()
+        self.lfu = False
+        self.lfu_log_factor = 10
+        self.lfu_decay_time = 1
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -258,6 +276,11 @@ class Keyspace:
         """Start a command: it will see a fresh time, unless inside EXEC."""
         if not self.frozen:
             self.snapshot = 0
+
+    def tick(self) -> None:
+        """Advance the access clock (the cron calls this every tick)."""
+        self.lru_clock = self.clock()
+        self.lfu_minutes = (self.lru_clock // 60_000) & 0xFFFF
 
     def touch(self, key: bytes) -> None:
         """Record a change to `key`: the dirty counter and every client WATCHing it."""
@@ -271,14 +294,28 @@ class Keyspace:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, key: bytes) -> Table | None:
-        """The live table at `key`, after lazy expiry of the key and its fields."""
+        """The live table at `key`, after lazy expiry of the key and its fields; records
+        the access for LRU/LFU eviction."""
+        table = self.tables.get(key)
+        if table is not None:
+            if (table.expires_at or table.field_ttl) and \
+                    self._expire_if_due(key, table, self.now()) is None:
+                return None
+            if self.lfu:
+                self._count_access(table)
+            else:
+                table.access = self.lru_clock
+        return table
+
+    def peek(self, key: bytes) -> Table | None:
+        """As `get`, without recording an access (Redis' LOOKUP_NOTOUCH)."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
             return self._expire_if_due(key, table, self.now())
         return table
 
     def exists(self, key: bytes) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
 
     def _expire_if_due(self, key: bytes, table: Table, now: int,
                        limit: int = -1) -> Table | None:
@@ -309,7 +346,7 @@ class Keyspace:
     def __iter__(self) -> Iterator[bytes]:
         """Live keys (expired ones are reclaimed as they are met)."""
         for key in list(self.tables):
-            if self.get(key) is not None:
+            if self.peek(key) is not None:
                 yield key
 
     def __len__(self) -> int:
@@ -324,6 +361,31 @@ class Keyspace:
     def memory_usage(self, key: bytes, table: Table) -> int:
         return table_cost(key, table)
 
+    # -- access tracking (LRU/LFU) ------------------------------------------------------
+
+    def lfu_counter(self, access: int) -> int:
+        """The LFU counter in an access word, decayed by one per `lfu-decay-time`
+        minutes since the access (16-bit minutes, wrapping, as Redis keeps them)."""
+        counter = access & 0xFF
+        then = (access >> 8) & 0xFFFF
+        now = self.lfu_minutes
+        if then != now and self.lfu_decay_time:
+            elapsed = now - then if now > then else 0xFFFF - then + now
+            counter = max(0, counter - elapsed // self.lfu_decay_time)
+        return counter
+
+    def _count_access(self, table: Table) -> None:
+        """Decay the counter, then raise it with probability 1/((c - 5) x factor + 1):
+        a logarithmic count that needs about a million hits to reach 255 (factor 10)."""
+        access = table.access
+        counter = access & 0xFF
+        if (access >> 8) & 0xFFFF != self.lfu_minutes:
+            counter = self.lfu_counter(access)
+        if counter < 255:
+            base = counter - LFU_INIT_VAL
+            if base <= 0 or random.random() < 1.0 / (base * self.lfu_log_factor + 1):
+                counter += 1
+        table.access = (self.lfu_minutes << 8) | counter
 
     # -- tables -------------------------------------------------------------------------
 
@@ -332,6 +394,8 @@ class Keyspace:
         table = self.get(key)
         if table is None:
             table = Table()
+            table.access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu \
+                else self.lru_clock
             self._attach(key, table)
         return table
 
@@ -368,11 +432,19 @@ class Keyspace:
         self.data_bytes += delta
 
     def delete(self, key: bytes) -> bool:
-        if self.get(key) is None:
+        if self.peek(key) is None:
             return False
         self._remove_table(key)
         self.touch(key)
         return True
+
+    def evict(self, key: bytes) -> int:
+        """Remove `key` for memory's sake; returns the estimated bytes released."""
+        cost = table_cost(key, self.tables[key])
+        self._remove_table(key)
+        self.evicted_keys += 1
+        self.touch(key)
+        return cost
 
     def rename(self, source: bytes, target: bytes) -> None:
         """Move the table (its TTLs included) from `source`, which must be live."""
@@ -400,7 +472,7 @@ class Keyspace:
 
     def ensure(self, key: bytes) -> bool:
         """Make `key` a pinned (persistent while empty) table; True if it was created."""
-        created = self.get(key) is None
+        created = self.peek(key) is None
         table = self.table_for_write(key)
         if created or not table.pinned:
             table.pinned = True
@@ -602,12 +674,12 @@ class Keyspace:
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         next_cursor, keys = self.index.scan(cursor, count)
-        return next_cursor, [key for key in keys if self.get(key) is not None]
+        return next_cursor, [key for key in keys if self.peek(key) is not None]
 
     def random_key(self) -> bytes | None:
         while self.tables:
             key = self.index.random_member()
-            if self.get(key) is not None:
+            if self.peek(key) is not None:
                 return key
         return None
 

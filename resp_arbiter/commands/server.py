@@ -274,8 +274,8 @@ def _memory_section(c: Client) -> list[tuple[str, object]]:
         ("used_memory_rss", rss), ("used_memory_rss_human", _human(rss)),
         ("used_memory_peak", memory.peak), ("used_memory_peak_human", _human(memory.peak)),
         ("used_memory_startup", memory.baseline), ("used_memory_dataset", keyspace.data_bytes),
-        ("maxmemory", 0), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
-        ("mem_allocator", "pymalloc"),
+        ("maxmemory", memory.maxmemory), ("maxmemory_human", _human(memory.maxmemory)),
+        ("maxmemory_policy", memory.policy), ("mem_allocator", "pymalloc"),
         ("lazyfree_pending_objects", keyspace.lazy.pending_objects),
         ("lazyfreed_objects", keyspace.lazy.freed_objects),
     ]
@@ -301,7 +301,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
         ("expired_subkeys", c.server.keyspace.expired_fields),
-        ("expired_keys", c.server.keyspace.expired_keys), ("evicted_keys", 0),
+        ("expired_keys", c.server.keyspace.expired_keys),
+        ("evicted_keys", c.server.keyspace.evicted_keys),
         ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("total_error_replies", stats.unexpected_error_replies),
@@ -520,7 +521,7 @@ def memory_usage(c: Client, argv: list[bytes]) -> None:
     # estimate up to date on every write, so the answer is exact (for the estimate) and
     # O(1) at any SAMPLES.
     keyspace = c.server.keyspace
-    table = keyspace.get(argv[2])
+    table = keyspace.peek(argv[2])
     if table is None:
         c.reply.null()
         return
