@@ -48,6 +48,8 @@ LISTPACK_MAX_VALUE = 64
 # Active expiry reclaims a table's due fields in batches of this size, so one table with
 # many fields due at once cannot hold the loop past the cycle's time budget.
 FIELDS_PER_STEP = 128
+# Keys a rebuild of the expiry heap covers per deadline pushed.
+HEAP_REBUILD_STEP = 32
 
 _DEAD = object()
 # Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
@@ -234,7 +236,7 @@ class Keyspace:
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
                  "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
                  "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
-                 "lfu", "lfu_log_factor", "lfu_decay_time")
+                 "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -248,6 +250,10 @@ class Keyspace:
         self.frozen = False
         # (deadline, key) for every key TTL or field TTL set; stale entries are skipped.
         self.expiry_heap: list[tuple[int, bytes]] = []
+        # A rebuild of the heap under way (see `_schedule`): the new heap and the scan
+        # cursor over the keys it has covered so far.
+        self._new_heap: list[tuple[int, bytes]] | None = None
+        self._heap_cursor = 0
         self.expired_keys = 0
         self.expired_fields = 0
         self.evicted_keys = 0
@@ -463,6 +469,9 @@ class Keyspace:
         self.dirty += len(self.tables)
         self.lazy.free_keyspace(self.tables, self.index, self.volatile, self.expiry_heap,
                                 self.data_bytes)
+        if self._new_heap is not None:
+            self.lazy.free_sequence(self._new_heap)
+            self._new_heap = None
         self.tables = {}
         self.index = ScanIndex()
         self.volatile = ScanIndex()
@@ -626,28 +635,44 @@ class Keyspace:
         return True
 
     def _schedule(self, deadline: int, key: bytes) -> None:
+        """Push a deadline. Replaced TTLs and removed keys leave stale entries behind;
+        when they outnumber the live ones, a new heap is built from the keys, a few
+        keys per push (a scan, so keys added meanwhile are not missed), while the old
+        heap stays in use; pushes go to both until the new one replaces it."""
         heap = self.expiry_heap
         heapq.heappush(heap, (deadline, key))
-        if len(heap) > 2 * len(self.tables) + 4096:
-            self._rebuild_expiry_heap()
+        new_heap = self._new_heap
+        if new_heap is not None:
+            heapq.heappush(new_heap, (deadline, key))
+            self._rebuild_expiry_step()
+        elif len(heap) > 2 * len(self.tables) + 4096:
+            self._new_heap = []
+            self._heap_cursor = 0
+            self._rebuild_expiry_step()
 
     def _schedule_fields(self, key: bytes, table: Table) -> None:
         """Register the table's earliest field deadline with the expiry heap."""
         table.scheduled = table.field_heap[0][0]
         self._schedule(table.scheduled, key)
 
-    def _rebuild_expiry_heap(self) -> None:
-        """Drop the entries of deadlines that were replaced or whose key went away
-        (amortised: it runs after at least 4096 + len(tables) new entries)."""
-        heap = []
-        for key, table in self.tables.items():
+    def _rebuild_expiry_step(self) -> None:
+        """Copy the live entries of the next HEAP_REBUILD_STEP keys into the new heap:
+        the key's TTL and the entry its fields are scheduled under."""
+        new_heap = self._new_heap
+        tables = self.tables
+        cursor, keys = self.index.scan(self._heap_cursor, HEAP_REBUILD_STEP)
+        for key in keys:
+            table = tables[key]
             if table.expires_at:
-                heap.append((table.expires_at, key))
-            if table.field_heap:
-                table.scheduled = table.field_heap[0][0]
-                heap.append((table.scheduled, key))
-        heapq.heapify(heap)
-        self.expiry_heap = heap
+                heapq.heappush(new_heap, (table.expires_at, key))
+            if table.scheduled:
+                heapq.heappush(new_heap, (table.scheduled, key))
+        if cursor:
+            self._heap_cursor = cursor
+            return
+        self.lazy.free_sequence(self.expiry_heap)
+        self.expiry_heap = new_heap
+        self._new_heap = None
 
     def expire_cycle(self, budget: float | None) -> int:
         """Reclaim keys and fields whose time has come, for at most `budget` seconds

@@ -95,6 +95,11 @@ class LazyFree:
         if tables:
             self._queue(_drain_keyspace(tables, index, volatile, heap), cost)
 
+    def free_sequence(self, container: list) -> None:
+        """Take a large list the keyspace replaced (an expiry heap)."""
+        if len(container) > LAZYFREE_THRESHOLD:
+            self._queue(drain_sequence(container), 0)
+
     def _queue(self, job: Iterator[int], cost: int) -> None:
         self._jobs.append((job, cost))
         self.pending_objects += 1
