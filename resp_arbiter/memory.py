@@ -246,9 +246,11 @@ class Memory:
         score = self._score
         tables = keyspace.tables
         pool = self._pool
+        pooled = {key for _, key in pool}
         for key in _sample(source, min(self.samples, MAX_SAMPLES)):
-            if any(pooled == key for _, pooled in pool):
+            if key in pooled:
                 continue
+            pooled.add(key)
             entry = (score(tables[key]), key)
             if len(pool) < EVICTION_POOL_SIZE:
                 insort(pool, entry)

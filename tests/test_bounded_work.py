@@ -124,7 +124,9 @@ def test_counters_follow_every_kind_of_change():
             keyspace.delete(key)
         elif action == 10:
             keyspace.clear(key) if rng.random() < 0.5 else keyspace.ensure(key)
-        elif step % 500 == 0:
+        elif action == 11 and key in keyspace.tables:
+            keyspace.evict(key)
+        if step % 500 == 0:
             keyspace.flush()
         now[0] += rng.randrange(4)
         if step % 7 == 0:

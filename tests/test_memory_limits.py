@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
 import pytest
 import redis
@@ -209,6 +210,22 @@ def test_config_set_maxmemory_at_run_time_evicts_down_to_the_new_limit():
     for key in _keys("again", 100):
         assert rig.hset(key) == b":1\r\n"
     assert rig.keyspace.evicted_keys == 70
+
+
+def test_a_hostile_maxmemory_samples_costs_at_most_max_samples_per_eviction():
+    """maxmemory-samples accepts up to 2^31-1, as in Redis; an eviction samples at most
+    MAX_SAMPLES keys whatever it is set to, so 200 evictions among 3000 keys finish at
+    once (unbounded, each would draw two billion samples)."""
+    rig = Rig("allkeys-lru")
+    rig.config("maxmemory-samples", "2147483647")
+    for i in range(3000):
+        rig.hset(b"k%05d" % i)  # six bytes, as KEY_COST counts
+    rig.config("maxmemory", str(rig.server.memory.baseline + 2800 * KEY_COST))
+    start = time.monotonic()
+    while len(rig.keyspace) > 2800 and time.monotonic() - start < 30:
+        rig.call(b"PING")
+    assert len(rig.keyspace) == 2800
+    assert rig.keyspace.evicted_keys == 200
 
 
 def test_evicting_a_key_removes_the_whole_table():
