@@ -15,6 +15,9 @@ LONG_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
 UINT_MAX = 2**32 - 1
 LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+# In the order redis-server lists them in its CONFIG SET error.
+MAXMEMORY_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                      "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
 
 
 class ConfigError(ValueError):
@@ -113,6 +116,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("client-query-buffer-limit", 1024**3, _parse_memory, 1024**2, LONG_MAX,
             help="largest unparsed request data held per client"),
     Setting("loglevel", "notice", choices=LOG_LEVELS, help="log verbosity"),
+    Setting("maxmemory", 0, _parse_memory, 0, LONG_MAX,
+            help="memory limit for the data (0 = none); see maxmemory-policy"),
+    Setting("maxmemory-policy", "noeviction", choices=MAXMEMORY_POLICIES,
+            help="what to evict at maxmemory (noeviction refuses writes instead)"),
+    Setting("maxmemory-samples", 5, _parse_int, 1, INT_MAX,
+            help="keys sampled per eviction (more: closer to true LRU/LFU/TTL order)"),
+    Setting("lfu-log-factor", 10, _parse_int, 0, INT_MAX,
+            help="hits needed to raise a key's LFU counter grow with this factor"),
+    Setting("lfu-decay-time", 1, _parse_int, 0, INT_MAX,
+            help="minutes for a key's LFU counter to decay by one (0 = never)"),
     Setting("logfile", "", mutable=False, help="log file ('' = standard output)"),
     Setting("databases", 1, _parse_int, 1, 1, mutable=False,
             help="number of databases (only db 0 exists)", on_command_line=False),

@@ -84,12 +84,26 @@ CONFIG_REWRITE_FAILED = "ERR Rewriting config file: {}"
 
 # Introspection.
 MEMORY_USAGE_SAMPLES = "ERR syntax error"
+OBJECT_FREQ_NOT_LFU = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+    "note that when switching between policies at runtime LRU and LFU data will take "
+    "some time to adjust."
+)
+OBJECT_IDLETIME_LFU = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that "
+    "when switching between policies at runtime LRU and LFU data will take some time to "
+    "adjust."
+)
+
+# Memory.
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
 
 # Transactions.
 MULTI_NESTED = "ERR MULTI calls can not be nested"
 EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
 DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
 WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
 
 # Expiry.

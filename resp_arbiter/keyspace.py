@@ -6,8 +6,16 @@ statistics hook in; command-level propagation (an append-only file) hangs on the
 `write` flag in `Server.call`.
 
 Reads go through `Keyspace.get`, which applies lazy expiry: a key or field whose time
-has passed is deleted on access and never returned, counted or scanned. Active expiry
+has passed is deleted on access and never returned or scanned. Active expiry
 (`expire_cycle`) reclaims the rest in small time-bounded steps from the server cron.
+`get` also records the access for LRU/LFU eviction; `peek` reads without doing so, as
+Redis' LOOKUP_NOTOUCH (OBJECT, MEMORY USAGE, EXISTS, TYPE, SCAN, internal lookups).
+
+Counters kept on every change answer DBSIZE and INFO without walking the tables: the
+keys (as in Redis, those due but not reclaimed yet included), the keys with a TTL
+(`volatile`, also what volatile-* eviction samples), the keys with field TTLs
+(`subexpiry`) and the estimated bytes of the data (`data_bytes`, each table's share in
+`Table.size`; see `memory`).
 """
 
 from __future__ import annotations
@@ -18,7 +26,19 @@ import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
+from itertools import compress
 from typing import Protocol
+
+from .memory import (
+    FIELD_OVERHEAD,
+    FIELD_TTL_OVERHEAD,
+    KEY_TTL_OVERHEAD,
+    REBUILD_STEP,
+    LazyFree,
+    drain_dict,
+    drain_sequence,
+    table_cost,
+)
 
 # redis-server's hash-max-listpack-entries / hash-max-listpack-value defaults. While a
 # hash is within both, Redis stores it as a listpack: insertion ordered, and HSCAN returns
@@ -28,8 +48,12 @@ LISTPACK_MAX_VALUE = 64
 # Active expiry reclaims a table's due fields in batches of this size, so one table with
 # many fields due at once cannot hold the loop past the cycle's time budget.
 FIELDS_PER_STEP = 128
+# Keys a rebuild of the expiry heap covers per deadline pushed.
+HEAP_REBUILD_STEP = 32
 
 _DEAD = object()
+# Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
+LFU_INIT_VAL = 5
 
 
 def now_ms() -> int:
@@ -45,9 +69,16 @@ class ScanIndex:
     sequence numbers, so an element present for a whole iteration is always returned,
     whatever is added or removed meanwhile. A scan call costs O(COUNT) (plus at most
     10 x COUNT holes, as Redis' empty buckets), never O(size).
+
+    Compaction starts when holes outnumber members, and is spread over the following
+    adds and removes (REBUILD_STEP slots each): the live members are copied into new
+    arrays while the old ones stay authoritative for scans and random picks; a removal
+    of a member already copied marks it in both. The old slot list is then emptied over
+    the next calls too. No single call pays O(size).
     """
 
-    __slots__ = ("_seq_of", "_slots", "_seqs", "_next_seq", "_dead")
+    __slots__ = ("_seq_of", "_slots", "_seqs", "_next_seq", "_dead", "_new_slots",
+                 "_new_seqs", "_new_dead", "_copied", "_garbage")
 
     def __init__(self) -> None:
         self._seq_of: dict[bytes, int] = {}
@@ -55,6 +86,14 @@ class ScanIndex:
         self._seqs = array("q")
         self._next_seq = 1
         self._dead = 0
+        # The compaction under way: the arrays being filled, their holes, and how many
+        # of the old slots are copied. None when no compaction is under way.
+        self._new_slots: list | None = None
+        self._new_seqs: array | None = None
+        self._new_dead = 0
+        self._copied = 0
+        # The slot list a finished compaction replaced, emptied a step at a time.
+        self._garbage: list | None = None
 
     def add(self, member: bytes) -> None:
         seq = self._next_seq
@@ -62,26 +101,63 @@ class ScanIndex:
         self._seq_of[member] = seq
         self._slots.append(member)
         self._seqs.append(seq)
+        if self._new_slots is not None:
+            self._rebuild_step()
+        elif self._garbage:
+            del self._garbage[-REBUILD_STEP:]
 
     def remove(self, member: bytes) -> None:
         seq = self._seq_of.pop(member)
-        self._slots[bisect_left(self._seqs, seq)] = _DEAD
+        position = bisect_left(self._seqs, seq)
+        self._slots[position] = _DEAD
         self._dead += 1
-        if self._dead > 32 and self._dead * 2 > len(self._slots):
-            self._compact()
+        new_slots = self._new_slots
+        if new_slots is not None:
+            if position < self._copied:
+                new_slots[bisect_left(self._new_seqs, seq)] = _DEAD
+                self._new_dead += 1
+            self._rebuild_step()
+        elif self._garbage:
+            del self._garbage[-REBUILD_STEP:]
+        elif self._dead > 32 and self._dead * 2 > len(self._slots):
+            self._new_slots = []
+            self._new_seqs = array("q")
+            self._new_dead = 0
+            self._copied = 0
+            self._rebuild_step()
 
-    def clear(self) -> None:
-        self._seq_of.clear()
-        self._slots.clear()
-        self._seqs = array("q")
-        self._dead = 0
+    def _rebuild_step(self) -> None:
+        """Copy the next REBUILD_STEP old slots' members; swap arrays when all are."""
+        slots = self._slots
+        start = self._copied
+        end = min(start + REBUILD_STEP, len(slots))
+        part = slots[start:end]
+        live = [member is not _DEAD for member in part]
+        self._new_slots.extend(compress(part, live))
+        self._new_seqs.extend(compress(self._seqs[start:end], live))
+        self._copied = end
+        if end == len(slots):
+            self._garbage = slots
+            self._slots = self._new_slots
+            self._seqs = self._new_seqs
+            self._dead = self._new_dead
+            self._new_slots = None
+            self._new_seqs = None
 
-    def _compact(self) -> None:
-        slots, seqs = self._slots, self._seqs
-        keep = [i for i, member in enumerate(slots) if member is not _DEAD]
-        self._slots = [slots[i] for i in keep]
-        self._seqs = array("q", (seqs[i] for i in keep))
-        self._dead = 0
+    def rebuild_progress(self) -> tuple[int, int] | None:
+        """(old slots copied, old slots) while a compaction is under way, else None."""
+        if self._new_slots is None:
+            return None
+        return self._copied, len(self._slots)
+
+    def drain(self) -> Iterator[int]:
+        """Empty the index in bounded steps (see `memory.LazyFree`)."""
+        yield from drain_dict(self._seq_of)
+        yield from drain_sequence(self._slots)
+        yield from drain_sequence(self._seqs)
+        for leftover in (self._new_slots, self._new_seqs, self._garbage):
+            if leftover is not None:
+                yield from drain_sequence(leftover)
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         """Up to `count` members from `cursor` on; returns (next cursor, members)."""
@@ -117,10 +193,12 @@ class Table:
     last field goes, where a plain Redis hash disappears. `expires_at` is the key's
     deadline (Unix ms, 0 for none); `field_ttl` maps fields to their deadlines, with
     `field_heap` ordering them for reclamation (entries of replaced deadlines are
-    skipped when they surface)."""
+    skipped when they surface). `size` is the value's estimated bytes (fields and
+    TTLs); `access` the LRU clock of the last access, or under an LFU policy the
+    minutes of the last access (high bits) and a logarithmic counter (low 8 bits)."""
 
     __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
-                 "field_heap", "scheduled")
+                 "field_heap", "scheduled", "size", "access")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
@@ -132,9 +210,18 @@ class Table:
         self.field_heap: list[tuple[int, bytes]] = []
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
+        self.size = 0
+        self.access = 0
 
     def __len__(self) -> int:
         return len(self.fields)
+
+    def drain(self) -> Iterator[int]:
+        """Empty the table in bounded steps (see `memory.LazyFree`)."""
+        yield from drain_dict(self.fields)
+        yield from drain_dict(self.field_ttl)
+        yield from self.index.drain()
+        yield from drain_sequence(self.field_heap)
 
 
 class Watcher(Protocol):
@@ -147,7 +234,9 @@ class Keyspace:
     """All tables of the one database, and the single path every write takes."""
 
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
-                 "expired_keys", "expired_fields", "snapshot", "frozen")
+                 "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
+                 "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
+                 "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -161,8 +250,27 @@ class Keyspace:
         self.frozen = False
         # (deadline, key) for every key TTL or field TTL set; stale entries are skipped.
         self.expiry_heap: list[tuple[int, bytes]] = []
+        # A rebuild of the heap under way (see `_schedule`): the new heap and the scan
+        # cursor over the keys it has covered so far.
+        self._new_heap: list[tuple[int, bytes]] | None = None
+        self._heap_cursor = 0
         self.expired_keys = 0
         self.expired_fields = 0
+        self.evicted_keys = 0
+        # The keys with a TTL, and how many keys have field TTLs.
+        self.volatile = ScanIndex()
+        self.subexpiry = 0
+        self.data_bytes = 0
+        self.lazy = LazyFree()
+        # The access clock (Unix ms, advanced by `tick`, as Redis' cached LRU clock), the
+        # same in LFU's 16-bit minutes, and the LFU settings (`lfu` is set under an LFU
+        # maxmemory policy).
+        self.lru_clock = 0
+        self.lfu_minutes = 0
+        self.tick()
+        self.lfu = False
+        self.lfu_log_factor = 10
+        self.lfu_decay_time = 1
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -174,6 +282,11 @@ class Keyspace:
         """Start a command: it will see a fresh time, unless inside EXEC."""
         if not self.frozen:
             self.snapshot = 0
+
+    def tick(self) -> None:
+        """Advance the access clock (the cron calls this every tick)."""
+        self.lru_clock = self.clock()
+        self.lfu_minutes = (self.lru_clock // 60_000) & 0xFFFF
 
     def touch(self, key: bytes) -> None:
         """Record a change to `key`: the dirty counter and every client WATCHing it."""
@@ -187,14 +300,28 @@ class Keyspace:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, key: bytes) -> Table | None:
-        """The live table at `key`, after lazy expiry of the key and its fields."""
+        """The live table at `key`, after lazy expiry of the key and its fields; records
+        the access for LRU/LFU eviction."""
+        table = self.tables.get(key)
+        if table is not None:
+            if (table.expires_at or table.field_ttl) and \
+                    self._expire_if_due(key, table, self.now()) is None:
+                return None
+            if self.lfu:
+                self._count_access(table)
+            else:
+                table.access = self.lru_clock
+        return table
+
+    def peek(self, key: bytes) -> Table | None:
+        """As `get`, without recording an access (Redis' LOOKUP_NOTOUCH)."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
             return self._expire_if_due(key, table, self.now())
         return table
 
     def exists(self, key: bytes) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
 
     def _expire_if_due(self, key: bytes, table: Table, now: int,
                        limit: int = -1) -> Table | None:
@@ -215,6 +342,7 @@ class Keyspace:
                     del ttl[field]
                     gone.append(field)
             if gone:
+                self._forget_field_ttls(table, len(gone))
                 self.expired_fields += len(gone)
                 self._drop_fields(key, table, gone)
                 if key not in self.tables:
@@ -224,13 +352,46 @@ class Keyspace:
     def __iter__(self) -> Iterator[bytes]:
         """Live keys (expired ones are reclaimed as they are met)."""
         for key in list(self.tables):
-            if self.get(key) is not None:
+            if self.peek(key) is not None:
                 yield key
 
-    def live_count(self) -> int:
-        """DBSIZE: the number of keys, after reclaiming every key already due."""
-        self.expire_cycle(budget=None)
+    def __len__(self) -> int:
+        """DBSIZE: as in Redis, keys whose time has passed count until reclaimed."""
         return len(self.tables)
+
+    @property
+    def expires(self) -> int:
+        """The number of keys with a TTL (INFO keyspace's `expires`)."""
+        return len(self.volatile)
+
+    def memory_usage(self, key: bytes, table: Table) -> int:
+        return table_cost(key, table)
+
+    # -- access tracking (LRU/LFU) ------------------------------------------------------
+
+    def lfu_counter(self, access: int) -> int:
+        """The LFU counter in an access word, decayed by one per `lfu-decay-time`
+        minutes since the access (16-bit minutes, wrapping, as Redis keeps them)."""
+        counter = access & 0xFF
+        then = (access >> 8) & 0xFFFF
+        now = self.lfu_minutes
+        if then != now and self.lfu_decay_time:
+            elapsed = now - then if now > then else 0xFFFF - then + now
+            counter = max(0, counter - elapsed // self.lfu_decay_time)
+        return counter
+
+    def _count_access(self, table: Table) -> None:
+        """Decay the counter, then raise it with probability 1/((c - 5) x factor + 1):
+        a logarithmic count that needs about a million hits to reach 255 (factor 10)."""
+        access = table.access
+        counter = access & 0xFF
+        if (access >> 8) & 0xFFFF != self.lfu_minutes:
+            counter = self.lfu_counter(access)
+        if counter < 255:
+            base = counter - LFU_INIT_VAL
+            if base <= 0 or random.random() < 1.0 / (base * self.lfu_log_factor + 1):
+                counter += 1
+        table.access = (self.lfu_minutes << 8) | counter
 
     # -- tables -------------------------------------------------------------------------
 
@@ -238,48 +399,89 @@ class Keyspace:
         """The table at `key`, made if missing (the write that follows announces it)."""
         table = self.get(key)
         if table is None:
-            table = self.tables[key] = Table()
-            self.index.add(key)
+            table = Table()
+            table.access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu \
+                else self.lru_clock
+            self._attach(key, table)
+        return table
+
+    def _attach(self, key: bytes, table: Table) -> None:
+        """Put `table` at `key` (which must be free), with its TTLs and counters."""
+        self.tables[key] = table
+        self.index.add(key)
+        self.data_bytes += table_cost(key, table)
+        if table.expires_at:
+            self.volatile.add(key)
+            self._schedule(table.expires_at, key)
+        if table.field_ttl:
+            self.subexpiry += 1
+        if table.field_heap:
+            self._schedule_fields(key, table)
+
+    def _detach(self, key: bytes) -> Table:
+        """Take the table at `key` out of the keyspace and its counters."""
+        table = self.tables.pop(key)
+        self.index.remove(key)
+        self.data_bytes -= table_cost(key, table)
+        if table.expires_at:
+            self.volatile.remove(key)
+        if table.field_ttl:
+            self.subexpiry -= 1
         return table
 
     def _remove_table(self, key: bytes) -> None:
-        del self.tables[key]
-        self.index.remove(key)
+        cost = table_cost(key, self.tables[key])
+        self.lazy.free_table(self._detach(key), cost)
+
+    def _resize(self, table: Table, delta: int) -> None:
+        table.size += delta
+        self.data_bytes += delta
 
     def delete(self, key: bytes) -> bool:
-        if self.get(key) is None:
+        if self.peek(key) is None:
             return False
         self._remove_table(key)
         self.touch(key)
         return True
 
+    def evict(self, key: bytes) -> int:
+        """Remove `key` for memory's sake; returns the estimated bytes released."""
+        cost = table_cost(key, self.tables[key])
+        self._remove_table(key)
+        self.evicted_keys += 1
+        self.touch(key)
+        return cost
+
     def rename(self, source: bytes, target: bytes) -> None:
         """Move the table (its TTLs included) from `source`, which must be live."""
-        table = self.tables.pop(source)
-        self.index.remove(source)
-        if self.tables.pop(target, None) is not None:
-            self.index.remove(target)
-        self.tables[target] = table
-        self.index.add(target)
-        if table.expires_at:
-            self._schedule(table.expires_at, target)
-        if table.field_heap:
-            self._schedule_fields(target, table)
+        table = self._detach(source)
+        if target in self.tables:
+            self._remove_table(target)
+        self._attach(target, table)
         self.touch(source)
         self.touch(target)
 
     def flush(self) -> None:
+        """Empty the keyspace at once; the old containers are freed in steps."""
         for key in list(self.watchers):
             if key in self.tables:
                 self.touch(key)
         self.dirty += len(self.tables)
-        self.tables.clear()
-        self.index.clear()
-        self.expiry_heap.clear()
+        self.lazy.free_keyspace(self.tables, self.index, self.volatile, self.expiry_heap,
+                                self.data_bytes)
+        if self._new_heap is not None:
+            self.lazy.free_sequence(self._new_heap)
+            self._new_heap = None
+        self.tables = {}
+        self.index = ScanIndex()
+        self.volatile = ScanIndex()
+        self.expiry_heap = []
+        self.subexpiry = 0
+        self.data_bytes = 0
 
     def ensure(self, key: bytes) -> bool:
         """Make `key` a pinned (persistent while empty) table; True if it was created."""
-        created = self.get(key) is None
+        created = self.peek(key) is None
         table = self.table_for_write(key)
         if created or not table.pinned:
             table.pinned = True
@@ -292,10 +494,18 @@ class Keyspace:
         if table is None:
             return 0
         removed = len(table.fields)
-        table.fields.clear()
-        table.index.clear()
-        table.field_ttl.clear()
-        table.field_heap.clear()
+        old = Table()
+        old.fields, old.index, old.field_ttl, old.field_heap = \
+            table.fields, table.index, table.field_ttl, table.field_heap
+        table.fields = {}
+        table.index = ScanIndex()
+        table.field_ttl = {}
+        table.field_heap = []
+        if old.field_ttl:
+            self.subexpiry -= 1
+        kept = KEY_TTL_OVERHEAD if table.expires_at else 0
+        self.lazy.free_table(old, table.size - kept)
+        self._resize(table, kept - table.size)
         table.listpack = True
         table.pinned = True
         self.touch(key)
@@ -313,20 +523,26 @@ class Keyspace:
         index = table.index
         ttl = table.field_ttl
         added = 0
+        grown = 0
         for i in range(start, len(pairs), 2):
             field = pairs[i]
             value = pairs[i + 1]
-            if field not in fields:
+            old = fields.get(field)
+            if old is None:
                 index.add(field)
                 added += 1
-            elif ttl and not keep_ttl:
-                ttl.pop(field, None)
+                grown += FIELD_OVERHEAD + len(field) + len(value)
+            else:
+                grown += len(value) - len(old)
+                if ttl and not keep_ttl and ttl.pop(field, None) is not None:
+                    self._forget_field_ttls(table, 1)
             fields[field] = value
             if table.listpack and (len(field) > LISTPACK_MAX_VALUE
                                    or len(value) > LISTPACK_MAX_VALUE):
                 table.listpack = False
         if table.listpack and len(fields) > LISTPACK_MAX_ENTRIES:
             table.listpack = False
+        self._resize(table, grown)
         self.touch(key)
         return added
 
@@ -341,21 +557,32 @@ class Keyspace:
         if gone:
             ttl = table.field_ttl
             if ttl:
-                for name in gone:
-                    ttl.pop(name, None)
+                dropped = sum(1 for name in gone if ttl.pop(name, None) is not None)
+                if dropped:
+                    self._forget_field_ttls(table, dropped)
             self._drop_fields(key, table, gone)
         return len(gone)
 
     def _drop_fields(self, key: bytes, table: Table, names: list[bytes]) -> None:
+        """Remove fields whose TTLs are already forgotten."""
         fields = table.fields
         index = table.index
+        freed = 0
         for name in names:
-            if name in fields:
-                del fields[name]
+            value = fields.pop(name, None)
+            if value is not None:
                 index.remove(name)
+                freed += FIELD_OVERHEAD + len(name) + len(value)
+        self._resize(table, -freed)
         if not fields and not table.pinned:
             self._remove_table(key)
         self.touch(key)
+
+    def _forget_field_ttls(self, table: Table, count: int) -> None:
+        """Account for `count` field TTLs just removed from `table.field_ttl`."""
+        self._resize(table, -FIELD_TTL_OVERHEAD * count)
+        if not table.field_ttl:
+            self.subexpiry -= 1
 
     # -- expiry -------------------------------------------------------------------------
 
@@ -365,6 +592,9 @@ class Keyspace:
             self._remove_table(key)
             self.touch(key)
             return
+        if not table.expires_at:
+            self.volatile.add(key)
+            self._resize(table, KEY_TTL_OVERHEAD)
         table.expires_at = deadline
         self._schedule(deadline, key)
         self.touch(key)
@@ -373,17 +603,25 @@ class Keyspace:
         if not table.expires_at:
             return False
         table.expires_at = 0
+        self.volatile.remove(key)
+        self._resize(table, -KEY_TTL_OVERHEAD)
         self.touch(key)
         return True
 
     def set_field_expiry(self, key: bytes, table: Table, field: bytes, deadline: int) -> None:
         """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
+        ttl = table.field_ttl
         if deadline <= self.now():
-            table.field_ttl.pop(field, None)
+            if ttl.pop(field, None) is not None:
+                self._forget_field_ttls(table, 1)
             self.expired_fields += 1  # Redis counts these in expired_subkeys too
             self._drop_fields(key, table, [field])
             return
-        table.field_ttl[field] = deadline
+        if field not in ttl:
+            if not ttl:
+                self.subexpiry += 1
+            self._resize(table, FIELD_TTL_OVERHEAD)
+        ttl[field] = deadline
         heapq.heappush(table.field_heap, (deadline, field))
         if not table.scheduled or deadline < table.scheduled:
             self._schedule_fields(key, table)
@@ -392,32 +630,49 @@ class Keyspace:
     def persist_field(self, key: bytes, table: Table, field: bytes) -> bool:
         if table.field_ttl.pop(field, None) is None:
             return False
+        self._forget_field_ttls(table, 1)
         self.touch(key)
         return True
 
     def _schedule(self, deadline: int, key: bytes) -> None:
+        """Push a deadline. Replaced TTLs and removed keys leave stale entries behind;
+        when they outnumber the live ones, a new heap is built from the keys, a few
+        keys per push (a scan, so keys added meanwhile are not missed), while the old
+        heap stays in use; pushes go to both until the new one replaces it."""
         heap = self.expiry_heap
         heapq.heappush(heap, (deadline, key))
-        if len(heap) > 2 * len(self.tables) + 4096:
-            self._rebuild_expiry_heap()
+        new_heap = self._new_heap
+        if new_heap is not None:
+            heapq.heappush(new_heap, (deadline, key))
+            self._rebuild_expiry_step()
+        elif len(heap) > 2 * len(self.tables) + 4096:
+            self._new_heap = []
+            self._heap_cursor = 0
+            self._rebuild_expiry_step()
 
     def _schedule_fields(self, key: bytes, table: Table) -> None:
         """Register the table's earliest field deadline with the expiry heap."""
         table.scheduled = table.field_heap[0][0]
         self._schedule(table.scheduled, key)
 
-    def _rebuild_expiry_heap(self) -> None:
-        """Drop the entries of deadlines that were replaced or whose key went away
-        (amortised: it runs after at least 4096 + len(tables) new entries)."""
-        heap = []
-        for key, table in self.tables.items():
+    def _rebuild_expiry_step(self) -> None:
+        """Copy the live entries of the next HEAP_REBUILD_STEP keys into the new heap:
+        the key's TTL and the entry its fields are scheduled under."""
+        new_heap = self._new_heap
+        tables = self.tables
+        cursor, keys = self.index.scan(self._heap_cursor, HEAP_REBUILD_STEP)
+        for key in keys:
+            table = tables[key]
             if table.expires_at:
-                heap.append((table.expires_at, key))
-            if table.field_heap:
-                table.scheduled = table.field_heap[0][0]
-                heap.append((table.scheduled, key))
-        heapq.heapify(heap)
-        self.expiry_heap = heap
+                heapq.heappush(new_heap, (table.expires_at, key))
+            if table.scheduled:
+                heapq.heappush(new_heap, (table.scheduled, key))
+        if cursor:
+            self._heap_cursor = cursor
+            return
+        self.lazy.free_sequence(self.expiry_heap)
+        self.expiry_heap = new_heap
+        self._new_heap = None
 
     def expire_cycle(self, budget: float | None) -> int:
         """Reclaim keys and fields whose time has come, for at most `budget` seconds
@@ -444,12 +699,12 @@ class Keyspace:
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         next_cursor, keys = self.index.scan(cursor, count)
-        return next_cursor, [key for key in keys if self.get(key) is not None]
+        return next_cursor, [key for key in keys if self.peek(key) is not None]
 
     def random_key(self) -> bytes | None:
         while self.tables:
             key = self.index.random_member()
-            if self.get(key) is not None:
+            if self.peek(key) is not None:
                 return key
         return None
 

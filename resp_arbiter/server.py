@@ -24,6 +24,7 @@ from .client import Client
 from .config import Config
 from .keyspace import Keyspace
 from .listeners import RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
+from .memory import EVICTION_BUDGET, Memory
 from .registry import Command, lookup
 
 log = logging.getLogger("resp_arbiter")
@@ -37,6 +38,9 @@ LOG_LEVELS = {"debug": logging.DEBUG, "verbose": VERBOSE, "notice": NOTICE,
 CRON_INTERVAL = 0.1  # seconds; Redis' default hz is 10
 # Active expiry may use this much of each cron tick (Redis' slow cycle takes up to 25%).
 ACTIVE_EXPIRE_BUDGET = 0.01
+# Freeing removed large values, and evicting, may each use this much of a cron tick.
+LAZYFREE_BUDGET = 0.01
+CRON_EVICTION_BUDGET = 0.01
 
 
 @dataclass
@@ -66,6 +70,9 @@ class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.keyspace = Keyspace()
+        self.memory = Memory(self.keyspace)
+        self.maxmemory = 0  # read on every command: 0 skips the memory check
+        self._apply_memory_config()
         self.clients: dict[int, Client] = {}
         self.stats = Stats()
         self.started = time.time()
@@ -103,6 +110,8 @@ class Server:
         if not client.authenticated and not spec.no_auth:
             self._reject(client, errors.NOAUTH)
             return
+        if self.maxmemory and not self._memory_allows(spec, client):
+            return
         if client.multi is not None and not spec.runs_in_multi:
             client.multi.append((spec, argv))
             client.reply.status(b"QUEUED")
@@ -115,6 +124,28 @@ class Server:
         client.reply.error(message)
         if client.multi is not None:
             client.multi_error = True
+
+    def _memory_allows(self, spec: Command, client: Client) -> bool:
+        """Evict as needed (Redis' performEvictions, before every command) and refuse
+        a command that could grow the data when memory stays over `maxmemory`: one with
+        the `denyoom` flag, anything queued in MULTI, an EXEC that queued such a one."""
+        if self.memory.make_room(EVICTION_BUDGET):
+            return True
+        name = spec.full_name
+        queued = client.multi
+        if queued is None:
+            if "denyoom" not in spec.flags:
+                return True
+        elif name == "exec":
+            if not any("denyoom" in command.flags for command, _ in queued):
+                return True
+            client.reset_transaction()
+            client.reply.error(errors.EXECABORT_BECAUSE.format(errors.OOM))
+            return False
+        elif name in ("discard", "quit", "reset"):
+            return True
+        self._reject(client, errors.OOM)
+        return False
 
     def execute(self, spec: Command, client: Client, argv: list[bytes]) -> None:
         """Run a checked command: the one place every execution passes, EXEC's included."""
@@ -146,9 +177,17 @@ class Server:
         """Make CONFIG SET changes take effect for connected clients too."""
         config = self.config
         logging.getLogger("resp_arbiter").setLevel(LOG_LEVELS[config["loglevel"]])
+        self._apply_memory_config()
         for client in self.clients.values():
             client.parser.max_bulk_len = config["proto-max-bulk-len"]
             client.parser.query_buffer_limit = config["client-query-buffer-limit"]
+
+    def _apply_memory_config(self) -> None:
+        config = self.config
+        self.memory.configure(config["maxmemory"], config["maxmemory-policy"],
+                              config["maxmemory-samples"], config["lfu-log-factor"],
+                              config["lfu-decay-time"])
+        self.maxmemory = config["maxmemory"]
 
     def reset_stats(self) -> None:
         self.stats = Stats()
@@ -214,7 +253,13 @@ class Server:
         """Periodic housekeeping in small steps, as Redis' serverCron."""
         now = time.monotonic()
         self._sample_ops(now)
-        self.keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        keyspace = self.keyspace
+        keyspace.tick()
+        keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        keyspace.lazy.step(LAZYFREE_BUDGET)
+        if self.maxmemory:
+            self.memory.make_room(CRON_EVICTION_BUDGET)
+        self.memory.used()  # keeps used_memory_peak current
         self._close_idle_clients(now)
         self._check_parent()
         self._schedule_cron()

@@ -1,11 +1,14 @@
-"""Keyspace commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME, RENAMENX, RANDOMKEY."""
+"""Keyspace commands: DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME, RENAMENX, RANDOMKEY,
+OBJECT."""
 
 from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..registry import KeySpec, command
+from ..keyspace import Table
+from ..registry import KeySpec, command, container
 from ._args import compile_glob, parse_cursor, parse_scan_options
+from .connection import help_reply
 
 KEYSPACE = "keyspace"
 ALL_KEYS = (KeySpec(("RM", "delete"), 1, lastkey=-1),)
@@ -121,3 +124,88 @@ def renamenx(c: Client, argv: list[bytes]) -> None:
          since="1.0.0", summary="Returns a random key name from the database.")
 def randomkey(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk_or_null(c.server.keyspace.random_key())
+
+
+# -- OBJECT ---------------------------------------------------------------------------
+
+container("object", group="generic", since="2.2.3",
+          summary="A container for object introspection commands.")
+OBJECT_KEY = (KeySpec(("RO",), 2),)
+
+
+def _object_table(c: Client, key: bytes) -> Table | None:
+    """The table OBJECT describes, looked up without counting as an access (so that
+    `redis-cli --hotkeys` does not heat every key it reads); a null reply if missing."""
+    table = c.server.keyspace.peek(key)
+    if table is None:
+        c.reply.null()
+    return table
+
+
+@command("encoding", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
+         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+         since="2.2.3", parent="object",
+         summary="Returns the internal encoding of a Redis object.")
+def object_encoding(c: Client, argv: list[bytes]) -> None:
+    table = _object_table(c, argv[2])
+    if table is not None:
+        c.reply.bulk(b"listpack" if table.listpack else b"hashtable")
+
+
+@command("freq", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
+         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+         since="4.0.0", parent="object",
+         summary="Returns the logarithmic access frequency counter of a Redis object.")
+def object_freq(c: Client, argv: list[bytes]) -> None:
+    table = _object_table(c, argv[2])
+    if table is None:
+        return
+    keyspace = c.server.keyspace
+    if not keyspace.lfu:
+        raise errors.CommandError(errors.OBJECT_FREQ_NOT_LFU)
+    c.reply.integer(keyspace.lfu_counter(table.access))
+
+
+@command("idletime", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
+         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+         since="2.2.3", parent="object",
+         summary="Returns the time since the last access to a Redis object.")
+def object_idletime(c: Client, argv: list[bytes]) -> None:
+    table = _object_table(c, argv[2])
+    if table is None:
+        return
+    keyspace = c.server.keyspace
+    if keyspace.lfu:
+        raise errors.CommandError(errors.OBJECT_IDLETIME_LFU)
+    c.reply.integer(max(0, keyspace.lru_clock - table.access) // 1000)
+
+
+@command("refcount", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
+         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+         since="2.2.3", parent="object",
+         summary="Returns the reference count of a value of a key.")
+def object_refcount(c: Client, argv: list[bytes]) -> None:
+    if _object_table(c, argv[2]) is not None:
+        c.reply.integer(1)  # a hash is never a shared object
+
+
+@command("help", 2, "loading stale", categories=KEYSPACE, group="generic", since="6.2.0",
+         parent="object", summary="Returns helpful text about the different subcommands.")
+def object_help(c: Client, argv: list[bytes]) -> None:
+    help_reply(c, (
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ))

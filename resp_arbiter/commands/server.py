@@ -16,6 +16,7 @@ from ..client import Client
 from ..conffile import rewrite
 from ..config import SETTINGS, ConfigError
 from ..listeners import fit_open_files
+from ..memory import resident_bytes
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
 from ..server import NOTICE
 from ._args import compile_glob, parse_int, text
@@ -260,15 +261,6 @@ def _clients_section(c: Client) -> list[tuple[str, object]]:
     ]
 
 
-def used_memory() -> int:
-    """Resident memory of the arbiter process, in bytes."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _human(size: int) -> str:
     for unit, scale in (("G", 1024**3), ("M", 1024**2), ("K", 1024)):
         if size >= scale:
@@ -277,14 +269,21 @@ def _human(size: int) -> str:
 
 
 def _memory_section(c: Client) -> list[tuple[str, object]]:
-    used = used_memory()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """`used_memory` is the startup baseline plus the keyspace's running estimate (and
+    removed values not yet freed); `used_memory_rss` is what the process really holds."""
+    memory = c.server.memory
+    keyspace = c.server.keyspace
+    used = memory.used()
+    rss = resident_bytes()
     return [
         ("used_memory", used), ("used_memory_human", _human(used)),
-        ("used_memory_rss", used), ("used_memory_rss_human", _human(used)),
-        ("used_memory_peak", peak), ("used_memory_peak_human", _human(peak)),
-        ("maxmemory", 0), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
-        ("mem_allocator", "pymalloc"),
+        ("used_memory_rss", rss), ("used_memory_rss_human", _human(rss)),
+        ("used_memory_peak", memory.peak), ("used_memory_peak_human", _human(memory.peak)),
+        ("used_memory_startup", memory.baseline), ("used_memory_dataset", keyspace.data_bytes),
+        ("maxmemory", memory.maxmemory), ("maxmemory_human", _human(memory.maxmemory)),
+        ("maxmemory_policy", memory.policy), ("mem_allocator", "pymalloc"),
+        ("lazyfree_pending_objects", keyspace.lazy.pending_objects),
+        ("lazyfreed_objects", keyspace.lazy.freed_objects),
     ]
 
 
@@ -308,7 +307,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
         ("expired_subkeys", c.server.keyspace.expired_fields),
-        ("expired_keys", c.server.keyspace.expired_keys), ("evicted_keys", 0),
+        ("expired_keys", c.server.keyspace.expired_keys),
+        ("evicted_keys", c.server.keyspace.evicted_keys),
         ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("total_error_replies", stats.unexpected_error_replies),
@@ -330,12 +330,10 @@ def _cluster_section(c: Client) -> list[tuple[str, object]]:
 
 
 def _keyspace_section(c: Client) -> list[tuple[str, object]]:
+    """From counters kept by every write: O(1) whatever the keyspace holds."""
     keyspace = c.server.keyspace
-    count = keyspace.live_count()
-    tables = keyspace.tables.values()
-    expires = sum(1 for table in tables if table.expires_at)
-    subexpiry = sum(1 for table in tables if table.field_ttl)
-    line = f"keys={count},expires={expires},avg_ttl=0,subexpiry={subexpiry}"
+    count = len(keyspace)
+    line = f"keys={count},expires={keyspace.expires},avg_ttl=0,subexpiry={keyspace.subexpiry}"
     return [("db0", line)] if count else []
 
 
@@ -489,7 +487,7 @@ def config_help(c: Client, argv: list[bytes]) -> None:
          since="1.0.0", tips="request_policy:all_shards response_policy:agg_sum",
          summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(c.server.keyspace.live_count())
+    c.reply.integer(len(c.server.keyspace))
 
 
 @command("time", 1, "loading stale fast", group=SERVER, since="2.6.0",
@@ -521,10 +519,6 @@ command("flushall", -1, "write",
 container("memory", group=SERVER, since="4.0.0",
           summary="A container for memory diagnostics commands.")
 
-# Approximate CPython costs: a dict slot, a bytes object header, the scan index entry.
-_KEY_OVERHEAD = 120
-_FIELD_OVERHEAD = 170
-
 
 @command("usage", -3, "readonly",
          syntax="key [SAMPLES:count:integer]", keys=(2, 2, 1), key_specs=(KeySpec(("RO",), 2),),
@@ -545,13 +539,15 @@ def memory_usage(c: Client, argv: list[bytes]) -> None:
             c.reply.error(errors.SYNTAX)
             return
         i += 2
-    table = c.server.keyspace.get(argv[2])
+    # Redis samples SAMPLES fields and extrapolates; the arbiter keeps each table's
+    # estimate up to date on every write, so the answer is exact (for the estimate) and
+    # O(1) at any SAMPLES.
+    keyspace = c.server.keyspace
+    table = keyspace.peek(argv[2])
     if table is None:
         c.reply.null()
         return
-    size = _KEY_OVERHEAD + len(argv[2]) + sum(
-        _FIELD_OVERHEAD + len(name) + len(value) for name, value in table.fields.items())
-    c.reply.integer(size)
+    c.reply.integer(keyspace.memory_usage(argv[2], table))
 
 
 @command("help", 2, "loading stale", group=SERVER, since="4.0.0", parent="memory",

@@ -18,15 +18,17 @@ COMMON_COMMANDS = [
     "hmget", "hgetall", "hkeys", "hvals", "hlen", "hexists", "hdel", "hstrlen", "hincrby",
     "hincrbyfloat", "hrandfield", "hscan", "multi", "exec", "discard", "watch", "unwatch",
     "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl", "expiretime",
-    "pexpiretime", "persist",
+    "pexpiretime", "persist", "object", "object|encoding", "object|freq", "object|idletime",
+    "object|refcount", "object|help",
 ]
 # Containers whose subcommand set differs by design (CLIENT: SETINFO/NO-TOUCH are 7.2,
 # and Redis has many the arbiter leaves out); only their own row is compared, elsewhere.
-CONTAINERS = {"client", "command", "config", "memory"}
+CONTAINERS = {"client", "command", "config", "memory", "object"}
 
 HUGE = "9" * 5000
 CONFIG_NAMES = ["requirepass", "maxclients", "timeout", "proto-max-bulk-len",
-                "client-query-buffer-limit", "loglevel"]
+                "client-query-buffer-limit", "loglevel", "maxmemory", "maxmemory-policy",
+                "maxmemory-samples", "lfu-log-factor", "lfu-decay-time"]
 
 
 def _connection_cases() -> list[Case]:

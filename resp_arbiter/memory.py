@@ -1,0 +1,280 @@
+"""Memory: the estimate of what the data costs, freeing large values in steps, and
+eviction under `maxmemory`.
+
+The keyspace keeps a running estimate of its own size (`Keyspace.data_bytes`), updated
+by every write with the constants below, so INFO's `used_memory`, MEMORY USAGE and the
+`maxmemory` check never walk the data. The constants are CPython's (64-bit) costs of
+the containers a table and its fields occupy, measured with tracemalloc.
+
+A value with more than LAZYFREE_THRESHOLD fields is never freed by the command that
+removes it: DEL, UNLINK, expiry, eviction, FLUSHALL/FLUSHDB (SYNC or ASYNC) and
+STASH.CLEAR detach it at once and hand it to `LazyFree`, which the cron drains in chunks
+of FREE_CHUNK elements, as Redis frees in a background thread.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from bisect import insort
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .keyspace import Keyspace, ScanIndex, Table
+
+# Estimated bytes, beyond the lengths of the strings themselves: a key (its Table, empty
+# containers, keyspace dict and scan index entries), a field (dict entry, scan index
+# slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
+KEY_OVERHEAD = 950
+FIELD_OVERHEAD = 200
+FIELD_TTL_OVERHEAD = 185
+KEY_TTL_OVERHEAD = 265
+
+# Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
+LAZYFREE_THRESHOLD = 64
+# Elements freed between two looks at the clock.
+FREE_CHUNK = 1024
+# Slots a scan index copies per add/remove while it compacts itself.
+REBUILD_STEP = 1024
+
+LFU_POLICIES = ("volatile-lfu", "allkeys-lfu")
+# Redis' EVPOOL_SIZE: the best candidates seen by earlier samplings are kept.
+EVICTION_POOL_SIZE = 16
+# maxmemory-samples is taken up to this many keys per eviction, whatever it is set to.
+MAX_SAMPLES = 1024
+# How long one command may spend evicting before it runs anyway (the cron goes on).
+EVICTION_BUDGET = 0.001
+
+
+def drain_dict(container: dict) -> Iterator[int]:
+    """Empty `container` FREE_CHUNK items at a time, yielding the items freed."""
+    popitem = container.popitem
+    while container:
+        count = min(len(container), FREE_CHUNK)
+        for _ in range(count):
+            popitem()
+        yield count
+
+
+def drain_sequence(container) -> Iterator[int]:
+    """Empty a list or array from its end, FREE_CHUNK items at a time."""
+    while container:
+        count = min(len(container), FREE_CHUNK)
+        del container[-count:]
+        yield count
+
+
+def table_cost(key: bytes, table: Table) -> int:
+    """The estimated bytes of one key and its value (what MEMORY USAGE answers)."""
+    return KEY_OVERHEAD + len(key) + table.size
+
+
+class LazyFree:
+    """Values removed from the keyspace whose freeing is spread over cron steps."""
+
+    __slots__ = ("_jobs", "pending_objects", "pending_bytes", "freed_objects")
+
+    def __init__(self) -> None:
+        self._jobs: deque[tuple[Iterator[int], int]] = deque()
+        self.pending_objects = 0
+        self.pending_bytes = 0
+        self.freed_objects = 0
+
+    def free_table(self, table: Table, cost: int) -> None:
+        """Take a table just removed from the keyspace: a small one is left to CPython
+        (the caller drops the last reference), a large one is freed in steps."""
+        if len(table.fields) > LAZYFREE_THRESHOLD:
+            self._queue(table.drain(), cost)
+
+    def free_keyspace(self, tables: dict[bytes, Table], index: ScanIndex,
+                      volatile: ScanIndex, heap: list, cost: int) -> None:
+        """Take the containers of a whole flushed keyspace."""
+        if tables:
+            self._queue(_drain_keyspace(tables, index, volatile, heap), cost)
+
+    def free_sequence(self, container: list) -> None:
+        """Take a large list the keyspace replaced (an expiry heap)."""
+        if len(container) > LAZYFREE_THRESHOLD:
+            self._queue(drain_sequence(container), 0)
+
+    def _queue(self, job: Iterator[int], cost: int) -> None:
+        self._jobs.append((job, cost))
+        self.pending_objects += 1
+        self.pending_bytes += cost
+
+    def step(self, budget: float | None) -> int:
+        """Free for about `budget` seconds (at least one chunk; None: everything).
+        Returns the number of elements freed."""
+        stop = None if budget is None else time.perf_counter() + budget
+        done = 0
+        jobs = self._jobs
+        while jobs:
+            job, cost = jobs[0]
+            for count in job:
+                done += count
+                if stop is not None and time.perf_counter() >= stop:
+                    return done
+            jobs.popleft()
+            self.pending_objects -= 1
+            self.pending_bytes -= cost
+            self.freed_objects += 1
+        return done
+
+
+def _drain_keyspace(tables: dict[bytes, Table], index: ScanIndex, volatile: ScanIndex,
+                    heap: list) -> Iterator[int]:
+    popitem = tables.popitem
+    while tables:
+        count = 0
+        while tables and count < FREE_CHUNK:
+            _, table = popitem()
+            if len(table.fields) > LAZYFREE_THRESHOLD:
+                yield from table.drain()
+            else:
+                count += 1 + len(table.fields)
+        yield count
+    yield from index.drain()
+    yield from volatile.drain()
+    yield from drain_sequence(heap)
+
+
+def _sample(source: ScanIndex, count: int) -> Iterator[bytes]:
+    """`count` random members, or all of them (each once) if there are no more."""
+    if len(source) > count:
+        for _ in range(count):
+            yield source.random_member()
+        return
+    cursor = 0
+    while True:
+        cursor, members = source.scan(cursor, count)
+        yield from members
+        if not cursor:
+            return
+
+
+def resident_bytes() -> int:
+    """Resident memory of this process."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Memory:
+    """`used_memory` (a baseline plus the keyspace's estimate), `maxmemory` and the
+    eviction that keeps the data under it.
+
+    As in Redis, eviction samples `maxmemory-samples` keys (at most MAX_SAMPLES) and
+    evicts the best candidate of a small pool kept across samplings (the idlest for LRU,
+    the least frequently used for LFU, the nearest deadline for volatile-ttl); volatile-*
+    policies sample only keys with a TTL. A key is a whole table: evicting it removes
+    every field. The limit applies to `used_memory`, so it includes the baseline the
+    process needs before any data (`used_memory_startup`)."""
+
+    __slots__ = ("keyspace", "baseline", "peak", "maxmemory", "policy", "samples", "_pool")
+
+    def __init__(self, keyspace: Keyspace) -> None:
+        self.keyspace = keyspace
+        # What the process holds before any data: Redis' used_memory_startup.
+        self.baseline = resident_bytes()
+        self.peak = self.baseline
+        self.maxmemory = 0
+        self.policy = "noeviction"
+        self.samples = 5
+        self._pool: list[tuple[int, bytes]] = []
+
+    def configure(self, maxmemory: int, policy: str, samples: int, lfu_log_factor: int,
+                  lfu_decay_time: int) -> None:
+        """Take the settings (at start and after CONFIG SET). As in Redis, switching
+        between LRU and LFU does not convert the keys' access words: OBJECT FREQ and
+        IDLETIME read them as the new policy's until the keys are accessed again."""
+        if policy != self.policy:
+            self._pool.clear()
+        self.maxmemory = maxmemory
+        self.policy = policy
+        self.samples = samples
+        keyspace = self.keyspace
+        keyspace.lfu = policy in LFU_POLICIES
+        keyspace.lfu_log_factor = lfu_log_factor
+        keyspace.lfu_decay_time = lfu_decay_time
+
+    def used(self) -> int:
+        """INFO's used_memory: baseline, data, and removed data not yet freed."""
+        keyspace = self.keyspace
+        used = self.baseline + keyspace.data_bytes + keyspace.lazy.pending_bytes
+        if used > self.peak:
+            self.peak = used
+        return used
+
+    def make_room(self, budget: float) -> bool:
+        """Evict until the data fits under `maxmemory`, for at most `budget` seconds.
+
+        False means out of memory: over the limit with nothing that may be evicted
+        (noeviction, or no key with a TTL for volatile-*). Removed values still being
+        freed are not counted: they are on their way out."""
+        keyspace = self.keyspace
+        over = self.baseline + keyspace.data_bytes - self.maxmemory
+        if over <= 0:
+            return True
+        if self.policy == "noeviction":
+            return False
+        stop = time.perf_counter() + budget
+        evicted = 0
+        while over > 0:
+            key = self._victim()
+            if key is None:
+                return False
+            over -= keyspace.evict(key)
+            evicted += 1
+            if not evicted % 16 and time.perf_counter() >= stop:
+                break  # still over: the next command and the cron go on evicting
+        return True
+
+    def _victim(self) -> bytes | None:
+        keyspace = self.keyspace
+        policy = self.policy
+        volatile = policy.startswith("volatile")
+        source = keyspace.volatile if volatile else keyspace.index
+        if not len(source):
+            return None
+        if policy.endswith("random"):
+            return source.random_member()
+        score = self._score
+        tables = keyspace.tables
+        pool = self._pool
+        pooled = {key for _, key in pool}
+        for key in _sample(source, min(self.samples, MAX_SAMPLES)):
+            if key in pooled:
+                continue
+            pooled.add(key)
+            entry = (score(tables[key]), key)
+            if len(pool) < EVICTION_POOL_SIZE:
+                insort(pool, entry)
+            elif entry[0] > pool[0][0]:
+                insort(pool, entry)
+                del pool[0]
+        while pool:
+            stored, key = pool.pop()
+            table = tables.get(key)
+            if table is None or (volatile and not table.expires_at):
+                continue  # gone, or its TTL removed, since it was sampled
+            fresh = score(table)
+            if pool and fresh < stored and fresh < pool[-1][0]:
+                insort(pool, (fresh, key))  # used since it was sampled: look again
+                continue
+            return key
+        return None
+
+    def _score(self, table: Table) -> int:
+        """Higher is evicted first. LRU ranks by the time of the last access rather than
+        by idle time, so that scores kept in the pool do not go stale as time passes."""
+        policy = self.policy
+        if policy.endswith("lru"):
+            return -table.access
+        if policy.endswith("lfu"):
+            return 255 - self.keyspace.lfu_counter(table.access)
+        return -table.expires_at  # volatile-ttl: the nearest deadline first
