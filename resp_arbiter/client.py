@@ -22,7 +22,8 @@ class Client(asyncio.Protocol):
     __slots__ = ("server", "id", "transport", "parser", "out", "reply", "resp", "name",
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
-                 "multi", "multi_error", "dirty_cas", "watched")
+                 "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
+                 "no_evict", "backlog", "redacted")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -34,7 +35,7 @@ class Client(asyncio.Protocol):
                                     config["client-query-buffer-limit"],
                                     self.authenticated)
         self.out = bytearray()
-        self.reply: Resp2Writer = Resp2Writer(self.out)
+        self.reply: Resp2Writer = Resp2Writer(self.out, server.error_stats)
         self.resp = 2
         self.name = b""
         self.lib_name = b""
@@ -49,12 +50,22 @@ class Client(asyncio.Protocol):
         # WATCH state: the keys, and whether one of them changed since.
         self.watched: set[bytes] = set()
         self.dirty_cas = False
+        self.fd = -1
+        self.unix = False
+        self.monitor = False  # MONITOR: gets a line for every command run
+        self.no_evict = False  # CLIENT NO-EVICT (shown in CLIENT LIST's flags)
+        # While CLIENT PAUSE holds this client: the requests it sent that wait, in order.
+        self.backlog: list[list[bytes]] | None = None
+        # (argv, what MONITOR and the slow log show instead) for a command that hides
+        # arguments (AUTH, HELLO AUTH, CONFIG SET requirepass), as Redis' original_argv.
+        self.redacted: tuple[list[bytes], list[bytes]] | None = None
 
     # -- protocol switches --------------------------------------------------------------
 
     def set_protocol(self, version: int) -> None:
         self.resp = version
-        self.reply = (Resp3Writer if version == 3 else Resp2Writer)(self.out)
+        self.reply = (Resp3Writer if version == 3 else Resp2Writer)(
+            self.out, self.server.error_stats)
 
     def unwatch_all(self) -> None:
         keyspace = self.server.keyspace
@@ -68,6 +79,13 @@ class Client(asyncio.Protocol):
         self.multi = None
         self.multi_error = False
         self.unwatch_all()
+
+    def redact(self, argv: list[bytes], index: int) -> None:
+        """Show `argv[index]` as "(redacted)" in MONITOR and the slow log (passwords)."""
+        redacted = self.redacted
+        if redacted is None or redacted[0] is not argv:
+            redacted = self.redacted = (argv, list(argv))
+        redacted[1][index] = b"(redacted)"
 
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
@@ -83,19 +101,45 @@ class Client(asyncio.Protocol):
         server = self.server
         server.stats.net_input_bytes += len(data)
         self.last_interaction = time.monotonic()
-        parser = self.parser
-        requests = parser.feed(data)
-        call = server.call
-        for argv in requests:
+        requests = self.parser.feed(data)
+        if self.backlog is not None:  # paused: these wait behind the ones already held
+            self.backlog += requests
+            return
+        self.run(requests)
+
+    def run(self, requests: list[list[bytes]]) -> None:
+        """Serve `requests` in order, then a protocol error met after them, then flush.
+
+        A request that CLIENT PAUSE holds starts the backlog: it and the ones after it
+        are served by `resume` when the pause ends, and reading stops meanwhile."""
+        call = self.server.call
+        remaining = iter(requests)
+        for argv in remaining:
             call(self, argv)
             if self.close_after_reply:
                 break
-        error = parser.pending_error
+            if self.backlog is not None:
+                self.backlog += remaining
+                if self.transport is not None:
+                    self.transport.pause_reading()
+                self.flush()
+                return
+        error = self.parser.pending_error
         if error is not None and not self.close_after_reply:
             if error.message is not None:
                 self.reply.error(error.message)
             self.close_after_reply = True
         self.flush()
+
+    def resume(self) -> None:
+        """The pause that held this client ended: serve what waited, read again."""
+        backlog, self.backlog = self.backlog, None
+        if backlog is None or self.transport is None:
+            return
+        self.run(backlog)
+        if self.backlog is None and self.transport is not None \
+                and not self.close_after_reply:
+            self.transport.resume_reading()
 
     def flush(self) -> None:
         out = self.out
@@ -115,3 +159,19 @@ class Client(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def kill(self) -> None:
+        """CLIENT KILL: gone at once, as Redis' freeClient (pending output dropped)."""
+        self.reset_transaction()
+        self.server.client_disconnected(self)
+        self.out.clear()
+        self.backlog = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def pending_output(self) -> int:
+        """Reply bytes not yet sent: our buffer and the transport's (CLIENT LIST omem)."""
+        transport = self.transport
+        waiting = transport.get_write_buffer_size() if transport is not None else 0
+        return len(self.out) + waiting

@@ -147,7 +147,7 @@ class Keyspace:
     """All tables of the one database, and the single path every write takes."""
 
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
-                 "expired_keys", "expired_fields", "snapshot", "frozen")
+                 "expired_keys", "expired_fields", "snapshot", "frozen", "lookups")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -163,6 +163,8 @@ class Keyspace:
         self.expiry_heap: list[tuple[int, bytes]] = []
         self.expired_keys = 0
         self.expired_fields = 0
+        # [hits, misses] while a read command runs (INFO keyspace_hits/misses), else None.
+        self.lookups: list[int] | None = None
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -190,7 +192,10 @@ class Keyspace:
         """The live table at `key`, after lazy expiry of the key and its fields."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
-            return self._expire_if_due(key, table, self.now())
+            table = self._expire_if_due(key, table, self.now())
+        lookups = self.lookups
+        if lookups is not None:
+            lookups[table is None] += 1
         return table
 
     def exists(self, key: bytes) -> bool:
