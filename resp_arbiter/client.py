@@ -127,6 +127,7 @@ class Client(asyncio.Protocol):
         error = self.parser.pending_error
         if error is not None and not self.close_after_reply:
             if error.message is not None:
+                self.server.error_stats.current = None  # no command's failure
                 self.reply.error(error.message)
             self.close_after_reply = True
         self.flush()

@@ -112,7 +112,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("slowlog-max-len", 128, _parse_int, 0, LONG_MAX,
             help="most entries the slow log keeps"),
     Setting("latency-tracking", "yes", _parse_yes_no,
-            help="per-command latency histograms for INFO latencystats (yes/no)"),
+            help="show per-command latency percentiles in INFO latencystats (yes/no)"),
     # Read by redis-benchmark and other tools; the arbiter keeps no RDB and no AOF yet.
     Setting("save", "", mutable=False, on_command_line=False),
     Setting("appendonly", "no", choices=("no",), mutable=False, on_command_line=False),

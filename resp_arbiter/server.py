@@ -25,7 +25,7 @@ from .client import Client
 from .config import Config
 from .keyspace import Keyspace
 from .registry import Command, lookup
-from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
+from .stats import EXACT_US, CommandStats, ErrorStats, SlowLog, monitor_line
 
 log = logging.getLogger("resp_arbiter")
 NOTICE = 25  # Redis' default log level sits between INFO and WARNING
@@ -87,9 +87,7 @@ class Server:
         self.command_stats: defaultdict[Command, CommandStats] = defaultdict(CommandStats)
         self.lookups = [0, 0]  # keyspace hits, misses (read commands' key lookups)
         self.slowlog = SlowLog()
-        self._errors_seen = 0
-        self._slowlog_ns = _NEVER
-        self._track_latency = True
+        self._slowlog_us = self._observe_us = _NEVER
         # MONITOR clients; CLIENT PAUSE state and the clients it holds, in arrival order.
         self.monitors: list[Client] = []
         self.pause_type = PAUSE_OFF
@@ -135,6 +133,7 @@ class Server:
     def _reject(self, client: Client, message: str, spec: Command | None = None) -> None:
         """A refused command's error (counted as a rejected call of `spec`, when the
         command is known); inside MULTI it also dooms the EXEC."""
+        self.error_stats.current = None  # a refusal is no failed call of the last command
         client.reply.error(message)
         if spec is not None:
             self.command_stats[spec].rejected += 1
@@ -167,10 +166,9 @@ class Server:
         keyspace.new_command()
         dirty = keyspace.dirty
         reply_start = len(client.out)
-        if spec.counts_lookups:
-            keyspace.lookups = self.lookups
-        error_stats = self.error_stats
-        self._errors_seen = error_stats.total
+        keyspace.lookups = self.lookups if spec.counts_lookups else None
+        stats = self.command_stats[spec]
+        self.error_stats.current = stats
         start = _clock()
         try:
             spec.handler(client, argv)
@@ -182,20 +180,13 @@ class Server:
             log.exception("command %s failed", spec.full_name)
             del client.out[reply_start:]
             client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
-        nanos = _clock() - start
-        keyspace.lookups = None
-        stats = self.command_stats[spec]
-        stats.record(nanos, self._track_latency)
-        # Errors since the last command ended (a command inside EXEC counts its own, EXEC
-        # only those it adds), as Redis' incrCommandStatsOnError.
-        if error_stats.total != self._errors_seen:
-            stats.failed += 1
-        self._errors_seen = error_stats.total
-        if nanos >= self._slowlog_ns and spec.slowlogged:
-            self.slowlog.push(_shown(client, argv), int(time.time()), nanos // 1000,
-                              client.address, client.name, self.config["slowlog-max-len"])
-        if self.monitors and spec.monitored:
-            self._feed_monitors(client, argv)
+        micros = (_clock() - start) // 1000
+        if micros < EXACT_US:
+            stats.histogram[micros] += 1
+        else:
+            stats.record_long(micros)
+        if micros >= self._observe_us:
+            self._observe(spec, client, argv, micros)
         if spec.is_write and keyspace.dirty != dirty:
             for hook in self._write_hooks:
                 hook(client, argv)
@@ -203,6 +194,16 @@ class Server:
     def on_write(self, hook: Callable[[Client, list[bytes]], None]) -> None:
         """Call `hook(client, argv)` after every command that changed the data."""
         self._write_hooks.append(hook)
+
+    def _observe(self, spec: Command, client: Client, argv: list[bytes],
+                 micros: int) -> None:
+        """The slow log and the MONITOR feed: only reached for a command slower than
+        slowlog-log-slower-than, or for every command while a monitor is connected."""
+        if micros >= self._slowlog_us and spec.slowlogged:
+            self.slowlog.push(_shown(client, argv), int(time.time()), micros,
+                              client.address, client.name, self.config["slowlog-max-len"])
+        if self.monitors and spec.monitored:
+            self._feed_monitors(client, argv)
 
     def _feed_monitors(self, client: Client, argv: list[bytes]) -> None:
         """One line per command to every MONITOR client, written at the next loop turn."""
@@ -222,6 +223,7 @@ class Server:
         client.monitor = True
         self.monitors.append(client)
         self._gated = True
+        self._cache_settings()
 
     # -- CLIENT PAUSE -------------------------------------------------------------------
 
@@ -284,16 +286,17 @@ class Server:
     def _cache_settings(self) -> None:
         """Settings read on every command, kept where `execute` reads them fastest."""
         threshold = self.config["slowlog-log-slower-than"]
-        self._slowlog_ns = threshold * 1000 if threshold >= 0 else _NEVER
-        self._track_latency = self.config["latency-tracking"] == "yes"
+        self._slowlog_us = threshold if threshold >= 0 else _NEVER
+        # One comparison in `execute` decides whether `_observe` has anything to do.
+        self._observe_us = 0 if self.monitors else self._slowlog_us
 
     def reset_stats(self) -> None:
         """CONFIG RESETSTAT: Redis' resetServerStats and resetCommandTableStats."""
         self.stats = Stats()
         self.error_stats.reset()
-        self.command_stats.clear()
+        for stats in self.command_stats.values():  # in place: the running command's row
+            stats.reset()                          # (CONFIG RESETSTAT's) still counts it
         self.lookups[:] = [0, 0]
-        self._errors_seen = 0
 
     # -- clients ------------------------------------------------------------------------
 
@@ -329,6 +332,7 @@ class Server:
             client.monitor = False
             self.monitors.remove(client)
             self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF
+            self._cache_settings()
         if client.backlog is not None and client in self.postponed:
             self.postponed.remove(client)
 

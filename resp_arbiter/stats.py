@@ -14,59 +14,75 @@ from collections import deque
 
 # -- latency histograms ---------------------------------------------------------------
 
-# Redis keeps an HDR histogram per command (1 ns .. 1 s, two significant digits). This is
-# a fixed log-linear bucketing of the same range with the same precision: bucket bounds
-# are every two-digit mantissa of every power of ten (1..9, 10, 11 .. 99, 100, 110 .. 990,
-# ...), a duration is counted in the first bucket whose bound is >= it, and a percentile
-# reports that bound, as HDR reports the highest value equivalent to its bucket.
-LATENCY_MAX_NS = 1_000_000_000
-LATENCY_BOUNDS: tuple[int, ...] = tuple(sorted(
-    {m for m in range(1, 10)}
-    | {m * 10**e for e in range(0, 8) for m in range(10, 100)}
-    | {LATENCY_MAX_NS}))
+# Redis keeps an HDR histogram per command of its durations, measured in whole
+# microseconds (1 ns .. 1 s, two significant digits). Here durations under 1024 us (all
+# but the slowest commands) are counted per whole microsecond, one list slot each, which
+# costs one list increment per command; longer ones go to buckets with two significant
+# digits (1.0 ms, 1.1 ms, ... 9.9 ms, 10 ms, 11 ms, ...), clamped to 1 s like Redis'.
+# A percentile is the smallest recorded value (slot or bucket bound) at or under which
+# that share of the durations lies.
+EXACT_US = 1024
+LATENCY_MAX_US = 1_000_000
+_LONG_BOUNDS_US: tuple[int, ...] = tuple(sorted(
+    {m * 10**e for e in range(2, 5) for m in range(10, 100)} | {LATENCY_MAX_US}))
 LATENCY_PERCENTILES = (50.0, 99.0, 99.9)
 
 
-def percentile_ns(histogram: list[int], total: int, percentile: float) -> int:
-    """The bucket bound at `percentile` of `total` recorded durations (HDR's rule: the
-    first bucket where the running count reaches percentile% of the total, rounded)."""
-    wanted = max(1, int(percentile / 100.0 * total + 0.5))
-    running = 0
-    for index, count in enumerate(histogram):
-        running += count
-        if running >= wanted:
-            return LATENCY_BOUNDS[min(index, len(LATENCY_BOUNDS) - 1)]
-    return LATENCY_MAX_NS
-
-
 class CommandStats:
-    """One command's row of INFO commandstats and latencystats."""
+    """One command's row of INFO commandstats and latencystats.
 
-    __slots__ = ("calls", "nanos", "rejected", "failed", "histogram")
+    The histogram is the only thing `Server.execute` touches per call: the number of
+    calls and their total time (Redis' sum of whole microseconds) are read from it."""
+
+    __slots__ = ("histogram", "long", "long_usec", "rejected", "failed")
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.nanos = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.histogram = [0] * EXACT_US  # durations by whole microsecond
+        self.long: dict[int, int] = {}  # durations of 1024 us or more, by bucket bound
+        self.long_usec = 0  # their exact total
         self.rejected = 0
         self.failed = 0
-        # One slot per bound, plus one for durations past the last (clamped to 1 s).
-        self.histogram = [0] * (len(LATENCY_BOUNDS) + 1)
 
-    def record(self, nanos: int, track_latency: bool) -> None:
-        self.calls += 1
-        self.nanos += nanos
-        if track_latency:
-            self.histogram[bisect_left(LATENCY_BOUNDS, nanos)] += 1
+    def record_long(self, micros: int) -> None:
+        """A duration past the exact slots (`Server.execute` counts the others)."""
+        index = bisect_left(_LONG_BOUNDS_US, micros)
+        bound = _LONG_BOUNDS_US[min(index, len(_LONG_BOUNDS_US) - 1)]
+        self.long[bound] = self.long.get(bound, 0) + 1
+        self.long_usec += micros
+
+    @property
+    def calls(self) -> int:
+        return sum(self.histogram) + sum(self.long.values())
 
     @property
     def usec(self) -> int:
-        return self.nanos // 1000
+        return sum(micros * count for micros, count in enumerate(self.histogram) if count) \
+            + self.long_usec
 
     def percentiles(self) -> list[tuple[float, float]]:
-        """(percentile, microseconds) for INFO latencystats."""
-        total = sum(self.histogram)
-        return [(p, percentile_ns(self.histogram, total, p) / 1000.0)
-                for p in LATENCY_PERCENTILES]
+        """(percentile, microseconds) for INFO latencystats; Redis' rule for the rank
+        (the percentile's share of the count, rounded, at least 1)."""
+        total = self.calls
+        values = []
+        for percentile in LATENCY_PERCENTILES:
+            wanted = max(1, int(percentile / 100.0 * total + 0.5))
+            values.append((percentile, self._value_at_rank(wanted) or 0.001))
+        return values
+
+    def _value_at_rank(self, wanted: int) -> float:
+        running = 0
+        for micros, count in enumerate(self.histogram):
+            running += count
+            if running >= wanted:
+                return float(micros)
+        for bound in sorted(self.long):
+            running += self.long[bound]
+            if running >= wanted:
+                return float(bound)
+        return float(LATENCY_MAX_US)
 
 
 # -- error replies --------------------------------------------------------------------
@@ -75,16 +91,23 @@ class ErrorStats:
     """total_error_replies and INFO errorstats: every error reply any client gets.
 
     The reply writers call `count` for each error they write, so an error is counted
-    wherever it comes from (dispatch, a command, `errors.CommandError`, the parser)."""
+    wherever it comes from (dispatch, a command, `errors.CommandError`, the parser).
+    `current` is the running command's row: its first error makes it a failed call
+    (once per call, as Redis); errors written outside a command clear it first."""
 
-    __slots__ = ("total", "by_code")
+    __slots__ = ("total", "by_code", "current")
 
     def __init__(self) -> None:
         self.total = 0
         self.by_code: dict[str, int] = {}
+        self.current: CommandStats | None = None
 
     def count(self, message: str) -> None:
         self.total += 1
+        current = self.current
+        if current is not None:
+            current.failed += 1
+            self.current = None
         # Redis takes the code up to the first space within the reply's first 32 bytes
         # ("-" included), and counts "ERR" when there is none.
         space = message.find(" ", 0, 31)
@@ -95,6 +118,7 @@ class ErrorStats:
     def reset(self) -> None:
         self.total = 0
         self.by_code.clear()
+        self.current = None
 
 
 _UNSAFE_INFO = str.maketrans("#:\n\r", "____")

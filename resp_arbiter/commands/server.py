@@ -341,11 +341,15 @@ def _by_command_table(c: Client) -> list[tuple[str, CommandStats]]:
 
 
 def _commandstats_section(c: Client) -> list[tuple[str, object]]:
-    return [(f"cmdstat_{name}",
-             f"calls={s.calls},usec={s.usec},usec_per_call="
-             f"{(s.nanos / 1000 / s.calls) if s.calls else 0:.2f},"
-             f"rejected_calls={s.rejected},failed_calls={s.failed}")
-            for name, s in _by_command_table(c) if s.calls or s.rejected or s.failed]
+    rows = []
+    for name, stats in _by_command_table(c):
+        calls, usec = stats.calls, stats.usec
+        if calls or stats.rejected or stats.failed:
+            rows.append((f"cmdstat_{name}",
+                         f"calls={calls},usec={usec},usec_per_call="
+                         f"{usec / calls if calls else 0:.2f},"
+                         f"rejected_calls={stats.rejected},failed_calls={stats.failed}"))
+    return rows
 
 
 def _errorstats_section(c: Client) -> list[tuple[str, object]]:
@@ -361,7 +365,7 @@ def _latencystats_section(c: Client) -> list[tuple[str, object]]:
         return []
     rows = []
     for name, stats in _by_command_table(c):
-        if any(stats.histogram):
+        if stats.calls:
             values = ",".join(f"p{_trim(p)}={usec:.3f}" for p, usec in stats.percentiles())
             rows.append((f"latency_percentiles_usec_{name}", values))
     return rows
