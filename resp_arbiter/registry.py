@@ -78,6 +78,9 @@ class Command:
 
 # Commands a client in MULTI runs at once instead of queueing (Redis' processCommand).
 _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+# Read commands whose key lookup Redis does not count as a keyspace hit or miss (they
+# look in the keyspace's dict directly).
+_NO_LOOKUP_STATS = frozenset(("memory|usage",))
 
 COMMANDS: dict[bytes, Command] = {}
 """Top-level commands by lower-case name."""
@@ -127,7 +130,8 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             group=group, since=since, summary=summary, complexity=complexity,
             syntax=syntax, is_write="write" in flag_set, no_auth="no_auth" in flag_set,
             runs_in_multi=name in _RUN_IN_MULTI and parent is None,
-            counts_lookups="readonly" in flag_set and bool(keys[0] or key_specs),
+            counts_lookups="readonly" in flag_set and bool(keys[0] or key_specs)
+            and (name if parent is None else f"{parent}|{name}") not in _NO_LOOKUP_STATS,
             monitored=not flag_set & {"admin", "skip_monitor"},
             slowlogged="skip_slowlog" not in flag_set)
         if parent is None:
