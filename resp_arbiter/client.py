@@ -7,6 +7,7 @@ request, replies appended to one buffer, one `transport.write` per read.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from .protocol import RequestParser, Resp2Writer, Resp3Writer
 
 if TYPE_CHECKING:
     from .server import Server
+
+log = logging.getLogger("resp_arbiter")
 
 
 class Client(asyncio.Protocol):
@@ -23,7 +26,7 @@ class Client(asyncio.Protocol):
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
                  "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
-                 "no_evict", "backlog", "redacted")
+                 "no_evict", "backlog", "held_input", "redacted")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -56,6 +59,7 @@ class Client(asyncio.Protocol):
         self.no_evict = False  # CLIENT NO-EVICT (shown in CLIENT LIST's flags)
         # While CLIENT PAUSE holds this client: the requests it sent that wait, in order.
         self.backlog: list[list[bytes]] | None = None
+        self.held_input = bytearray()  # bytes received while held, not parsed yet
         # (argv, what MONITOR and the slow log show instead) for a command that hides
         # arguments (AUTH, HELLO AUTH, CONFIG SET requirepass), as Redis' original_argv.
         self.redacted: tuple[list[bytes], list[bytes]] | None = None
@@ -101,17 +105,27 @@ class Client(asyncio.Protocol):
         server = self.server
         server.stats.net_input_bytes += len(data)
         self.last_interaction = time.monotonic()
-        requests = self.parser.feed(data)
-        if self.backlog is not None:  # paused: these wait behind the ones already held
-            self.backlog += requests
+        if self.backlog is not None:
+            self._hold(data)
             return
-        self.run(requests)
+        self.run(self.parser.feed(data))
+
+    def _hold(self, data: bytes) -> None:
+        """While CLIENT PAUSE holds this client, what it sends waits unparsed (Redis'
+        query buffer), at most client-query-buffer-limit bytes: past that the client is
+        closed, as Redis closes it. Reading goes on, so a client that leaves is seen."""
+        held = self.held_input
+        held += data
+        if len(held) > self.server.config["client-query-buffer-limit"]:
+            log.warning("Closing client id=%d addr=%s that reached max query buffer "
+                        "length while paused (%d bytes)", self.id, self.address, len(held))
+            self.kill()
 
     def run(self, requests: list[list[bytes]]) -> None:
         """Serve `requests` in order, then a protocol error met after them, then flush.
 
         A request that CLIENT PAUSE holds starts the backlog: it and the ones after it
-        are served by `resume` when the pause ends, and reading stops meanwhile."""
+        are served by `resume` when the pause ends."""
         call = self.server.call
         remaining = iter(requests)
         for argv in remaining:
@@ -120,8 +134,6 @@ class Client(asyncio.Protocol):
                 break
             if self.backlog is not None:
                 self.backlog += remaining
-                if self.transport is not None:
-                    self.transport.pause_reading()
                 self.flush()
                 return
         error = self.parser.pending_error
@@ -133,14 +145,15 @@ class Client(asyncio.Protocol):
         self.flush()
 
     def resume(self) -> None:
-        """The pause that held this client ended: serve what waited, read again."""
+        """The pause that held this client ended: serve what waited, in order."""
         backlog, self.backlog = self.backlog, None
         if backlog is None or self.transport is None:
             return
         self.run(backlog)
-        if self.backlog is None and self.transport is not None \
-                and not self.close_after_reply:
-            self.transport.resume_reading()
+        if self.backlog is None and self.held_input and not self.close_after_reply:
+            data = bytes(self.held_input)
+            self.held_input.clear()
+            self.run(self.parser.feed(data))
 
     def flush(self) -> None:
         out = self.out
@@ -167,6 +180,7 @@ class Client(asyncio.Protocol):
         self.server.client_disconnected(self)
         self.out.clear()
         self.backlog = None
+        self.held_input.clear()
         if self.transport is not None:
             self.transport.abort()
 

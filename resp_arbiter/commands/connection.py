@@ -223,13 +223,15 @@ def describe(c: Client, argv: list[bytes] | None = None) -> bytes:
     """One line of CLIENT LIST / CLIENT INFO, in Redis' field order (7.2's, ending in
     lib-name and lib-ver). `argv` is the request being run when `c` is the caller.
 
-    qbuf: bytes received and not yet parsed, with requests held by CLIENT PAUSE beyond
-    the first; argv-mem: the arguments of the request in hand (the one held, or the
-    parsed part of a half-received one); multi-mem: the queued commands, counted as
-    Redis does; omem: replies not yet sent (ours and the transport's write buffer);
-    tot-mem: the sum of these. rbs/rbp/qbuf-free describe Redis' own buffers: 0."""
+    qbuf: bytes received and not yet parsed (all that arrives while CLIENT PAUSE holds
+    the client), with the held requests beyond the first; argv-mem: the arguments of
+    the request in hand (the one held, or the parsed part of a half-received one);
+    multi-mem: the queued commands, counted as Redis does; omem: replies not yet sent
+    (ours and the transport's write buffer); tot-mem: the sum of these. rbs, rbp and
+    qbuf-free describe Redis' own buffers: 0."""
     now = time.monotonic()
     unparsed, partial = c.parser.held()
+    unparsed += len(c.held_input)
     argv_mem = partial + (sum(map(len, argv)) if argv is not None else 0)
     if c.backlog:
         argv_mem += sum(map(len, c.backlog[0]))
@@ -240,8 +242,7 @@ def describe(c: Client, argv: list[bytes] | None = None) -> bytes:
     transport = c.transport
     waiting = transport.get_write_buffer_size() if transport is not None else 0
     omem = len(c.out) + waiting
-    events = ("r" if c.backlog is None and transport is not None else "") \
-        + ("w" if waiting else "")
+    events = ("r" if transport is not None else "") + ("w" if waiting else "")
     return (
         f"id={c.id} addr={c.address} laddr={c.local_address} fd={c.fd} "
         f"name={text(c.name)} age={int(now - c.created)} "
