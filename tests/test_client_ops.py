@@ -216,6 +216,8 @@ def test_client_kill_over_tcp_by_peer_address(tmp_path: Path) -> None:
         assert poll_until(lambda: _accepts(port), 10)
         victim = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:
+            victim.sendall(encode(["PING"]))
+            assert victim.recv(10) == b"+PONG\r\n"
             victim_addr = "%s:%d" % victim.getsockname()
             with session(server.socket_path) as killer:
                 rows = _clients(killer).values()
