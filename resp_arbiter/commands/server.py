@@ -39,7 +39,10 @@ def _command_info(c: Client, spec: Command) -> None:
     r.set_len(len(spec.key_specs))
     for key_spec in spec.key_specs:
         _key_spec(c, key_spec)
-    r.set_len(len(spec.subcommands))
+    if spec.subcommands:  # Redis: an array of subcommand rows, or an empty set
+        r.array_len(len(spec.subcommands))
+    else:
+        r.set_len(0)
     for sub in spec.subcommands.values():
         _command_info(c, sub)
 

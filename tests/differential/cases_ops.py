@@ -228,4 +228,31 @@ def _info_cases() -> list[Case]:
     ]
 
 
-CASES = [*_slowlog_cases(), *_client_cases(), *_latency_cases(), *_info_cases()]
+def subcommands_any_order(redis: Reply, arbiter: Reply) -> bool:
+    """A container's COMMAND INFO row: exact, but for the order of its subcommands'
+    rows (Redis walks a hash table)."""
+    def parts(reply: Reply) -> tuple:
+        row = reply.children[0]
+        subs = row.children[9]
+        return ([child.raw for child in row.children[:9]], subs.raw.split(b"\r\n", 1)[0],
+                sorted(child.raw for child in subs.children))
+    return redis.kind == arbiter.kind == "*" and parts(redis) == parts(arbiter)
+
+
+# This family's rows of COMMAND INFO, each exactly as Redis' (SLOWLOG's container row
+# too, in any order; LATENCY's lists subcommands the arbiter leaves out).
+OPS_COMMANDS = ["slowlog|get", "slowlog|len", "slowlog|reset", "slowlog|help",
+                "monitor", "latency|latest", "latency|history", "latency|reset",
+                "latency|help", "client|kill", "client|pause", "client|unpause",
+                "client|no-evict", "client|list", "client|info"]
+
+
+def _command_info_cases() -> list[Case]:
+    return [case(f"command info {name}", cmd("COMMAND", "INFO", name))
+            for name in OPS_COMMANDS] + [
+        case("command info slowlog", cmd("COMMAND", "INFO", "slowlog",
+                                         compare=subcommands_any_order))]
+
+
+CASES = [*_slowlog_cases(), *_client_cases(), *_latency_cases(), *_info_cases(),
+         *_command_info_cases()]
