@@ -225,6 +225,13 @@ class Server:
         self._gated = True
         self._cache_settings()
 
+    def remove_monitor(self, client: Client) -> None:
+        """The client leaves MONITOR mode (RESET, or it is gone)."""
+        client.monitor = False
+        self.monitors.remove(client)
+        self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF
+        self._cache_settings()
+
     # -- CLIENT PAUSE -------------------------------------------------------------------
 
     def pause(self, end_ms: int, kind: int) -> None:
@@ -329,10 +336,7 @@ class Server:
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
         if client.monitor:
-            client.monitor = False
-            self.monitors.remove(client)
-            self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF
-            self._cache_settings()
+            self.remove_monitor(client)
         if client.backlog is not None and client in self.postponed:
             self.postponed.remove(client)
 

@@ -98,6 +98,17 @@ def test_monitor_inside_exec_and_twice(arbiter: ServerProcess, redis_server: Ser
             assert " flags=OU " in info.text() and " cmd=client|info " in info.text()
 
 
+def test_reset_ends_monitor_mode(arbiter: ServerProcess, redis_server: ServerProcess):
+    for server in (redis_server, arbiter):
+        with session(server.socket_path) as monitor, session(server.socket_path) as other:
+            assert monitor.call("MONITOR").raw == b"+OK\r\n"
+            assert monitor.call("RESET").raw == b"+RESET\r\n"  # not fed: no longer one
+            assert other.call("PING").raw == b"+PONG\r\n"
+            assert monitor.call("PING").raw == b"+PONG\r\n"  # no feed line before it
+            info = monitor.call("CLIENT", "INFO").text()
+            assert " flags=U " in info, info
+
+
 def _cli_monitor(server: ServerProcess, directory: Path) -> list[bytes]:
     """The lines a real `redis-cli -s SOCK monitor` prints while SCRIPT runs."""
     out_path = directory / f"monitor-{Path(server.socket_path).stem}.out"

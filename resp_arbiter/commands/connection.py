@@ -154,6 +154,8 @@ def quit_(c: Client, argv: list[bytes]) -> None:
 @command("reset", 1, CONN_FLAGS, categories=CONN, group=CONN, since="6.2.0",
          summary="Resets the connection.")
 def reset(c: Client, argv: list[bytes]) -> None:
+    if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
+        c.server.remove_monitor(c)
     c.reset_transaction()
     c.set_protocol(2)
     c.name = b""
