@@ -302,7 +302,7 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
     hits, misses = c.server.lookups
     return [
         ("total_connections_received", stats.connections_received),
-        ("total_commands_processed", stats.commands_processed),
+        ("total_commands_processed", c.server.commands_processed()),
         ("instantaneous_ops_per_sec", stats.instantaneous_ops),
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
