@@ -181,6 +181,7 @@ class Client(asyncio.Protocol):
         self.out.clear()
         self.backlog = None
         self.held_input.clear()
+        self.close_after_reply = True  # a request loop serving it stops there
         if self.transport is not None:
             self.transport.abort()
 
