@@ -7,6 +7,7 @@ request, replies appended to one buffer, one `transport.write` per read.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from .protocol import RequestParser, Resp2Writer, Resp3Writer
 if TYPE_CHECKING:
     from .server import Server
 
+log = logging.getLogger("resp_arbiter")
+
 
 class Client(asyncio.Protocol):
     """A connection, as Redis' `client` struct sees it."""
@@ -22,7 +25,8 @@ class Client(asyncio.Protocol):
     __slots__ = ("server", "id", "transport", "parser", "out", "reply", "resp", "name",
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
-                 "multi", "multi_error", "dirty_cas", "watched")
+                 "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
+                 "no_evict", "backlog", "held_input", "redacted")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -34,7 +38,7 @@ class Client(asyncio.Protocol):
                                     config["client-query-buffer-limit"],
                                     self.authenticated)
         self.out = bytearray()
-        self.reply: Resp2Writer = Resp2Writer(self.out)
+        self.reply: Resp2Writer = Resp2Writer(self.out, server.error_stats)
         self.resp = 2
         self.name = b""
         self.lib_name = b""
@@ -49,12 +53,23 @@ class Client(asyncio.Protocol):
         # WATCH state: the keys, and whether one of them changed since.
         self.watched: set[bytes] = set()
         self.dirty_cas = False
+        self.fd = -1
+        self.unix = False
+        self.monitor = False  # MONITOR: gets a line for every command run
+        self.no_evict = False  # CLIENT NO-EVICT (shown in CLIENT LIST's flags)
+        # While CLIENT PAUSE holds this client: the requests it sent that wait, in order.
+        self.backlog: list[list[bytes]] | None = None
+        self.held_input = bytearray()  # bytes received while held, not parsed yet
+        # (argv, what MONITOR and the slow log show instead) for a command that hides
+        # arguments (AUTH, HELLO AUTH, CONFIG SET requirepass), as Redis' original_argv.
+        self.redacted: tuple[list[bytes], list[bytes]] | None = None
 
     # -- protocol switches --------------------------------------------------------------
 
     def set_protocol(self, version: int) -> None:
         self.resp = version
-        self.reply = (Resp3Writer if version == 3 else Resp2Writer)(self.out)
+        self.reply = (Resp3Writer if version == 3 else Resp2Writer)(
+            self.out, self.server.error_stats)
 
     def unwatch_all(self) -> None:
         keyspace = self.server.keyspace
@@ -68,6 +83,13 @@ class Client(asyncio.Protocol):
         self.multi = None
         self.multi_error = False
         self.unwatch_all()
+
+    def redact(self, argv: list[bytes], index: int) -> None:
+        """Show `argv[index]` as "(redacted)" in MONITOR and the slow log (passwords)."""
+        redacted = self.redacted
+        if redacted is None or redacted[0] is not argv:
+            redacted = self.redacted = (argv, list(argv))
+        redacted[1][index] = b"(redacted)"
 
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
@@ -83,19 +105,55 @@ class Client(asyncio.Protocol):
         server = self.server
         server.stats.net_input_bytes += len(data)
         self.last_interaction = time.monotonic()
-        parser = self.parser
-        requests = parser.feed(data)
-        call = server.call
-        for argv in requests:
+        if self.backlog is not None:
+            self._hold(data)
+            return
+        self.run(self.parser.feed(data))
+
+    def _hold(self, data: bytes) -> None:
+        """While CLIENT PAUSE holds this client, what it sends waits unparsed (Redis'
+        query buffer), at most client-query-buffer-limit bytes: past that the client is
+        closed, as Redis closes it. Reading goes on, so a client that leaves is seen."""
+        held = self.held_input
+        held += data
+        if len(held) > self.server.config["client-query-buffer-limit"]:
+            log.warning("Closing client id=%d addr=%s that reached max query buffer "
+                        "length while paused (%d bytes)", self.id, self.address, len(held))
+            self.kill()
+
+    def run(self, requests: list[list[bytes]]) -> None:
+        """Serve `requests` in order, then a protocol error met after them, then flush.
+
+        A request that CLIENT PAUSE holds starts the backlog: it and the ones after it
+        are served by `resume` when the pause ends."""
+        call = self.server.call
+        remaining = iter(requests)
+        for argv in remaining:
             call(self, argv)
             if self.close_after_reply:
                 break
-        error = parser.pending_error
+            if self.backlog is not None:
+                self.backlog += remaining
+                self.flush()
+                return
+        error = self.parser.pending_error
         if error is not None and not self.close_after_reply:
             if error.message is not None:
+                self.server.error_stats.current = None  # no command's failure
                 self.reply.error(error.message)
             self.close_after_reply = True
         self.flush()
+
+    def resume(self) -> None:
+        """The pause that held this client ended: serve what waited, in order."""
+        backlog, self.backlog = self.backlog, None
+        if backlog is None or self.transport is None:
+            return
+        self.run(backlog)
+        if self.backlog is None and self.held_input and not self.close_after_reply:
+            data = bytes(self.held_input)
+            self.held_input.clear()
+            self.run(self.parser.feed(data))
 
     def flush(self) -> None:
         out = self.out
@@ -115,3 +173,21 @@ class Client(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def kill(self) -> None:
+        """CLIENT KILL: gone at once, as Redis' freeClient (pending output dropped)."""
+        self.reset_transaction()
+        self.server.client_disconnected(self)
+        self.out.clear()
+        self.backlog = None
+        self.held_input.clear()
+        self.close_after_reply = True  # a request loop serving it stops there
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def pending_output(self) -> int:
+        """Reply bytes not yet sent: our buffer and the transport's (CLIENT LIST omem)."""
+        transport = self.transport
+        waiting = transport.get_write_buffer_size() if transport is not None else 0
+        return len(self.out) + waiting

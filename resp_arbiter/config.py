@@ -63,6 +63,13 @@ def is_memory(setting: Setting) -> bool:
     return setting.parse is _parse_memory
 
 
+def _parse_yes_no(text: str) -> str:
+    value = text.lower()
+    if value not in ("yes", "no"):
+        raise ConfigError("argument must be 'yes' or 'no'")
+    return value
+
+
 def _parse_octal(text: str) -> int:
     try:
         return int(text, 8)
@@ -129,6 +136,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("logfile", "", mutable=False, help="log file ('' = standard output)"),
     Setting("databases", 1, _parse_int, 1, 1, mutable=False,
             help="number of databases (only db 0 exists)", on_command_line=False),
+    Setting("slowlog-log-slower-than", 10000, _parse_int, -1, LONG_MAX,
+            help="log commands slower than this many microseconds (-1 = never)"),
+    Setting("slowlog-max-len", 128, _parse_int, 0, LONG_MAX,
+            help="most entries the slow log keeps"),
+    Setting("latency-tracking", "yes", _parse_yes_no,
+            help="show per-command latency percentiles in INFO latencystats (yes/no)"),
     # Read by redis-benchmark and other tools; the arbiter keeps no RDB and no AOF yet.
     Setting("save", "", mutable=False, on_command_line=False),
     Setting("appendonly", "no", choices=("no",), mutable=False, on_command_line=False),

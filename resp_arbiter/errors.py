@@ -69,6 +69,17 @@ CLIENT_NAME_SPACES = "ERR Client names cannot contain spaces, newlines or specia
 CLIENT_INFO_SPACES = "ERR {} cannot contain spaces, newlines or special characters."
 CLIENT_SETINFO_ATTR = "ERR Unrecognized option '{}'"
 MAX_CLIENTS = "ERR max number of clients reached"
+SUBCOMMAND_SYNTAX = "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP."
+REPLICA_KEYSPACE = "ERR Replica can't interact with the keyspace"
+INVALID_CLIENT_ID = "ERR Invalid client ID"
+UNKNOWN_CLIENT_TYPE = "ERR Unknown client type '{}'"
+NO_SUCH_USER = "ERR No such user '{}'"
+NO_SUCH_CLIENT = "ERR No such client"
+CLIENT_ID_POSITIVE = "ERR client-id should be greater than 0"
+MAXAGE_NOT_INTEGER = "ERR maxage is not an integer or out of range"
+MAXAGE_POSITIVE = "ERR maxage should be greater than 0"
+PAUSE_MODE = "ERR CLIENT PAUSE mode must be WRITE or ALL"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
 
 # Configuration.
 CONFIG_UNKNOWN_OPTION = "ERR Unknown option or number of arguments for CONFIG SET - '{}'"
@@ -97,6 +108,9 @@ OBJECT_IDLETIME_LFU = (
 
 # Memory.
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+SLOWLOG_COUNT = "ERR count should be greater than or equal to -1"
+MONITOR_DENY_BLOCKING = "ERR MONITOR isn't allowed for DENY BLOCKING client"
 
 # Transactions.
 MULTI_NESTED = "ERR MULTI calls can not be nested"

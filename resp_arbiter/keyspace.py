@@ -236,7 +236,8 @@ class Keyspace:
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
                  "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
                  "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
-                 "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor")
+                 "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor",
+                 "lookups")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -271,6 +272,8 @@ class Keyspace:
         self.lfu = False
         self.lfu_log_factor = 10
         self.lfu_decay_time = 1
+        # [hits, misses] while a read command runs (INFO keyspace_hits/misses), else None.
+        self.lookups: list[int] | None = None
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -306,18 +309,24 @@ class Keyspace:
         if table is not None:
             if (table.expires_at or table.field_ttl) and \
                     self._expire_if_due(key, table, self.now()) is None:
-                return None
-            if self.lfu:
+                table = None
+            elif self.lfu:
                 self._count_access(table)
             else:
                 table.access = self.lru_clock
+        lookups = self.lookups
+        if lookups is not None:
+            lookups[table is None] += 1
         return table
 
     def peek(self, key: bytes) -> Table | None:
         """As `get`, without recording an access (Redis' LOOKUP_NOTOUCH)."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
-            return self._expire_if_due(key, table, self.now())
+            table = self._expire_if_due(key, table, self.now())
+        lookups = self.lookups
+        if lookups is not None:
+            lookups[table is None] += 1
         return table
 
     def exists(self, key: bytes) -> bool:

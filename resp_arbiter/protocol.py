@@ -11,7 +11,7 @@ produce the same requests; the property tests check that for arbitrary chunking.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Protocol
 
 import hiredis
 
@@ -78,6 +78,15 @@ class RequestParser:
         if rest:
             requests += self._feed_fast(rest)
         return requests
+
+    def held(self) -> tuple[int, int]:
+        """(unparsed bytes, bytes of the arguments already read of an open request):
+        CLIENT LIST's qbuf and argv-mem. Between reads hiredis holds nothing: a chunk
+        that ends inside a request leaves that request to the strict parser."""
+        strict = self._strict
+        if strict is None:
+            return 0, 0
+        return strict.held()
 
     def _feed_fast(self, data: bytes) -> list[list[bytes]]:
         """Parse `data`, which starts at a request boundary, with hiredis where it is safe."""
@@ -165,6 +174,9 @@ class _StrictParser:
     def at_boundary(self) -> bool:
         """No multibulk request is half-read (unparsed bytes may follow)."""
         return self._remaining == 0
+
+    def held(self) -> tuple[int, int]:
+        return len(self._buf) - self._pos, sum(map(len, self._args))
 
     def take_rest(self) -> bytes:
         rest = bytes(self._buf[self._pos:])
@@ -375,15 +387,30 @@ def _format_double(value: float) -> bytes:
     return text
 
 
+class ErrorCounter(Protocol):
+    """Counts every error reply written (INFO's total_error_replies and errorstats)."""
+
+    def count(self, message: str) -> None: ...
+
+
+class _NoCounter:
+    def count(self, message: str) -> None:
+        pass
+
+
+_NOT_COUNTED = _NoCounter()
+
+
 class Resp2Writer:
     """Appends RESP2 replies to one output buffer. Commands call these; nothing else
     writes replies, so RESP3 only needs the `Resp3Writer` overrides."""
 
-    __slots__ = ("out",)
+    __slots__ = ("out", "errors")
     resp3 = False
 
-    def __init__(self, out: bytearray) -> None:
+    def __init__(self, out: bytearray, errors: ErrorCounter | None = None) -> None:
         self.out = out
+        self.errors = errors or _NOT_COUNTED
 
     def ok(self) -> None:
         self.out += b"+OK\r\n"
@@ -394,6 +421,7 @@ class Resp2Writer:
     def error(self, message: str) -> None:
         self.out += b"-%s\r\n" % message.encode("utf-8", "surrogateescape").replace(
             b"\r", b" ").replace(b"\n", b" ")
+        self.errors.count(message)
 
     def integer(self, value: int) -> None:
         self.out += b":%d\r\n" % value

@@ -64,6 +64,12 @@ class Command:
     no_auth: bool = False
     runs_in_multi: bool = False
     full_name: str = ""
+    # Read commands with keys count keyspace hits and misses (Redis' lookupKeyRead).
+    counts_lookups: bool = False
+    # Redis hides admin and skip_monitor commands from MONITOR, skip_slowlog ones from
+    # the slow log.
+    monitored: bool = True
+    slowlogged: bool = True
 
     def accepts(self, argc: int) -> bool:
         arity = self.arity
@@ -72,6 +78,9 @@ class Command:
 
 # Commands a client in MULTI runs at once instead of queueing (Redis' processCommand).
 _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+# Read commands whose key lookup Redis does not count as a keyspace hit or miss (they
+# look in the keyspace's dict directly).
+_NO_LOOKUP_STATS = frozenset(("memory|usage",))
 
 COMMANDS: dict[bytes, Command] = {}
 """Top-level commands by lower-case name."""
@@ -120,7 +129,11 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             last_key=keys[1], step=keys[2], tips=tuple(tips.split()), key_specs=key_specs,
             group=group, since=since, summary=summary, complexity=complexity,
             syntax=syntax, is_write="write" in flag_set, no_auth="no_auth" in flag_set,
-            runs_in_multi=name in _RUN_IN_MULTI and parent is None)
+            runs_in_multi=name in _RUN_IN_MULTI and parent is None,
+            counts_lookups="readonly" in flag_set and bool(keys[0] or key_specs)
+            and (name if parent is None else f"{parent}|{name}") not in _NO_LOOKUP_STATS,
+            monitored=not flag_set & {"admin", "skip_monitor"},
+            slowlogged="skip_slowlog" not in flag_set)
         if parent is None:
             spec.full_name = name
             COMMANDS[name.encode()] = spec

@@ -16,6 +16,7 @@ import signal
 import socket
 import stat
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from .keyspace import Keyspace
 from .listeners import RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
 from .memory import EVICTION_BUDGET, Memory
 from .registry import Command, lookup
+from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
 
 log = logging.getLogger("resp_arbiter")
 NOTICE = 25  # Redis' default log level sits between INFO and WARNING
@@ -41,20 +43,23 @@ ACTIVE_EXPIRE_BUDGET = 0.01
 # Freeing removed large values, and evicting, may each use this much of a cron tick.
 LAZYFREE_BUDGET = 0.01
 CRON_EVICTION_BUDGET = 0.01
+# CLIENT PAUSE modes, in Redis' order of strictness.
+PAUSE_OFF, PAUSE_WRITE, PAUSE_ALL = 0, 1, 2
+# A MONITOR client that lets this much output pile up (it reads slower than commands
+# arrive) is disconnected, so that it cannot make the arbiter's memory grow without end.
+MONITOR_OUTPUT_LIMIT = 64 * 1024 * 1024
+_NEVER = 1 << 80  # a slow-log threshold no duration reaches (slowlog-log-slower-than < 0)
+_clock = time.perf_counter_ns
 
 
 @dataclass
 class Stats:
     """The counters INFO reports."""
 
-    commands_processed: int = 0
     connections_received: int = 0
     rejected_connections: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
-    keyspace_hits: int = 0
-    keyspace_misses: int = 0
-    unexpected_error_replies: int = 0
     ops_sample_time: float = 0.0
     ops_sample_count: int = 0
     instantaneous_ops: int = 0
@@ -84,6 +89,21 @@ class Server:
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future | None = None
         self._write_hooks: list[Callable[[Client, list[bytes]], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # INFO errorstats/commandstats/latencystats, keyspace hits and misses, slow log.
+        self.error_stats = ErrorStats()
+        self.command_stats: defaultdict[Command, CommandStats] = defaultdict(CommandStats)
+        self.lookups = [0, 0]  # keyspace hits, misses (read commands' key lookups)
+        self.slowlog = SlowLog()
+        self._slowlog_us = self._observe_us = _NEVER
+        # MONITOR clients; CLIENT PAUSE state and the clients it holds, in arrival order.
+        self.monitors: list[Client] = []
+        self.pause_type = PAUSE_OFF
+        self.pause_end = 0  # Unix ms
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self.postponed: list[Client] = []
+        self._gated = False  # a pause or a monitor exists: `call` has more to check
+        self._cache_settings()
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -91,24 +111,26 @@ class Server:
         """Check and run one request for `client` (or queue it inside MULTI)."""
         spec = lookup(argv[0])
         if spec is None:
+            client.last_command = "NULL"
             self._reject(client, _unknown_command(argv))
             return
         argc = len(argv)
-        if not spec.accepts(argc):
-            self._reject(client, errors.WRONG_ARITY.format(spec.name))
-            return
         if spec.subcommands and argc > 1:
             sub = spec.subcommands.get(argv[1].lower())
             if sub is None:
+                client.last_command = "NULL"
                 self._reject(client, errors.UNKNOWN_SUBCOMMAND.format(
                     _text(_c_string(argv[1], 128)), spec.name.upper()))
                 return
-            if not sub.accepts(argc):
-                self._reject(client, errors.WRONG_ARITY.format(sub.full_name))
-                return
             spec = sub
+        client.last_command = spec.full_name
+        if not spec.accepts(argc):
+            self._reject(client, errors.WRONG_ARITY.format(spec.full_name), spec)
+            return
         if not client.authenticated and not spec.no_auth:
-            self._reject(client, errors.NOAUTH)
+            self._reject(client, errors.NOAUTH, spec)
+            return
+        if self._gated and self._gate(client, spec, argv):
             return
         if self.maxmemory and not self._memory_allows(spec, client):
             return
@@ -118,10 +140,13 @@ class Server:
             return
         self.execute(spec, client, argv)
 
-    @staticmethod
-    def _reject(client: Client, message: str) -> None:
-        """A refused command's error; inside MULTI it also dooms the EXEC."""
+    def _reject(self, client: Client, message: str, spec: Command | None = None) -> None:
+        """A refused command's error (counted as a rejected call of `spec`, when the
+        command is known); inside MULTI it also dooms the EXEC."""
+        self.error_stats.current = None  # a refusal is no failed call of the last command
         client.reply.error(message)
+        if spec is not None:
+            self.command_stats[spec].rejected += 1
         if client.multi is not None:
             client.multi_error = True
 
@@ -144,17 +169,38 @@ class Server:
             return False
         elif name in ("discard", "quit", "reset"):
             return True
-        self._reject(client, errors.OOM)
+        self._reject(client, errors.OOM, spec)
+        return False
+
+    def _gate(self, client: Client, spec: Command, argv: list[bytes]) -> bool:
+        """The checks that only matter while a monitor is connected or clients are
+        paused (Redis' processCommand order). True when the request was dealt with."""
+        if client.monitor:
+            # Monitors are replicas to Redis: never paused, kept away from the keys.
+            if spec.is_write or "readonly" in spec.flags or "may_replicate" in spec.flags:
+                self._reject(client, errors.REPLICA_KEYSPACE, spec)
+                return True
+            return False
+        if self.pause_type == PAUSE_ALL or (
+                self.pause_type == PAUSE_WRITE and _writes(client, spec)):
+            client.backlog = [argv]
+            self.postponed.append(client)
+            return True
         return False
 
     def execute(self, spec: Command, client: Client, argv: list[bytes]) -> None:
-        """Run a checked command: the one place every execution passes, EXEC's included."""
-        self.stats.commands_processed += 1
-        client.last_command = spec.full_name
+        """Run a checked command: the one place every execution passes, EXEC's included.
+
+        Also where each command is timed and counted (commandstats, latencystats, failed
+        calls), logged when slow, and fed to MONITOR clients, as in Redis' call()."""
         keyspace = self.keyspace
         keyspace.new_command()
         dirty = keyspace.dirty
         reply_start = len(client.out)
+        keyspace.lookups = self.lookups if spec.counts_lookups else None
+        stats = self.command_stats[spec]
+        self.error_stats.current = stats
+        start = _clock()
         try:
             spec.handler(client, argv)
         except errors.CommandError as exc:
@@ -165,6 +211,13 @@ class Server:
             log.exception("command %s failed", spec.full_name)
             del client.out[reply_start:]
             client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
+        micros = (_clock() - start) // 1000
+        try:
+            stats.histogram[micros] += 1  # a slot per whole microsecond under 1024
+        except IndexError:
+            stats.record_long(micros)
+        if micros >= self._observe_us:
+            self._observe(spec, client, argv, micros)
         if spec.is_write and keyspace.dirty != dirty:
             for hook in self._write_hooks:
                 hook(client, argv)
@@ -172,6 +225,90 @@ class Server:
     def on_write(self, hook: Callable[[Client, list[bytes]], None]) -> None:
         """Call `hook(client, argv)` after every command that changed the data."""
         self._write_hooks.append(hook)
+
+    def _observe(self, spec: Command, client: Client, argv: list[bytes],
+                 micros: int) -> None:
+        """The slow log and the MONITOR feed: only reached for a command slower than
+        slowlog-log-slower-than, or for every command while a monitor is connected."""
+        if micros >= self._slowlog_us and spec.slowlogged:
+            self.slowlog.push(_shown(client, argv), int(time.time()), micros,
+                              client.address, client.name, self.config["slowlog-max-len"])
+        if self.monitors and spec.monitored:
+            self._feed_monitors(client, argv)
+
+    def _feed_monitors(self, client: Client, argv: list[bytes]) -> None:
+        """One line per command to every MONITOR client, written at the next loop turn."""
+        source = f"unix:{self.config['unixsocket']}" if client.unix else client.address
+        line = monitor_line(time.time_ns(), source, _shown(client, argv))
+        for monitor in list(self.monitors):
+            out = monitor.out
+            if not out and monitor.transport is not None and self._loop is not None:
+                self._loop.call_soon(monitor.flush)
+            out += line
+            if monitor.pending_output > MONITOR_OUTPUT_LIMIT:
+                log.warning("Client id=%d addr=%s closed for overcoming of output buffer "
+                            "limits.", monitor.id, monitor.address)
+                monitor.kill()
+
+    def add_monitor(self, client: Client) -> None:
+        client.monitor = True
+        self.monitors.append(client)
+        self._gated = True
+        self._cache_settings()
+
+    def remove_monitor(self, client: Client) -> None:
+        """The client leaves MONITOR mode (RESET, or it is gone)."""
+        client.monitor = False
+        self.monitors.remove(client)
+        self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF
+        self._cache_settings()
+
+    # -- CLIENT PAUSE -------------------------------------------------------------------
+
+    def pause(self, end_ms: int, kind: int) -> None:
+        """CLIENT PAUSE: a pause already on keeps its stricter mode and later end."""
+        if self.pause_type != PAUSE_OFF:
+            kind = max(kind, self.pause_type)
+            end_ms = max(end_ms, self.pause_end)
+        self.pause_type, self.pause_end = kind, end_ms
+        self._check_pause()
+
+    def _check_pause(self) -> None:
+        """End the pause once its time has passed, else wake up when it will have."""
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        if self.pause_type == PAUSE_OFF:
+            return
+        remaining = self.pause_end - time.time() * 1000
+        if remaining < 0:
+            self.unpause()
+            return
+        self._gated = True
+        loop = self._loop or asyncio.get_running_loop()
+        self._pause_timer = loop.call_later(remaining / 1000 + 0.001, self._check_pause)
+
+    def unpause(self) -> None:
+        """End the pause; the held clients are served, in the order they were held, at
+        the next loop turn (as Redis does in beforeSleep), never within this command."""
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+        self.pause_type, self.pause_end = PAUSE_OFF, 0
+        self._gated = bool(self.monitors)
+        if self.postponed:
+            loop = self._loop or asyncio.get_running_loop()
+            loop.call_soon(self._resume_postponed)
+
+    def _resume_postponed(self) -> None:
+        held, self.postponed = self.postponed, []
+        for client in held:
+            if self.pause_type == PAUSE_ALL:  # paused again by one of them
+                self.postponed.append(client)
+            else:
+                client.resume()
+
+    # -- settings -----------------------------------------------------------------------
 
     def apply_config(self) -> None:
         """Make CONFIG SET changes take effect for connected clients too."""
@@ -181,6 +318,21 @@ class Server:
         for client in self.clients.values():
             client.parser.max_bulk_len = config["proto-max-bulk-len"]
             client.parser.query_buffer_limit = config["client-query-buffer-limit"]
+        self._cache_settings()
+        if config["slowlog-log-slower-than"] >= 0:  # Redis trims after each command
+            self.slowlog.trim(config["slowlog-max-len"])
+
+    def _cache_settings(self) -> None:
+        """Settings read on every command, kept where `execute` reads them fastest."""
+        threshold = self.config["slowlog-log-slower-than"]
+        self._slowlog_us = threshold if threshold >= 0 else _NEVER
+        # One comparison in `execute` decides whether `_observe` has anything to do.
+        self._observe_us = 0 if self.monitors else self._slowlog_us
+
+    def commands_processed(self) -> int:
+        """INFO's total_commands_processed: every execution (Redis counts its calls the
+        same way), summed from the command rows rather than counted a second time."""
+        return sum(stats.calls for stats in self.command_stats.values())
 
     def _apply_memory_config(self) -> None:
         config = self.config
@@ -190,7 +342,12 @@ class Server:
         self.maxmemory = config["maxmemory"]
 
     def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: Redis' resetServerStats and resetCommandTableStats."""
         self.stats = Stats()
+        self.error_stats.reset()
+        for stats in self.command_stats.values():  # in place: the running command's row
+            stats.reset()                          # (CONFIG RESETSTAT's) still counts it
+        self.lookups[:] = [0, 0]
 
     # -- clients ------------------------------------------------------------------------
 
@@ -201,15 +358,20 @@ class Server:
         transport = client.transport
         sockname = transport.get_extra_info("sockname") if transport else None
         peername = transport.get_extra_info("peername") if transport else None
+        sock = transport.get_extra_info("socket") if transport else None
+        if sock is not None:
+            client.fd = sock.fileno()
         if isinstance(peername, tuple):
             client.address = f"{peername[0]}:{peername[1]}"
             client.local_address = f"{sockname[0]}:{sockname[1]}"
         else:
             path = sockname or self.config["unixsocket"]
             client.address = client.local_address = f"{path}:0"
+            client.unix = True
         if len(self.clients) >= self.config["maxclients"]:
             self.stats.rejected_connections += 1
-            client.reply.error(errors.MAX_CLIENTS)
+            # Written past the reply writer: Redis does not count this among error replies.
+            client.out += b"-%s\r\n" % errors.MAX_CLIENTS.encode()
             client.close_after_reply = True
             client.flush()
             return
@@ -217,6 +379,10 @@ class Server:
 
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
+        if client.monitor:
+            self.remove_monitor(client)
+        if client.backlog is not None and client in self.postponed:
+            self.postponed.remove(client)
 
     def accept_client(self, sock: socket.socket) -> None:
         """A connection just accepted: refused at once with Redis' error when `maxclients`
@@ -255,7 +421,8 @@ class Server:
         self._sample_ops(now)
         keyspace = self.keyspace
         keyspace.tick()
-        keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        if self.pause_type == PAUSE_OFF:  # as Redis, no active expiry during a pause
+            keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
         keyspace.lazy.step(LAZYFREE_BUDGET)
         if self.maxmemory:
             self.memory.make_room(CRON_EVICTION_BUDGET)
@@ -268,16 +435,18 @@ class Server:
         stats = self.stats
         elapsed = now - stats.ops_sample_time
         if elapsed >= 1.0:
-            stats.instantaneous_ops = int(
-                (stats.commands_processed - stats.ops_sample_count) / elapsed)
+            processed = self.commands_processed()
+            stats.instantaneous_ops = int((processed - stats.ops_sample_count) / elapsed)
             stats.ops_sample_time = now
-            stats.ops_sample_count = stats.commands_processed
+            stats.ops_sample_count = processed
 
     def _close_idle_clients(self, now: float) -> None:
         timeout = self.config["timeout"]
         if timeout:
             for client in list(self.clients.values()):
-                if now - client.last_interaction > timeout:
+                # Redis never times out monitors (replicas to it) or held clients.
+                if now - client.last_interaction > timeout and not client.monitor \
+                        and client.backlog is None:
                     client.close()
 
     def _check_parent(self) -> None:
@@ -290,7 +459,7 @@ class Server:
 
     async def start(self) -> None:
         """Bind the listeners; raises StartupError when that is impossible."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         path = self.config["unixsocket"]
         port = self.config["port"]
         if not path and not port:
@@ -391,6 +560,22 @@ def _bind_unix(path: str, perm: int) -> socket.socket:
     os.chmod(path, perm)
     sock.setblocking(False)
     return sock
+
+
+def _writes(client: Client, spec: Command) -> bool:
+    """Whether CLIENT PAUSE WRITE holds this command: a write, or an EXEC of writes."""
+    if spec.is_write or "may_replicate" in spec.flags:
+        return True
+    return spec.name == "exec" and spec.parent is None and client.multi is not None \
+        and any(queued.is_write for queued, _ in client.multi)
+
+
+def _shown(client: Client, argv: list[bytes]) -> list[bytes]:
+    """The arguments MONITOR and the slow log show: `argv`, or its redacted copy."""
+    redacted = client.redacted
+    if redacted is not None and redacted[0] is argv:
+        return redacted[1]
+    return argv
 
 
 def _text(arg: bytes) -> str:

@@ -7,7 +7,9 @@ import time
 
 from .. import REDIS_VERSION, errors
 from ..client import Client
+from ..config import LONG_MAX
 from ..registry import command, container
+from ..server import PAUSE_ALL, PAUSE_WRITE
 from ._args import parse_int, text
 
 CONN = "connection"
@@ -50,6 +52,8 @@ def auth(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 3:
         c.reply.error(errors.SYNTAX)
         return
+    for index in range(1, len(argv)):  # MONITOR and the slow log never show passwords
+        c.redact(argv, index)
     if len(argv) == 2:
         if not c.server.config["requirepass"]:
             c.reply.error(errors.AUTH_NO_PASSWORD)
@@ -82,33 +86,32 @@ def hello(c: Client, argv: list[bytes]) -> None:
         if version < 2 or version > 3:
             c.reply.error(errors.NOPROTO)
             return
-    credentials = name = None
+    # Options take effect one by one, as in Redis: a name set before a failing option
+    # stays set, and only the AUTH arguments read so far are hidden from MONITOR.
     i = 2
     while i < len(argv):
         option = argv[i].lower()
         more = len(argv) - 1 - i
         if option == b"auth" and more >= 2:
-            credentials = (argv[i + 1], argv[i + 2])
+            c.redact(argv, i + 1)
+            c.redact(argv, i + 2)
+            if not _password_matches(c, argv[i + 1], argv[i + 2]):
+                c.reply.error(errors.WRONGPASS)
+                return
+            c.set_authenticated(True)
             i += 3
         elif option == b"setname" and more >= 1:
-            name = argv[i + 1]
+            if not _valid_name(argv[i + 1]):
+                c.reply.error(errors.CLIENT_NAME_SPACES)
+                return
+            c.name = argv[i + 1]
             i += 2
         else:
             c.reply.error(f"ERR Syntax error in HELLO option '{text(argv[i])}'")
             return
-    if credentials is not None:
-        if not _password_matches(c, *credentials):
-            c.reply.error(errors.WRONGPASS)
-            return
-        c.set_authenticated(True)
     if not c.authenticated:
         c.reply.error(errors.NOAUTH_HELLO)
         return
-    if name is not None:
-        if not _valid_name(name):
-            c.reply.error(errors.CLIENT_NAME_SPACES)
-            return
-        c.name = name
     c.set_protocol(version)
     r = c.reply
     r.map_len(7)
@@ -151,6 +154,8 @@ def quit_(c: Client, argv: list[bytes]) -> None:
 @command("reset", 1, CONN_FLAGS, categories=CONN, group=CONN, since="6.2.0",
          summary="Resets the connection.")
 def reset(c: Client, argv: list[bytes]) -> None:
+    if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
+        c.server.remove_monitor(c)
     c.reset_transaction()
     c.set_protocol(2)
     c.name = b""
@@ -207,17 +212,48 @@ def client_setinfo(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-def describe(c: Client) -> bytes:
-    """One line of CLIENT LIST / CLIENT INFO, with Redis' field order."""
+def _flags(c: Client) -> str:
+    """CLIENT LIST's flags, in Redis' order; N when none applies."""
+    flags = "".join(flag for flag, on in (
+        ("O", c.monitor), ("x", c.multi is not None), ("b", c.backlog is not None),
+        ("d", c.dirty_cas and bool(c.watched)), ("c", c.close_after_reply),
+        ("U", c.unix), ("e", c.no_evict)) if on)
+    return flags or "N"
+
+
+def describe(c: Client, argv: list[bytes] | None = None) -> bytes:
+    """One line of CLIENT LIST / CLIENT INFO, in Redis' field order (7.2's, ending in
+    lib-name and lib-ver). `argv` is the request being run when `c` is the caller.
+
+    qbuf: bytes received and not yet parsed (all that arrives while CLIENT PAUSE holds
+    the client), with the held requests beyond the first; argv-mem: the arguments of
+    the request in hand (the one held, or the parsed part of a half-received one);
+    multi-mem: the queued commands, counted as Redis does; omem: replies not yet sent
+    (ours and the transport's write buffer); tot-mem: the sum of these. rbs, rbp and
+    qbuf-free describe Redis' own buffers: 0."""
     now = time.monotonic()
-    unix = c.transport is not None and c.address.endswith(":0")
+    unparsed, partial = c.parser.held()
+    unparsed += len(c.held_input)
+    argv_mem = partial + (sum(map(len, argv)) if argv is not None else 0)
+    if c.backlog:
+        argv_mem += sum(map(len, c.backlog[0]))
+        unparsed += sum(len(arg) for request in c.backlog[1:] for arg in request)
+    multi = -1 if c.multi is None else len(c.multi)
+    multi_mem = 0 if c.multi is None else sum(
+        sum(map(len, queued)) + 8 * len(queued) for _, queued in c.multi)
+    transport = c.transport
+    waiting = transport.get_write_buffer_size() if transport is not None else 0
+    omem = len(c.out) + waiting
+    events = ("r" if transport is not None else "") + ("w" if waiting else "")
     return (
-        f"id={c.id} addr={c.address} laddr={c.local_address} fd=-1 "
+        f"id={c.id} addr={c.address} laddr={c.local_address} fd={c.fd} "
         f"name={text(c.name)} age={int(now - c.created)} "
-        f"idle={int(now - c.last_interaction)} flags={'U' if unix else 'N'} db=0 sub=0 "
-        f"psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 "
-        f"obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={c.last_command} user=default "
-        f"redir=-1 resp={c.resp} lib-name={text(c.lib_name)} lib-ver={text(c.lib_ver)}\n"
+        f"idle={int(now - c.last_interaction)} flags={_flags(c)} db=0 sub=0 "
+        f"psub=0 ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 argv-mem={argv_mem} "
+        f"multi-mem={multi_mem} rbs=0 rbp=0 obl={len(c.out)} oll=0 omem={omem} "
+        f"tot-mem={unparsed + argv_mem + multi_mem + omem} events={events} "
+        f"cmd={c.last_command} user=default redir=-1 resp={c.resp} "
+        f"lib-name={text(c.lib_name)} lib-ver={text(c.lib_ver)}\n"
     ).encode()
 
 
@@ -225,7 +261,19 @@ def describe(c: Client) -> bytes:
          parent="client", tips="nondeterministic_output",
          summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> None:
-    c.reply.verbatim(describe(c))
+    c.reply.verbatim(describe(c, argv))
+
+
+# Redis' client types; every client of the arbiter is "normal" (MONITOR clients too).
+_CLIENT_TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica",
+                 b"pubsub": "pubsub", b"master": "master"}
+
+
+def _client_type(name: bytes) -> str:
+    kind = _CLIENT_TYPES.get(name.lower())
+    if kind is None:
+        raise errors.CommandError(errors.UNKNOWN_CLIENT_TYPE.format(text(name)))
+    return kind
 
 
 @command("list", -2, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.4.0",
@@ -233,46 +281,184 @@ def client_info(c: Client, argv: list[bytes]) -> None:
          summary="Lists open connections.")
 def client_list(c: Client, argv: list[bytes]) -> None:
     clients = list(c.server.clients.values())
-    if len(argv) > 2:
-        if len(argv) >= 4 and argv[2].lower() == b"type" and argv[3].lower() == b"normal":
-            pass
-        elif len(argv) >= 4 and argv[2].lower() == b"id":
-            wanted = {parse_int(a) for a in argv[3:]}
-            if None in wanted:
-                c.reply.error("ERR Invalid client ID")
-                return
-            clients = [other for other in clients if other.id in wanted]
+    if len(argv) == 4 and argv[2].lower() == b"type":
+        if _client_type(argv[3]) != "normal":
+            clients = []
+    elif len(argv) > 3 and argv[2].lower() == b"id":
+        by_id = c.server.clients
+        wanted = []
+        for arg in argv[3:]:  # in the order asked, repeats included, as Redis
+            client_id = parse_int(arg)
+            if client_id is None:
+                raise errors.CommandError(errors.INVALID_CLIENT_ID)
+            if client_id in by_id:
+                wanted.append(by_id[client_id])
+        clients = wanted
+    elif len(argv) != 2:
+        raise errors.CommandError(errors.SYNTAX)
+    c.reply.verbatim(b"".join(describe(other, argv if other is c else None)
+                              for other in clients))
+
+
+@command("kill", -3, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.4.0",
+         parent="client", complexity="O(N) where N is the number of client connections",
+         syntax="[old-format] [ID:client-id:integer] [TYPE:type] [USER:username] "
+                "[ADDR:addr] [LADDR:laddr] [SKIPME:skipme] [MAXAGE:maxage:integer]",
+         summary="Terminates open connections.")
+def client_kill(c: Client, argv: list[bytes]) -> None:
+    """The old form (one address: OK or an error) and the filters (a count); the
+    caller is spared unless SKIPME no, or the old form names it."""
+    addr = laddr = kind = None
+    client_id = max_age = 0
+    skip_me = len(argv) != 3
+    if len(argv) == 3:
+        addr = text(argv[2])
+    else:
+        i = 2
+        while i < len(argv):
+            option = argv[i].lower()
+            if i + 1 >= len(argv):
+                raise errors.CommandError(errors.SYNTAX)
+            value = argv[i + 1]
+            if option == b"id":
+                client_id = parse_int(value) or 0
+                if client_id < 1:
+                    raise errors.CommandError(errors.CLIENT_ID_POSITIVE)
+            elif option == b"maxage":
+                age = parse_int(value)
+                if age is None:
+                    raise errors.CommandError(errors.MAXAGE_NOT_INTEGER)
+                if age <= 0:
+                    raise errors.CommandError(errors.MAXAGE_POSITIVE)
+                max_age = age
+            elif option == b"type":
+                kind = _client_type(value)
+            elif option == b"addr":
+                addr = text(value)
+            elif option == b"laddr":
+                laddr = text(value)
+            elif option == b"user":
+                if value != b"default":
+                    raise errors.CommandError(errors.NO_SUCH_USER.format(text(value)))
+            elif option == b"skipme":
+                if value.lower() not in (b"yes", b"no"):
+                    raise errors.CommandError(errors.SYNTAX)
+                skip_me = value.lower() == b"yes"
+            else:
+                raise errors.CommandError(errors.SYNTAX)
+            i += 2
+    now = time.monotonic()
+    killed = 0
+    for other in list(c.server.clients.values()):
+        if (addr is not None and other.address != addr) \
+                or (laddr is not None and other.local_address != laddr) \
+                or (kind is not None and kind != "normal") \
+                or (client_id and other.id != client_id) \
+                or (other is c and skip_me) \
+                or (max_age and now - other.created < max_age):
+            continue
+        if other is c:
+            c.close_after_reply = True  # after this reply, as Redis
         else:
-            c.reply.error(errors.SYNTAX)
-            return
-    c.reply.verbatim(b"".join(describe(other) for other in clients))
-
-
-def _on_off(c: Client, argv: list[bytes]) -> None:
-    if argv[2].lower() in (b"on", b"off"):
+            other.kill()
+        killed += 1
+    if len(argv) != 3:
+        c.reply.integer(killed)
+    elif killed:
         c.reply.ok()
     else:
-        c.reply.error(errors.SYNTAX)
+        c.reply.error(errors.NO_SUCH_CLIENT)
 
 
-command("no-evict", 3, CLIENT_ADMIN, categories=CONN, group=CONN, since="7.0.0",
-        parent="client", summary="Sets the client eviction mode of the connection.")(_on_off)
-command("no-touch", 3, "noscript loading stale", categories=CONN, group=CONN,
-        since="7.2.0", parent="client",
-        summary="Controls whether commands sent by the client affect the LRU/LFU of "
-                "accessed keys.")(_on_off)
+@command("pause", -3, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.9.50",
+         parent="client", syntax="timeout:integer [WRITE|ALL]",
+         summary="Suspends commands processing.")
+def client_pause(c: Client, argv: list[bytes]) -> None:
+    """Hold every client's commands (ALL) or only writes (WRITE) for `timeout` ms; held
+    commands run, in order, when the pause ends (time, or CLIENT UNPAUSE)."""
+    if len(argv) > 4:
+        raise errors.CommandError(errors.SUBCOMMAND_SYNTAX.format(
+            text(argv[1][:128]), "CLIENT"))
+    kind = PAUSE_ALL
+    if len(argv) == 4:
+        mode = argv[3].lower()
+        if mode not in (b"write", b"all"):
+            raise errors.CommandError(errors.PAUSE_MODE)
+        kind = PAUSE_WRITE if mode == b"write" else PAUSE_ALL
+    timeout = parse_int(argv[2])
+    if timeout is None:
+        raise errors.CommandError(errors.TIMEOUT_NOT_INTEGER)
+    if timeout < 0:
+        raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
+    end = 0
+    if timeout:
+        # Redis adds the time in ms to a signed 64-bit integer: past its range the end
+        # wraps around into the past, and the pause is over at once.
+        end = timeout + time.time_ns() // 1_000_000
+        if end > LONG_MAX:
+            end -= 2**64
+    c.server.pause(end, kind)
+    c.reply.ok()
+
+
+@command("unpause", 2, CLIENT_ADMIN, categories=CONN, group=CONN, since="6.2.0",
+         parent="client", complexity="O(N) Where N is the number of paused clients",
+         summary="Resumes processing of clients that were paused.")
+def client_unpause(c: Client, argv: list[bytes]) -> None:
+    c.server.unpause()
+    c.reply.ok()
+
+
+@command("no-evict", 3, CLIENT_ADMIN, syntax="ON|OFF", categories=CONN, group=CONN,
+         since="7.0.0", parent="client",
+         summary="Sets the client eviction mode of the connection.")
+def client_no_evict(c: Client, argv: list[bytes]) -> None:
+    """Only recorded (flag `e` in CLIENT LIST): the arbiter evicts no clients."""
+    mode = argv[2].lower()
+    if mode not in (b"on", b"off"):
+        raise errors.CommandError(errors.SYNTAX)
+    c.no_evict = mode == b"on"
+    c.reply.ok()
+
+
+@command("no-touch", 3, "noscript loading stale", syntax="ON|OFF", categories=CONN,
+         group=CONN, since="7.2.0", parent="client",
+         summary="Controls whether commands sent by the client affect the LRU/LFU of "
+                 "accessed keys.")
+def client_no_touch(c: Client, argv: list[bytes]) -> None:
+    """Accepted: the arbiter keeps no LRU/LFU data to leave untouched."""
+    if argv[2].lower() not in (b"on", b"off"):
+        raise errors.CommandError(errors.SYNTAX)
+    c.reply.ok()
+
 
 _CLIENT_HELP = (
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME", "    Return the name of the current connection.",
     "ID", "    Return the ID of the current connection.",
     "INFO", "    Return information about the current client connection.",
-    "LIST [TYPE NORMAL] [ID <id> [<id> ...]]", "    Return information about client connections.",
-    "NO-EVICT (ON|OFF)", "    Accepted for compatibility; the arbiter never evicts clients.",
-    "NO-TOUCH (ON|OFF)", "    Accepted for compatibility; the arbiter keeps no LRU data.",
-    "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+    "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
+    "    * USER <username>", "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>", "      Kill connections by client id.",
+    "    * MAXAGE <maxage>", "      Kill connections older than the specified age.",
+    "LIST [options ...]", "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+    "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "SETNAME <name>", "    Assign the name <name> to the current connection.",
-    "HELP", "    Print this help.",
+    "SETINFO <option> <value>", "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
+    "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+    "HELP", "    Prints this help.",
 )
 
 

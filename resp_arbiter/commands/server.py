@@ -19,6 +19,7 @@ from ..listeners import fit_open_files
 from ..memory import resident_bytes
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
 from ..server import NOTICE
+from ..stats import CommandStats, safe_info_name
 from ._args import compile_glob, parse_int, text
 from .connection import help_reply
 
@@ -44,7 +45,10 @@ def _command_info(c: Client, spec: Command) -> None:
     r.set_len(len(spec.key_specs))
     for key_spec in spec.key_specs:
         _key_spec(c, key_spec)
-    r.set_len(len(spec.subcommands))
+    if spec.subcommands:  # Redis: an array of subcommand rows, or an empty set
+        r.array_len(len(spec.subcommands))
+    else:
+        r.set_len(0)
     for sub in spec.subcommands.values():
         _command_info(c, sub)
 
@@ -257,7 +261,8 @@ def _clients_section(c: Client) -> list[tuple[str, object]]:
         ("connected_clients", len(c.server.clients)), ("cluster_connections", 0),
         ("maxclients", c.server.config["maxclients"]),
         ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", 0), ("tracking_clients", 0), ("clients_in_timeout_table", 0),
+        ("blocked_clients", len(c.server.postponed)), ("tracking_clients", 0),
+        ("clients_in_timeout_table", 0),
     ]
 
 
@@ -299,9 +304,10 @@ def _persistence_section(c: Client) -> list[tuple[str, object]]:
 
 def _stats_section(c: Client) -> list[tuple[str, object]]:
     stats = c.server.stats
+    hits, misses = c.server.lookups
     return [
         ("total_connections_received", stats.connections_received),
-        ("total_commands_processed", stats.commands_processed),
+        ("total_commands_processed", c.server.commands_processed()),
         ("instantaneous_ops_per_sec", stats.instantaneous_ops),
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
@@ -309,9 +315,10 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("expired_subkeys", c.server.keyspace.expired_fields),
         ("expired_keys", c.server.keyspace.expired_keys),
         ("evicted_keys", c.server.keyspace.evicted_keys),
-        ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
+        ("keyspace_hits", hits), ("keyspace_misses", misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
-        ("total_error_replies", stats.unexpected_error_replies),
+        ("unexpected_error_replies", 0),
+        ("total_error_replies", c.server.error_stats.total),
     ]
 
 
@@ -323,6 +330,59 @@ def _cpu_section(c: Client) -> list[tuple[str, object]]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return [("used_cpu_sys", f"{usage.ru_stime:.6f}"),
             ("used_cpu_user", f"{usage.ru_utime:.6f}")]
+
+
+def _modules_section(c: Client) -> list[tuple[str, object]]:
+    return []  # no modules
+
+
+def _by_command_table(c: Client) -> list[tuple[str, CommandStats]]:
+    """Each command's statistics, containers followed by their subcommands (Redis'
+    order of walking its command table), for the commands that have any."""
+    table = c.server.command_stats
+    rows = []
+    for spec in COMMANDS.values():
+        for each in (spec, *spec.subcommands.values()):
+            stats = table.get(each)
+            if stats is not None:
+                rows.append((safe_info_name(each.full_name), stats))
+    return rows
+
+
+def _commandstats_section(c: Client) -> list[tuple[str, object]]:
+    rows = []
+    for name, stats in _by_command_table(c):
+        calls, usec = stats.calls, stats.usec
+        if calls or stats.rejected or stats.failed:
+            rows.append((f"cmdstat_{name}",
+                         f"calls={calls},usec={usec},usec_per_call="
+                         f"{usec / calls if calls else 0:.2f},"
+                         f"rejected_calls={stats.rejected},failed_calls={stats.failed}"))
+    return rows
+
+
+def _errorstats_section(c: Client) -> list[tuple[str, object]]:
+    by_code = c.server.error_stats.by_code
+    return [(f"errorstat_{safe_info_name(code)}", f"count={by_code[code]}")
+            for code in sorted(by_code, key=lambda code: code.encode(errors="replace"))]
+
+
+def _latencystats_section(c: Client) -> list[tuple[str, object]]:
+    """Percentiles of each command's durations, in microseconds. The histogram is log-
+    linear with two significant digits (`resp_arbiter.stats`), as Redis' HDR one."""
+    if c.server.config["latency-tracking"] != "yes":
+        return []
+    rows = []
+    for name, stats in _by_command_table(c):
+        if stats.calls:
+            values = ",".join(f"p{_trim(p)}={usec:.3f}" for p, usec in stats.percentiles())
+            rows.append((f"latency_percentiles_usec_{name}", values))
+    return rows
+
+
+def _trim(value: float) -> str:
+    """A percentile as Redis labels it: %f without trailing zeros (50, 99.9)."""
+    return f"{value:f}".rstrip("0").rstrip(".")
 
 
 def _cluster_section(c: Client) -> list[tuple[str, object]]:
@@ -341,20 +401,30 @@ _SECTIONS: dict[str, Callable[[Client], list[tuple[str, object]]]] = {
     "server": _server_section, "clients": _clients_section, "memory": _memory_section,
     "persistence": _persistence_section, "stats": _stats_section,
     "replication": _replication_section, "cpu": _cpu_section,
+    "modules": _modules_section, "commandstats": _commandstats_section,
+    "errorstats": _errorstats_section, "latencystats": _latencystats_section,
     "cluster": _cluster_section, "keyspace": _keyspace_section,
 }
-
+# What INFO and INFO default show: all but commandstats and latencystats. "all" shows
+# every section; "everything" adds the modules' own sections (there are none).
+_DEFAULT_SECTIONS = frozenset(_SECTIONS) - {"commandstats", "latencystats"}
+_ALIASES = {"module_list": "modules"}
 
 _TITLES = {"cpu": "CPU"}  # section titles Redis does not merely capitalize
 
 
 def info_text(c: Client, names: list[str]) -> bytes:
     """INFO's text for the requested sections; every line ends in CRLF."""
-    wanted = set(names) or {"default"}
-    if wanted & {"all", "default", "everything"}:
-        chosen = list(_SECTIONS)
-    else:
-        chosen = [name for name in _SECTIONS if name in wanted]
+    wanted = set() if names else set(_DEFAULT_SECTIONS)
+    every = False
+    for name in names:
+        if name == "default":
+            wanted |= _DEFAULT_SECTIONS
+        elif name in ("all", "everything"):
+            every = True
+        else:
+            wanted.add(_ALIASES.get(name, name))
+    chosen = [name for name in _SECTIONS if every or name in wanted]
     blocks = []
     for name in chosen:
         lines = [f"# {_TITLES.get(name, name.capitalize())}"]
@@ -408,6 +478,9 @@ def config_set(c: Client, argv: list[bytes]) -> None:
         c.reply.error(errors.SYNTAX)
         return
     config = c.server.config
+    for i in range(2, len(argv) - 1, 2):  # the slow log never shows a password
+        if argv[i].lower() == b"requirepass":
+            c.redact(argv, i + 1)
     # As Redis: every name is checked first (the first problem, named as typed, wins),
     # then the values are parsed in order (a bad value names the canonical setting).
     names: list[str] = []
