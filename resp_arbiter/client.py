@@ -111,6 +111,8 @@ class Client(asyncio.Protocol):
         self.reset_transaction()
         self.server.client_disconnected(self)
         self.transport = None
+        # Let go of whatever a client that left mid-request had sent.
+        self.parser.release()
 
     def close(self) -> None:
         if self.transport is not None:
