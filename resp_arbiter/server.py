@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from . import __version__, errors
 from .client import Client
+from .commands.connection import describe
 from .config import Config
 from .keyspace import Keyspace
 from .registry import Command, lookup
@@ -50,6 +51,7 @@ class Stats:
     keyspace_hits: int = 0
     keyspace_misses: int = 0
     unexpected_error_replies: int = 0
+    client_output_buffer_limit_disconnections: int = 0
     ops_sample_time: float = 0.0
     ops_sample_count: int = 0
     instantaneous_ops: int = 0
@@ -177,6 +179,32 @@ class Server:
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
 
+    def output_limit_reached(self, client: Client, now: float) -> bool:
+        """Redis' checkClientOutputBufferLimits for the normal class: the waiting
+        replies reach the hard limit, or stay at or over the soft limit for more than its
+        seconds. Closes the client and returns True if so."""
+        hard, soft, seconds = self.config["client-output-buffer-limit"]["normal"]
+        size = client.output_size()
+        over = bool(hard) and size >= hard
+        if soft and size >= soft:
+            if not client.soft_limit_since:
+                client.soft_limit_since = now
+            elif now - client.soft_limit_since > seconds:
+                over = True
+        else:
+            client.soft_limit_since = 0.0
+        if over:
+            self.close_for_output_limit(client)
+        return over
+
+    def close_for_output_limit(self, client: Client) -> None:
+        """Close a client whose replies wait over a limit, dropping them, logged and
+        counted as Redis does."""
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output "
+                    "buffer limits.", describe(client).decode(errors="replace").rstrip("\n"))
+        self.stats.client_output_buffer_limit_disconnections += 1
+        client.abort()
+
     # -- cron ---------------------------------------------------------------------------
 
     def _schedule_cron(self) -> None:
@@ -189,6 +217,7 @@ class Server:
         self._sample_ops(now)
         self.keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
         self._close_idle_clients(now)
+        self._check_output_limits(now)
         self._check_parent()
         self._schedule_cron()
 
@@ -207,6 +236,13 @@ class Server:
             for client in list(self.clients.values()):
                 if now - client.last_interaction > timeout:
                     client.close()
+
+    def _check_output_limits(self, now: float) -> None:
+        """The soft limit's clock, for clients whose held requests wait for their
+        replies to be read (those the arbiter does not run, so never checks otherwise)."""
+        for client in list(self.clients.values()):
+            if client.held and client.write_paused:
+                self.output_limit_reached(client, now)
 
     def _check_parent(self) -> None:
         parent = self.config.parent_pid

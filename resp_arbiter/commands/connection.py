@@ -216,7 +216,8 @@ def describe(c: Client) -> bytes:
         f"name={text(c.name)} age={int(now - c.created)} "
         f"idle={int(now - c.last_interaction)} flags={'U' if unix else 'N'} db=0 sub=0 "
         f"psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 "
-        f"obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={c.last_command} user=default "
+        f"obl=0 oll=0 omem={c.output_size()} tot-mem=0 events=r cmd={c.last_command} "
+        f"user=default "
         f"redir=-1 resp={c.resp} lib-name={text(c.lib_name)} lib-ver={text(c.lib_ver)}\n"
     ).encode()
 

@@ -306,6 +306,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("keyspace_hits", stats.keyspace_hits), ("keyspace_misses", stats.keyspace_misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("total_error_replies", stats.unexpected_error_replies),
+        ("client_output_buffer_limit_disconnections",
+         stats.client_output_buffer_limit_disconnections),
     ]
 
 
@@ -425,7 +427,7 @@ def config_set(c: Client, argv: list[bytes]) -> None:
     changes: dict[str, object] = {}
     for name, value in zip(names, argv[3::2], strict=True):
         try:
-            changes[name] = SETTINGS[name].convert(text(value))
+            changes[name] = SETTINGS[name].convert(text(value), config.values[name])
         except ConfigError as exc:
             c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
             return
