@@ -146,20 +146,24 @@ class Client(asyncio.Protocol):
         if self.held or self.write_paused:
             self._hold(data)
             return
-        requests = self.parser.feed(data)
+        parser = self.parser
+        requests = iter(parser.feed(data))
         call = server.call
         out = self.out
         flush_at = self.flush_at
-        for index, argv in enumerate(requests):
+        for argv in requests:
             call(self, argv)
             if self.close_after_reply:
                 break
             if len(out) >= flush_at:
-                self.backlog.extend(requests[index + 1:])
+                self.backlog.extend(requests)  # the rest of this read
                 self.held = True
                 self._run_held()
                 return
-        self._finish()
+        if parser.pending_error is None and self.authenticated:
+            self.flush()
+        else:
+            self._finish()
 
     def _hold(self, data: bytes) -> None:
         """Keep input for later (`resume_writing` or a scheduled turn runs it). Past the
