@@ -24,9 +24,15 @@ INLINE_MAX_SIZE: Final = 64 * 1024
 UNAUTH_MAX_MULTIBULK: Final = 10
 UNAUTH_MAX_BULK: Final = 16384
 INT_MAX: Final = 2**31 - 1
-# redis-server's PROTO_MBULK_BIG_ARG: a bulk at least this long that has not fully arrived
-# is received straight into one buffer of its exact size (see `_BigBulk`).
+# redis-server's PROTO_MBULK_BIG_ARG: a bulk at least this long that has not fully
+# arrived is received straight into one buffer of its exact size (see `_BigBulk`) once
+# an eighth of it, or 4 MiB, is there; until then that part waits in the query buffer
+# and is then copied once. The wait bounds what a client that declares large bulks and
+# trickles can cost: malloc may clear (touch) a calloc'ed buffer whole, except when it
+# maps fresh pages, which glibc always does from 32 MiB, far beyond 4 MiB.
 BIG_ARG: Final = 32 * 1024
+BIG_ARG_SHARE: Final = 8
+BIG_ARG_WAIT: Final = 4 * 1024 * 1024
 
 # A multibulk count of six digits or more: hiredis allocates the whole array as soon as
 # it reads the header, so such chunks (or a value that merely looks like one) take the
@@ -164,8 +170,7 @@ class _BigBulk:
     `io.BytesIO` over a fresh `bytes(length)` lends that very object as a writable
     buffer (`getbuffer`) and hands it back without a copy (`getvalue`, once the view is
     released) on CPython, so a 500 MB argument costs 500 MB, not a growing buffer plus
-    its copies. `bytes(length)` is calloc'ed: pages are only touched as data arrives, so
-    a client that declares a large bulk and then trickles costs what it has sent.
+    its copies.
     """
 
     __slots__ = ("_file", "_view", "length", "filled")
@@ -344,7 +349,8 @@ class _StrictParser:
             start = self._pos
             end = start + self._bulk_len
             if len(buf) < end + 2:
-                if self._bulk_len >= BIG_ARG:
+                if self._bulk_len >= BIG_ARG and len(buf) - start >= min(
+                        self._bulk_len // BIG_ARG_SHARE, BIG_ARG_WAIT):
                     self._start_big(buf, start)
                 return None
             if self._bulk_len >= BIG_ARG:

@@ -57,15 +57,16 @@ def test_clients_leaving_mid_request_take_their_requests_along(workdir: Path) ->
 
 
 def test_trickling_and_leaving_clients_cost_what_they_sent(workdir: Path) -> None:
-    """Fifty clients each declare a 64 MB bulk (3.2 GB in all) and send one byte a
-    second; then clients leave mid-request again and again: memory stays bounded by
-    what was actually received."""
+    """Fifty clients each declare a 64 MB bulk (3.2 GB in all) and two hundred a 200 KB
+    one, and send one byte a second; then clients leave mid-request again and again:
+    memory stays bounded by what was actually received."""
+    sizes = [64 * MIB] * 50 + [200 * 1024] * 200
     with start_arbiter(workdir) as arbiter:
         before = memory(arbiter.pid)
-        tricklers = [connect(arbiter.socket_path) for _ in range(50)]
+        tricklers = [connect(arbiter.socket_path) for _ in sizes]
         try:
-            for sock in tricklers:
-                sock.sendall(_bulk_header(64 * MIB))
+            for sock, size in zip(tricklers, sizes, strict=True):
+                sock.sendall(_bulk_header(size))
             for _ in range(3):
                 for sock in tricklers:
                     sock.sendall(b"x")
