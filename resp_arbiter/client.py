@@ -18,9 +18,11 @@ it is back under, and runs the held requests although their replies wait, as Red
 would, leaving client-output-buffer-limit to decide. Work is done in turns of bounded
 size (`TURN_BUDGET`), so one client's pipeline cannot hold the loop for long.
 
-So a client that reads never has more than about one reply waiting and is never closed
-by the limits while it has not asked for more; a client that stops reading costs at
-most its held input plus the output limit.
+So a client that reads never has more than about one reply waiting, and no reply is
+cut for its size alone: the hard limit applies to replies built while earlier ones
+wait unread past the held input, the soft limit also (by the cron's clock) to a client
+with requests held behind replies it leaves unread. A client that stops reading costs
+at most its held input plus the output limit.
 """
 
 from __future__ import annotations

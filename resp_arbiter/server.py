@@ -179,13 +179,13 @@ class Server:
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
 
-    def output_limit_reached(self, client: Client, now: float) -> bool:
+    def output_limit_reached(self, client: Client, now: float, soft_only: bool = False) -> bool:
         """Redis' checkClientOutputBufferLimits for the normal class: the waiting
         replies reach the hard limit, or stay at or over the soft limit for more than its
         seconds. Closes the client and returns True if so."""
         hard, soft, seconds = self.config["client-output-buffer-limit"]["normal"]
         size = client.output_size()
-        over = bool(hard) and size >= hard
+        over = bool(hard) and size >= hard and not soft_only
         if soft and size >= soft:
             if not client.soft_limit_since:
                 client.soft_limit_since = now
@@ -239,10 +239,11 @@ class Server:
 
     def _check_output_limits(self, now: float) -> None:
         """The soft limit's clock, for clients whose held requests wait for their
-        replies to be read (those the arbiter does not run, so never checks otherwise)."""
+        replies to be read (the arbiter runs none of them, so checks nothing otherwise).
+        Not the hard limit: no reply is cut for its size alone."""
         for client in list(self.clients.values()):
             if client.held and client.write_paused:
-                self.output_limit_reached(client, now)
+                self.output_limit_reached(client, now, soft_only=True)
 
     def _check_parent(self) -> None:
         parent = self.config.parent_pid

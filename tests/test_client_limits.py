@@ -8,6 +8,7 @@ Each test starts its own arbiter, so that its memory figures are its own.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,6 +144,22 @@ def test_soft_limit_closes_a_client_whose_replies_stay_unread(workdir: Path) -> 
             assert poll_until(lambda: _stat(
                 arbiter, "client_output_buffer_limit_disconnections") == 1, timeout=10)
             assert closed_by_server(sock, timeout=10)
+
+
+def test_reply_over_the_hard_limit_with_requests_behind_it_is_served(
+        workdir: Path) -> None:
+    """A reply larger than the hard limit, with a request pipelined behind it, read a
+    little later: no reply is cut for its size alone."""
+    with start_arbiter(workdir, "--client-output-buffer-limit",
+                       "normal 1mb 0 0") as arbiter:
+        with _client(arbiter) as client:
+            client.hset("large", mapping={f"f{i}": "x" * 100_000 for i in range(40)})
+        reply = _hgetall_reply(arbiter, "large")
+        with connect(arbiter.socket_path) as sock:
+            sock.sendall(command("HGETALL", "large") + command("PING"))
+            time.sleep(0.5)  # the cron checks held clients every 100 ms meanwhile
+            assert read_exactly(sock, reply + b"+PONG\r\n")
+        assert _stat(arbiter, "client_output_buffer_limit_disconnections") == 0
 
 
 def test_reader_of_a_million_field_hgetall_is_never_closed(workdir: Path) -> None:
