@@ -1,12 +1,34 @@
 """One connected client: its protocol state and the asyncio protocol that feeds it.
 
 The hot path lives here and in `Server.call`: bytes in, `RequestParser.feed`, one call per
-request, replies appended to one buffer, one `transport.write` per read.
+request, replies appended to one buffer, one `transport.write` per read (or per
+`FLUSH_AT` bytes of replies).
+
+Flow control. A client's replies wait in two places: `out` (being built) and the
+transport's buffer (what the socket did not take). Redis keeps running a client's
+requests whatever waits and relies on client-output-buffer-limit alone; the arbiter also
+stops running a client's requests while its transport reports a full buffer
+(`pause_writing`) and runs them again once it drains (`resume_writing`), so a few
+requests that each build a large reply (HGETALL of a big table) cannot make it build
+gigabytes that nobody reads. It keeps *reading* meanwhile, holding the input unparsed:
+a client that writes a whole pipeline before reading any reply must be able to finish
+writing, or neither side moves (pausing reads on a full output buffer deadlocks there).
+The held input has a bound (`held_input_limit`): past it the arbiter stops reading until
+it is back under, and runs the held requests although their replies wait, as Redis
+would, leaving client-output-buffer-limit to decide. Work is done in turns of bounded
+size (`TURN_BUDGET`), so one client's pipeline cannot hold the loop for long.
+
+So a client that reads never has more than about one reply waiting, and no reply is
+cut for its size alone: the hard limit applies to replies built while earlier ones
+wait unread past the held input, the soft limit also (by the cron's clock) to a client
+with requests held behind replies it leaves unread. A client that stops reading costs
+at most its held input plus the output limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -18,6 +40,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("resp_arbiter")
 
+# Replies are written out (and the limits checked) once this much is built, so one read
+# of pipelined requests cannot build an unbounded reply before anything is written.
+FLUSH_AT = 64 * 1024
+# Before AUTH, Redis closes a client once more than 1 KiB of replies waits beyond its
+# 16 KiB static reply buffer (PROTO_REPLY_CHUNK_BYTES); the overflow list grows in 16 KiB
+# blocks, so in effect once more than 16 KiB waits, unwritten. So does the arbiter.
+UNAUTH_OUTPUT_LIMIT = 16 * 1024
+# Unparsed input held for a client whose replies are not being read, at most.
+HELD_INPUT_LIMIT = 16 * 1024 * 1024
+# Held input is parsed in slices of this size.
+INPUT_SLICE = 64 * 1024
+# Writes and slices of held work per event-loop turn, before other clients get theirs.
+TURN_BUDGET = 16
+# A reply buffer at least this large is handed to the transport instead of copied.
+GIVE_AWAY_AT = 1024 * 1024
+
 
 class Client(asyncio.Protocol):
     """A connection, as Redis' `client` struct sees it."""
@@ -26,7 +64,9 @@ class Client(asyncio.Protocol):
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
                  "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
-                 "no_evict", "backlog", "held_input", "redacted")
+                 "no_evict", "redacted", "flush_at", "held", "backlog", "inbox",
+                 "write_paused", "reading_paused", "postponed", "scheduled",
+                 "soft_limit_since")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -57,12 +97,22 @@ class Client(asyncio.Protocol):
         self.unix = False
         self.monitor = False  # MONITOR: gets a line for every command run
         self.no_evict = False  # CLIENT NO-EVICT (shown in CLIENT LIST's flags)
-        # While CLIENT PAUSE holds this client: the requests it sent that wait, in order.
-        self.backlog: list[list[bytes]] | None = None
-        self.held_input = bytearray()  # bytes received while held, not parsed yet
         # (argv, what MONITOR and the slow log show instead) for a command that hides
         # arguments (AUTH, HELLO AUTH, CONFIG SET requirepass), as Redis' original_argv.
         self.redacted: tuple[list[bytes], list[bytes]] | None = None
+        # Flow control (see the module's docstring): requests parsed but not run yet,
+        # input not parsed yet, and whether either holds anything. `postponed`: CLIENT
+        # PAUSE holds the first request of the backlog until the pause ends.
+        self.flush_at = FLUSH_AT if self.authenticated else UNAUTH_OUTPUT_LIMIT + 1
+        self.held = False
+        self.backlog: collections.deque[list[bytes]] = collections.deque()
+        self.inbox = bytearray()
+        self.write_paused = False
+        self.reading_paused = False
+        self.postponed = False
+        self.scheduled = False
+        # When the output was first seen over the soft limit (0: it is not).
+        self.soft_limit_since = 0.0
 
     # -- protocol switches --------------------------------------------------------------
 
@@ -94,6 +144,61 @@ class Client(asyncio.Protocol):
     def set_authenticated(self, value: bool) -> None:
         self.authenticated = value
         self.parser.authenticated = value
+        self.flush_at = FLUSH_AT if value else UNAUTH_OUTPUT_LIMIT + 1
+
+    def output_size(self) -> int:
+        """Bytes of replies waiting for this client: being built, and in the transport."""
+        transport = self.transport
+        waiting = transport.get_write_buffer_size() if transport is not None else 0
+        return len(self.out) + waiting
+
+    def held_input_limit(self) -> int:
+        """Input held unparsed at most (it is query buffer: never over that limit)."""
+        return min(HELD_INPUT_LIMIT, self.parser.query_buffer_limit)
+
+    def _flags(self) -> str:
+        """CLIENT LIST's flags, in Redis' order; N when none applies."""
+        flags = "".join(flag for flag, on in (
+            ("O", self.monitor), ("x", self.multi is not None), ("b", self.postponed),
+            ("d", self.dirty_cas and bool(self.watched)), ("c", self.close_after_reply),
+            ("U", self.unix), ("e", self.no_evict)) if on)
+        return flags or "N"
+
+    def describe(self, argv: list[bytes] | None = None) -> bytes:
+        """One line of CLIENT LIST / CLIENT INFO, in Redis' field order (7.2's, ending in
+        lib-name and lib-ver). `argv` is the request being run, when this client asks.
+
+        qbuf: bytes received and not yet parsed (all that arrives while CLIENT PAUSE holds
+        the client), with the held requests beyond the first; argv-mem: the arguments of
+        the request in hand (the one held, or the parsed part of a half-received one);
+        multi-mem: the queued commands, counted as Redis does; omem: replies not yet sent
+        (ours and the transport's write buffer); tot-mem: the sum of these. rbs, rbp and
+        qbuf-free describe Redis' own buffers: 0."""
+        now = time.monotonic()
+        unparsed, partial = self.parser.held()
+        unparsed += len(self.inbox)
+        argv_mem = partial + (sum(map(len, argv)) if argv is not None else 0)
+        backlog = self.backlog
+        if backlog:
+            argv_mem += sum(map(len, backlog[0]))
+            unparsed += sum(len(arg) for i in range(1, len(backlog)) for arg in backlog[i])
+        multi = -1 if self.multi is None else len(self.multi)
+        multi_mem = 0 if self.multi is None else sum(
+            sum(map(len, queued)) + 8 * len(queued) for _, queued in self.multi)
+        transport = self.transport
+        waiting = transport.get_write_buffer_size() if transport is not None else 0
+        omem = len(self.out) + waiting
+        events = ("r" if transport is not None else "") + ("w" if waiting else "")
+        return (
+            f"id={self.id} addr={self.address} laddr={self.local_address} fd={self.fd} "
+            f"name={_text(self.name)} age={int(now - self.created)} "
+            f"idle={int(now - self.last_interaction)} flags={self._flags()} db=0 sub=0 "
+            f"psub=0 ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 argv-mem={argv_mem} "
+            f"multi-mem={multi_mem} rbs=0 rbp=0 obl={len(self.out)} oll=0 omem={omem} "
+            f"tot-mem={unparsed + argv_mem + multi_mem + omem} events={events} "
+            f"cmd={self.last_command} user=default redir=-1 resp={self.resp} "
+            f"lib-name={_text(self.lib_name)} lib-ver={_text(self.lib_ver)}\n"
+        ).encode()
 
     # -- asyncio.Protocol ---------------------------------------------------------------
 
@@ -105,70 +210,174 @@ class Client(asyncio.Protocol):
         server = self.server
         server.stats.net_input_bytes += len(data)
         self.last_interaction = time.monotonic()
-        if self.backlog is not None:
+        if self.held or self.write_paused or self.postponed:
             self._hold(data)
             return
-        self.run(self.parser.feed(data))
-
-    def _hold(self, data: bytes) -> None:
-        """While CLIENT PAUSE holds this client, what it sends waits unparsed (Redis'
-        query buffer), at most client-query-buffer-limit bytes: past that the client is
-        closed, as Redis closes it. Reading goes on, so a client that leaves is seen."""
-        held = self.held_input
-        held += data
-        if len(held) > self.server.config["client-query-buffer-limit"]:
-            log.warning("Closing client id=%d addr=%s that reached max query buffer "
-                        "length while paused (%d bytes)", self.id, self.address, len(held))
-            self.kill()
-
-    def run(self, requests: list[list[bytes]]) -> None:
-        """Serve `requests` in order, then a protocol error met after them, then flush.
-
-        A request that CLIENT PAUSE holds starts the backlog: it and the ones after it
-        are served by `resume` when the pause ends."""
-        call = self.server.call
-        remaining = iter(requests)
-        for argv in remaining:
+        parser = self.parser
+        requests = iter(parser.feed(data))
+        call = server.call
+        out = self.out
+        flush_at = self.flush_at
+        for argv in requests:
             call(self, argv)
             if self.close_after_reply:
                 break
-            if self.backlog is not None:
-                self.backlog += remaining
+            if self.postponed:
+                self.backlog.extend(requests)  # the held request is already first
+                self.held = True
                 self.flush()
                 return
-        error = self.parser.pending_error
-        if error is not None and not self.close_after_reply:
-            if error.message is not None:
-                self.server.error_stats.current = None  # no command's failure
-                self.reply.error(error.message)
-            self.close_after_reply = True
+            if len(out) >= flush_at:
+                self.backlog.extend(requests)  # the rest of this read
+                self.held = True
+                self._run_held()
+                return
+        if parser.pending_error is None and self.authenticated:
+            self.flush()
+        else:
+            self._finish()
+
+    def _hold(self, data: bytes) -> None:
+        """Keep input for later (`resume_writing` or a scheduled turn runs it). Past the
+        bound, stop reading until it is back under, and run it although replies wait:
+        a client that is itself blocked writing can then finish its pipeline."""
+        inbox = self.inbox
+        inbox += data
+        self.held = True
+        if self.postponed:
+            # As Redis' query buffer during a pause: reading goes on (a client that
+            # leaves is seen), and past client-query-buffer-limit the client is closed.
+            if len(inbox) > self.parser.query_buffer_limit:
+                log.warning("Closing client id=%d addr=%s that reached max query buffer "
+                            "length while paused (%d bytes)", self.id, self.address,
+                            len(inbox))
+                self.kill()
+            return
+        if len(inbox) > self.held_input_limit():
+            self._pace_reading()
+            if not self.scheduled:
+                self._run_held()
+
+    def _run_held(self) -> None:
+        """Run held requests until none is left, the transport is full (and the held
+        input within its bound), or this turn's budget is spent."""
+        self.scheduled = False
+        if self.transport is None:
+            return
+        call = self.server.call
+        backlog, inbox, parser = self.backlog, self.inbox, self.parser
+        hold = self.held_input_limit()
+        budget = TURN_BUDGET
+        while not self.close_after_reply and not self.postponed:
+            if len(self.out) >= self.flush_at:
+                if not self._write_out():
+                    return
+                budget -= 1
+                if self.write_paused:
+                    if len(inbox) <= hold:
+                        break  # resume_writing() runs the rest
+                    if self.server.output_limit_reached(self, time.monotonic()):
+                        return
+            elif self.write_paused and len(inbox) <= hold:
+                break
+            if budget <= 0:
+                self._schedule()
+                break
+            if backlog:
+                call(self, backlog.popleft())
+            elif inbox and parser.pending_error is None:
+                budget -= 1
+                chunk = bytes(inbox[:INPUT_SLICE])
+                del inbox[:INPUT_SLICE]
+                backlog.extend(parser.feed(chunk))
+            else:
+                break
+        if self.close_after_reply or (not backlog and parser.pending_error is not None):
+            backlog.clear()  # nothing after a QUIT or a protocol error is run
+            inbox.clear()
+        self.held = bool(backlog or inbox)
+        self._pace_reading()
+        self._finish()
+
+    def _pace_reading(self) -> None:
+        """Read from the client only while its held input is within its bound."""
+        over = len(self.inbox) > self.held_input_limit()
+        transport = self.transport
+        if over != self.reading_paused and transport is not None:
+            self.reading_paused = over
+            if over:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+    def _schedule(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self._run_held)
+
+    def _finish(self) -> None:
+        """End of a batch: a protocol error is answered once every request before it
+        ran; then the replies are written."""
+        if not self.held:
+            error = self.parser.pending_error
+            if error is not None and not self.close_after_reply:
+                if error.message is not None:
+                    self.server.error_stats.current = None  # no command's failure
+                    self.reply.error(error.message)
+                self.close_after_reply = True
+        self._write_out()
+
+    def _write_out(self) -> bool:
+        """Write the replies built; False if the client is closing (before AUTH, it is
+        closed instead once more than UNAUTH_OUTPUT_LIMIT waits, as in Redis)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        if not self.authenticated and self.output_size() > UNAUTH_OUTPUT_LIMIT:
+            self.server.close_for_output_limit(self)
+            return False
         self.flush()
+        return not transport.is_closing()
 
     def resume(self) -> None:
         """The pause that held this client ended: serve what waited, in order."""
-        backlog, self.backlog = self.backlog, None
-        if backlog is None or self.transport is None:
-            return
-        self.run(backlog)
-        if self.backlog is None and self.held_input and not self.close_after_reply:
-            data = bytes(self.held_input)
-            self.held_input.clear()
-            self.run(self.parser.feed(data))
+        self.postponed = False
+        if self.held and self.transport is not None:
+            self._run_held()
 
     def flush(self) -> None:
         out = self.out
         transport = self.transport
         if out and transport is not None:
             self.server.stats.net_output_bytes += len(out)
-            transport.write(bytes(out))
-            out.clear()
+            if len(out) >= GIVE_AWAY_AT:
+                # The transport may keep a view of the buffer: start a new one.
+                transport.write(out)
+                self.out = self.reply.out = bytearray()
+            else:
+                transport.write(bytes(out))
+                out.clear()
         if self.close_after_reply and transport is not None:
             transport.close()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.held:
+            self._schedule()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reset_transaction()
         self.server.client_disconnected(self)
         self.transport = None
+        # Let go of everything a client that left mid-request or mid-pipeline had sent.
+        self.parser.release()
+        self.backlog.clear()
+        self.inbox = bytearray()
+        self.out = self.reply.out = bytearray()
+        self.held = False
 
     def close(self) -> None:
         if self.transport is not None:
@@ -179,15 +388,17 @@ class Client(asyncio.Protocol):
         self.reset_transaction()
         self.server.client_disconnected(self)
         self.out.clear()
-        self.backlog = None
-        self.held_input.clear()
+        self.backlog.clear()
+        self.inbox = bytearray()
+        self.held = self.postponed = False
         self.close_after_reply = True  # a request loop serving it stops there
+        self.abort()
+
+    def abort(self) -> None:
+        """Close at once, dropping replies not yet written."""
         if self.transport is not None:
             self.transport.abort()
 
-    @property
-    def pending_output(self) -> int:
-        """Reply bytes not yet sent: our buffer and the transport's (CLIENT LIST omem)."""
-        transport = self.transport
-        waiting = transport.get_write_buffer_size() if transport is not None else 0
-        return len(self.out) + waiting
+
+def _text(arg: bytes) -> str:
+    return arg.decode("utf-8", "surrogateescape")

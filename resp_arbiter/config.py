@@ -77,6 +77,67 @@ def _parse_octal(text: str) -> int:
         raise ConfigError("argument couldn't be parsed into an integer") from None
 
 
+# client-output-buffer-limit: per client class, (hard bytes, soft bytes, soft seconds).
+# Redis' default for normal clients is 0 0 0 (no limit); the arbiter's bounds a client
+# that stops reading its replies (see client.py for when the limits apply).
+OUTPUT_LIMIT_CLASSES = ("normal", "slave", "pubsub")
+DEFAULT_OUTPUT_LIMITS = {"normal": (256 * 1024**2, 64 * 1024**2, 60),
+                         "slave": (256 * 1024**2, 64 * 1024**2, 60),
+                         "pubsub": (32 * 1024**2, 8 * 1024**2, 60)}
+_OUTPUT_LIMIT_CLASS = {"normal": "normal", "slave": "slave", "replica": "slave",
+                       "pubsub": "pubsub"}
+_MEMTOULL_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+                   "g": 1000**3, "gb": 1024**3}
+_DIGITS = re.compile(r"[0-9]*")
+_STRTOLL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)\Z")
+
+
+def _memtoull(text: str) -> int | None:
+    """Redis' memtoull: digits and an optional unit; values wrap at 64 bits as in C."""
+    digits = _DIGITS.match(text).group()
+    unit = text[len(digits):]
+    multiplier = _MEMTOULL_UNITS.get(unit.lower()) if unit.isascii() else None
+    if multiplier is None or len(digits) >= 128:
+        return None
+    return min(int(digits or "0"), 2**64 - 1) * multiplier % 2**64
+
+
+def _soft_seconds(text: str) -> int | None:
+    """strtoll into a C int, as Redis reads the soft limit's seconds."""
+    if not text:
+        return 0
+    match = _STRTOLL.match(text)
+    if match is None:
+        return None
+    value = max(-(2**63), min(int(match.group(1)), LONG_MAX))
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def _parse_output_limits(text: str) -> dict[str, tuple[int, int, int]]:
+    """Groups of `<class> <hard> <soft> <seconds>`, split on single spaces as CONFIG SET
+    splits them; all are checked before any applies, and only the classes named change."""
+    args = text.split(" ") if text else []
+    if len(args) % 4:
+        raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+    limits = {}
+    for i in range(0, len(args), 4):
+        name = _OUTPUT_LIMIT_CLASS.get(args[i].lower() if args[i].isascii() else "")
+        if name is None:
+            raise ConfigError("Invalid client class specified in buffer limit configuration.")
+        hard, soft, seconds = _memtoull(args[i + 1]), _memtoull(args[i + 2]), \
+            _soft_seconds(args[i + 3])
+        if hard is None or soft is None or seconds is None or seconds < 0:
+            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit "
+                              "configuration.")
+        limits[name] = (hard, soft, seconds)
+    return limits
+
+
+def _render_output_limits(limits: dict[str, tuple[int, int, int]]) -> str:
+    return " ".join(f"{name} {hard} {soft} {seconds}" for name in OUTPUT_LIMIT_CLASSES
+                    for hard, soft, seconds in (limits[name],))
+
+
 @dataclass(frozen=True)
 class Setting:
     """One option: how to parse it, its bounds, how CONFIG GET prints it."""
@@ -91,8 +152,12 @@ class Setting:
     render: Callable[[object], str] = str
     help: str = ""
     on_command_line: bool = True
+    # The value names only what it changes (a dict merged into the current one).
+    partial: bool = False
 
-    def convert(self, text: str) -> object:
+    def convert(self, text: str, current: object = None) -> object:
+        if self.partial:
+            return {**current, **self.parse(text)}
         if self.choices:
             value = text.lower()
             if value not in self.choices:
@@ -122,6 +187,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             help="largest bulk string a request may carry"),
     Setting("client-query-buffer-limit", 1024**3, _parse_memory, 1024**2, LONG_MAX,
             help="largest unparsed request data held per client"),
+    Setting("client-output-buffer-limit", DEFAULT_OUTPUT_LIMITS, _parse_output_limits,
+            render=_render_output_limits, partial=True,
+            help="limits on replies waiting for a client, as 'class hard soft seconds' "
+                 "groups (class: normal, replica, pubsub)"),
     Setting("loglevel", "notice", choices=LOG_LEVELS, help="log verbosity"),
     Setting("maxmemory", 0, _parse_memory, 0, LONG_MAX,
             help="memory limit for the data (0 = none); see maxmemory-policy"),
@@ -163,7 +232,7 @@ class Config:
         return self.values[name]
 
     def set(self, name: str, text: str) -> None:
-        self.values[name] = SETTINGS[name].convert(text)
+        self.values[name] = SETTINGS[name].convert(text, self.values[name])
 
     def render(self, name: str) -> bytes:
         return SETTINGS[name].render(self.values[name]).encode("utf-8", "surrogateescape")

@@ -10,6 +10,7 @@ produce the same requests; the property tests check that for arbitrary chunking.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Final, Protocol
 
@@ -23,6 +24,15 @@ INLINE_MAX_SIZE: Final = 64 * 1024
 UNAUTH_MAX_MULTIBULK: Final = 10
 UNAUTH_MAX_BULK: Final = 16384
 INT_MAX: Final = 2**31 - 1
+# redis-server's PROTO_MBULK_BIG_ARG: a bulk at least this long that has not fully
+# arrived is received straight into one buffer of its exact size (see `_BigBulk`) once
+# an eighth of it, or 4 MiB, is there; until then that part waits in the query buffer
+# and is then copied once. The wait bounds what a client that declares large bulks and
+# trickles can cost: malloc may clear (touch) a calloc'ed buffer whole, except when it
+# maps fresh pages, which glibc always does from 32 MiB, far beyond 4 MiB.
+BIG_ARG: Final = 32 * 1024
+BIG_ARG_SHARE: Final = 8
+BIG_ARG_WAIT: Final = 4 * 1024 * 1024
 
 # A multibulk count of six digits or more: hiredis allocates the whole array as soon as
 # it reads the header, so such chunks (or a value that merely looks like one) take the
@@ -69,7 +79,7 @@ class RequestParser:
         strict = self._strict
         if strict is None:
             return self._feed_fast(data)
-        requests = strict.feed(data, handoff=True)
+        requests = strict.feed(self, data, handoff=True)
         if self.pending_error is not None or not strict.at_boundary():
             return requests
         # The request that spanned reads is complete: the rest goes the fast way again.
@@ -137,11 +147,21 @@ class RequestParser:
         return self._feed_strict(data)
 
     def _feed_strict(self, data: bytes) -> list[list[bytes]]:
-        strict = self._strict = _StrictParser(self)
-        requests = strict.feed(data, handoff=False)
+        strict = self._strict = _StrictParser()
+        requests = strict.feed(self, data, handoff=False)
         if strict.is_idle():
             self._strict = None
         return requests
+
+    def release(self) -> None:
+        """Drop whatever a half-received request holds (the client is gone)."""
+        self._strict = None
+        self._reader = hiredis.Reader()
+
+    def buffered(self) -> int:
+        """Bytes of a request received but not yet complete."""
+        strict = self._strict
+        return 0 if strict is None else strict.buffered()
 
 
 def _wire_size(request: list[bytes]) -> int:
@@ -153,19 +173,62 @@ def _wire_size(request: list[bytes]) -> int:
     return size
 
 
+class _BigBulk:
+    """A large bulk string received straight into a bytes object of its exact size.
+
+    `io.BytesIO` over a fresh `bytes(length)` lends that very object as a writable
+    buffer (`getbuffer`) and hands it back without a copy (`getvalue`, once the view is
+    released) on CPython, so a 500 MB argument costs 500 MB, not a growing buffer plus
+    its copies.
+    """
+
+    __slots__ = ("_file", "_view", "length", "filled")
+
+    def __init__(self, length: int) -> None:
+        self._file = io.BytesIO(bytes(length))
+        self._view = self._file.getbuffer()
+        self.length = length
+        self.filled = 0  # bytes received, counting the CRLF that ends the bulk
+
+    def fill(self, data) -> int:
+        """Take what belongs to the bulk (and its CRLF) from `data`; returns how much."""
+        length = self.length
+        take = min(length + 2 - self.filled, len(data))
+        into_value = min(take, length - self.filled)
+        if into_value > 0:
+            self._view[self.filled:self.filled + into_value] = data[:into_value]
+        self.filled += take
+        return take
+
+    def done(self) -> bool:
+        return self.filled == self.length + 2
+
+    def value(self) -> bytes:
+        """The argument (call once `done()`); the buffer becomes the returned bytes."""
+        self._view.release()
+        value = self._file.getvalue()
+        self._file = None
+        return value
+
+
 class _StrictParser:
     """Incremental parser with redis-server's exact rules (processMultibulkBuffer and
-    processInlineBuffer): inline commands, limits, and the error texts."""
+    processInlineBuffer): inline commands, limits, and the error texts.
 
-    __slots__ = ("_owner", "_buf", "_pos", "_remaining", "_bulk_len", "_args")
+    The owning `RequestParser` (for its limits and `pending_error`) is passed to `feed`
+    rather than kept: a back-reference would make a reference cycle, and a client that
+    disconnects mid-request would keep its partial request until a full garbage
+    collection."""
 
-    def __init__(self, owner: RequestParser) -> None:
-        self._owner = owner
+    __slots__ = ("_buf", "_pos", "_remaining", "_bulk_len", "_args", "_big")
+
+    def __init__(self) -> None:
         self._buf = bytearray()
         self._pos = 0
         self._remaining = 0  # arguments still expected in the current multibulk
         self._bulk_len = -1  # length of the bulk being read, -1 before its header
         self._args: list[bytes] = []
+        self._big: _BigBulk | None = None
 
     def is_idle(self) -> bool:
         """Nothing is pending: every byte fed has been parsed."""
@@ -175,8 +238,13 @@ class _StrictParser:
         """No multibulk request is half-read (unparsed bytes may follow)."""
         return self._remaining == 0
 
+    def buffered(self) -> int:
+        big = self._big
+        return len(self._buf) - self._pos + (0 if big is None else big.filled)
+
     def held(self) -> tuple[int, int]:
-        return len(self._buf) - self._pos, sum(map(len, self._args))
+        """Bytes not parsed yet, and the bytes of the half-read request's arguments."""
+        return self.buffered(), sum(map(len, self._args))
 
     def take_rest(self) -> bytes:
         rest = bytes(self._buf[self._pos:])
@@ -184,21 +252,32 @@ class _StrictParser:
         self._pos = 0
         return rest
 
-    def feed(self, data: bytes, handoff: bool) -> list[list[bytes]]:
+    def feed(self, owner: RequestParser, data: bytes,
+             handoff: bool) -> list[list[bytes]]:
         """Parse what can be parsed. With `handoff`, stop at the first request boundary
         after the open request completes, leaving the rest for `take_rest()`."""
-        owner = self._owner
+        requests: list[list[bytes]] = []
+        big = self._big
+        if big is not None:
+            taken = big.fill(memoryview(data))
+            if not big.done():
+                self._check_buffered(owner)
+                return requests
+            self._end_big(big)
+            data = data[taken:]
+            if not self._remaining:
+                requests.append(self._args)
+                self._args = []
         buf = self._buf
         buf += data
-        requests: list[list[bytes]] = []
         try:
             while self._pos < len(buf) or self._remaining:
                 if handoff and requests:
                     return requests
                 if self._remaining:
-                    request = self._read_bulks()
+                    request = self._read_bulks(owner)
                 elif buf[self._pos] == 42:
-                    request = self._read_multibulk_header()
+                    request = self._read_multibulk_header(owner)
                 else:
                     request = self._read_inline()
                 if request is None:
@@ -209,12 +288,15 @@ class _StrictParser:
             owner.pending_error = exc
             self._pos = len(buf)
             self._remaining = 0
-        if len(buf) - self._pos > owner.query_buffer_limit:
-            owner.pending_error = ProtocolError(None)
+        self._check_buffered(owner)
         if self._pos:
             del buf[:self._pos]
             self._pos = 0
         return requests
+
+    def _check_buffered(self, owner: RequestParser) -> None:
+        if self.buffered() > owner.query_buffer_limit:
+            owner.pending_error = ProtocolError(None)
 
     def _read_inline(self) -> list[bytes] | None:
         buf, pos = self._buf, self._pos
@@ -243,25 +325,24 @@ class _StrictParser:
         self._pos = cr + 2
         return bytes(buf[pos:cr])
 
-    def _read_multibulk_header(self) -> list[bytes] | None:
+    def _read_multibulk_header(self, owner: RequestParser) -> list[bytes] | None:
         line = self._read_line(errors.PROTO_BIG_MBULK_COUNT)
         if line is None:
             return None
         count = _strict_int(line[1:])
         if count is None or count > INT_MAX:
             raise ProtocolError(errors.PROTO_INVALID_MULTIBULK)
-        if count > UNAUTH_MAX_MULTIBULK and not self._owner.authenticated:
+        if count > UNAUTH_MAX_MULTIBULK and not owner.authenticated:
             raise ProtocolError(errors.PROTO_UNAUTH_MULTIBULK)
         if count <= 0:
             return []
         self._remaining = count
         self._args = []
-        return self._read_bulks()
+        return self._read_bulks(owner)
 
-    def _read_bulks(self) -> list[bytes] | None:
+    def _read_bulks(self, owner: RequestParser) -> list[bytes] | None:
         buf = self._buf
         args = self._args
-        owner = self._owner
         while self._remaining:
             if self._bulk_len < 0:
                 start = self._pos
@@ -278,15 +359,36 @@ class _StrictParser:
                 if length > UNAUTH_MAX_BULK and not owner.authenticated:
                     raise ProtocolError(errors.PROTO_UNAUTH_BULK)
                 self._bulk_len = length
-            end = self._pos + self._bulk_len
+            start = self._pos
+            end = start + self._bulk_len
             if len(buf) < end + 2:
+                if self._bulk_len >= BIG_ARG and len(buf) - start >= min(
+                        self._bulk_len // BIG_ARG_SHARE, BIG_ARG_WAIT):
+                    self._start_big(buf, start)
                 return None
-            args.append(bytes(buf[self._pos:end]))
+            if self._bulk_len >= BIG_ARG:
+                with memoryview(buf) as view:
+                    args.append(bytes(view[start:end]))
+            else:
+                args.append(bytes(buf[start:end]))
             self._pos = end + 2
             self._bulk_len = -1
             self._remaining -= 1
         self._args = []
         return args
+
+    def _start_big(self, buf: bytearray, start: int) -> None:
+        """Receive the rest of the open bulk into its own exact-size buffer."""
+        big = self._big = _BigBulk(self._bulk_len)
+        with memoryview(buf) as view:
+            big.fill(view[start:])
+        del buf[start:]
+
+    def _end_big(self, big: _BigBulk) -> None:
+        self._big = None
+        self._args.append(big.value())
+        self._bulk_len = -1
+        self._remaining -= 1
 
 
 def _strict_int(text: bytes) -> int | None:
@@ -427,13 +529,25 @@ class Resp2Writer:
         self.out += b":%d\r\n" % value
 
     def bulk(self, value: bytes) -> None:
-        self.out += b"$%d\r\n%s\r\n" % (len(value), value)
+        if len(value) < BIG_ARG:
+            self.out += b"$%d\r\n%s\r\n" % (len(value), value)
+        else:
+            self._big_bulk(value)
 
     def bulk_or_null(self, value: bytes | None) -> None:
         if value is None:
             self.null()
-        else:
+        elif len(value) < BIG_ARG:
             self.out += b"$%d\r\n%s\r\n" % (len(value), value)
+        else:
+            self._big_bulk(value)
+
+    def _big_bulk(self, value: bytes) -> None:
+        """A large value is copied once, into the buffer (formatting would copy it twice)."""
+        out = self.out
+        out += b"$%d\r\n" % len(value)
+        out += value
+        out += b"\r\n"
 
     def null(self) -> None:
         self.out += b"$-1\r\n"

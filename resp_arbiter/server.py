@@ -60,6 +60,7 @@ class Stats:
     rejected_connections: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
+    client_output_buffer_limit_disconnections: int = 0
     ops_sample_time: float = 0.0
     ops_sample_count: int = 0
     instantaneous_ops: int = 0
@@ -183,7 +184,8 @@ class Server:
             return False
         if self.pause_type == PAUSE_ALL or (
                 self.pause_type == PAUSE_WRITE and _writes(client, spec)):
-            client.backlog = [argv]
+            client.backlog.appendleft(argv)
+            client.postponed = client.held = True
             self.postponed.append(client)
             return True
         return False
@@ -245,7 +247,7 @@ class Server:
             if not out and monitor.transport is not None and self._loop is not None:
                 self._loop.call_soon(monitor.flush)
             out += line
-            if monitor.pending_output > MONITOR_OUTPUT_LIMIT:
+            if monitor.output_size() > MONITOR_OUTPUT_LIMIT:
                 log.warning("Client id=%d addr=%s closed for overcoming of output buffer "
                             "limits.", monitor.id, monitor.address)
                 monitor.kill()
@@ -381,7 +383,7 @@ class Server:
         self.clients.pop(client.id, None)
         if client.monitor:
             self.remove_monitor(client)
-        if client.backlog is not None and client in self.postponed:
+        if client.postponed and client in self.postponed:
             self.postponed.remove(client)
 
     def accept_client(self, sock: socket.socket) -> None:
@@ -409,6 +411,32 @@ class Server:
         except OSError:
             sock.close()
 
+    def output_limit_reached(self, client: Client, now: float, soft_only: bool = False) -> bool:
+        """Redis' checkClientOutputBufferLimits for the normal class: the waiting
+        replies reach the hard limit, or stay at or over the soft limit for more than its
+        seconds. Closes the client and returns True if so."""
+        hard, soft, seconds = self.config["client-output-buffer-limit"]["normal"]
+        size = client.output_size()
+        over = bool(hard) and size >= hard and not soft_only
+        if soft and size >= soft:
+            if not client.soft_limit_since:
+                client.soft_limit_since = now
+            elif now - client.soft_limit_since > seconds:
+                over = True
+        else:
+            client.soft_limit_since = 0.0
+        if over:
+            self.close_for_output_limit(client)
+        return over
+
+    def close_for_output_limit(self, client: Client) -> None:
+        """Close a client whose replies wait over a limit, dropping them, logged and
+        counted as Redis does."""
+        log.warning("Client %s scheduled to be closed ASAP for overcoming of output "
+                    "buffer limits.", client.describe().decode(errors="replace").rstrip("\n"))
+        self.stats.client_output_buffer_limit_disconnections += 1
+        client.abort()
+
     # -- cron ---------------------------------------------------------------------------
 
     def _schedule_cron(self) -> None:
@@ -428,6 +456,7 @@ class Server:
             self.memory.make_room(CRON_EVICTION_BUDGET)
         self.memory.used()  # keeps used_memory_peak current
         self._close_idle_clients(now)
+        self._check_output_limits(now)
         self._check_parent()
         self._schedule_cron()
 
@@ -446,8 +475,16 @@ class Server:
             for client in list(self.clients.values()):
                 # Redis never times out monitors (replicas to it) or held clients.
                 if now - client.last_interaction > timeout and not client.monitor \
-                        and client.backlog is None:
+                        and not client.postponed:
                     client.close()
+
+    def _check_output_limits(self, now: float) -> None:
+        """The soft limit's clock, for clients whose held requests wait for their
+        replies to be read (the arbiter runs none of them, so checks nothing otherwise).
+        Not the hard limit: no reply is cut for its size alone."""
+        for client in list(self.clients.values()):
+            if client.held and client.write_paused:
+                self.output_limit_reached(client, now, soft_only=True)
 
     def _check_parent(self) -> None:
         parent = self.config.parent_pid

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resp_arbiter.protocol import RequestParser, split_inline_args
+from resp_arbiter.protocol import BIG_ARG, RequestParser, split_inline_args
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -103,6 +103,62 @@ def test_any_chunking_of_valid_requests_yields_them(data):
 def test_byte_at_a_time_yields_the_requests(data):
     stream, requests = data.draw(streams())
     assert parse([stream[i:i + 1] for i in range(len(stream))]) == (requests, None)
+
+
+# Arguments around the size from which a bulk is received into its own buffer: cheap
+# to build (a random edge around a repeated byte), with the CRLF and the next header
+# at random places of a chunk.
+big_args = st.builds(lambda head, size, fill, tail: head + bytes([fill]) * size + tail,
+                     st.binary(max_size=3), st.integers(BIG_ARG - 8, 3 * BIG_ARG),
+                     st.integers(0, 255), st.binary(max_size=3))
+
+
+@st.composite
+def big_streams(draw: st.DrawFn) -> tuple[bytes, list[list[bytes]]]:
+    """Requests with large and small arguments mixed, among ordinary requests."""
+    stream, requests = draw(streams())
+    for _ in range(draw(st.integers(1, 3))):
+        args = draw(st.lists(st.one_of(big_args, st.binary(max_size=8)), min_size=1,
+                             max_size=4))
+        if draw(st.booleans()):
+            stream, requests = stream + multibulk(args), [*requests, args]
+        else:
+            stream, requests = multibulk(args) + stream, [args, *requests]
+    return stream, requests
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_any_chunking_of_requests_with_large_arguments_yields_them(data):
+    stream, requests = data.draw(big_streams())
+    assert parse(data.draw(chunkings(stream))) == (requests, None)
+    assert parse([stream]) == (requests, None)
+    # Large bulks and their CRLF cut everywhere near their ends.
+    size = len(stream)
+    cuts = sorted(data.draw(st.sets(st.integers(1, size - 1), max_size=40)))
+    assert parse([stream[a:b] for a, b in itertools.pairwise([0, *cuts, size])]) == (
+        requests, None)
+
+
+def test_large_bulk_over_the_query_buffer_limit_is_refused():
+    """A bulk received into its own buffer still counts against the query buffer."""
+    parser = RequestParser(query_buffer_limit=BIG_ARG * 2)
+    header = b"*2\r\n$4\r\nECHO\r\n$%d\r\n" % (BIG_ARG * 4)
+    assert parser.feed(header + b"x" * 100) == []
+    assert parser.pending_error is None
+    assert parser.feed(b"x" * BIG_ARG) == []
+    assert parser.pending_error is None
+    assert parser.feed(b"x" * BIG_ARG) == []
+    assert parser.pending_error is not None and parser.pending_error.message is None
+
+
+def test_released_parser_forgets_the_partial_request():
+    parser = RequestParser()
+    assert parser.feed(b"*2\r\n$4\r\nECHO\r\n$%d\r\n" % (BIG_ARG * 2) + b"x" * 10) == []
+    assert parser.buffered() == 10
+    parser.release()
+    assert parser.buffered() == 0
+    assert parser.feed(b"*1\r\n$4\r\nPING\r\n") == [[b"PING"]]
 
 
 # Bytes that matter to the grammar, to corrupt valid streams where it hurts.

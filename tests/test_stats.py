@@ -44,8 +44,7 @@ def test_every_error_reply_is_counted_once_where_it_is_written() -> None:
     server.call(client, [b"MULTI"])
     server.call(client, [b"NOSUCH"])
     server.call(client, [b"EXEC"])  # EXECABORT
-    client.parser.feed(b"*1\r\n$x\r\n")
-    client.run([])  # a protocol error, answered after the requests before it
+    client.data_received(b"*1\r\n$x\r\n")  # a protocol error, answered in turn
     assert server.error_stats.total == 9
     assert server.error_stats.by_code == {"ERR": 7, "NOAUTH": 1, "EXECABORT": 1}
     assert bytes(client.out).count(b"\r\n-") + bytes(client.out).startswith(b"-") == 9

@@ -212,56 +212,11 @@ def client_setinfo(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-def _flags(c: Client) -> str:
-    """CLIENT LIST's flags, in Redis' order; N when none applies."""
-    flags = "".join(flag for flag, on in (
-        ("O", c.monitor), ("x", c.multi is not None), ("b", c.backlog is not None),
-        ("d", c.dirty_cas and bool(c.watched)), ("c", c.close_after_reply),
-        ("U", c.unix), ("e", c.no_evict)) if on)
-    return flags or "N"
-
-
-def describe(c: Client, argv: list[bytes] | None = None) -> bytes:
-    """One line of CLIENT LIST / CLIENT INFO, in Redis' field order (7.2's, ending in
-    lib-name and lib-ver). `argv` is the request being run when `c` is the caller.
-
-    qbuf: bytes received and not yet parsed (all that arrives while CLIENT PAUSE holds
-    the client), with the held requests beyond the first; argv-mem: the arguments of
-    the request in hand (the one held, or the parsed part of a half-received one);
-    multi-mem: the queued commands, counted as Redis does; omem: replies not yet sent
-    (ours and the transport's write buffer); tot-mem: the sum of these. rbs, rbp and
-    qbuf-free describe Redis' own buffers: 0."""
-    now = time.monotonic()
-    unparsed, partial = c.parser.held()
-    unparsed += len(c.held_input)
-    argv_mem = partial + (sum(map(len, argv)) if argv is not None else 0)
-    if c.backlog:
-        argv_mem += sum(map(len, c.backlog[0]))
-        unparsed += sum(len(arg) for request in c.backlog[1:] for arg in request)
-    multi = -1 if c.multi is None else len(c.multi)
-    multi_mem = 0 if c.multi is None else sum(
-        sum(map(len, queued)) + 8 * len(queued) for _, queued in c.multi)
-    transport = c.transport
-    waiting = transport.get_write_buffer_size() if transport is not None else 0
-    omem = len(c.out) + waiting
-    events = ("r" if transport is not None else "") + ("w" if waiting else "")
-    return (
-        f"id={c.id} addr={c.address} laddr={c.local_address} fd={c.fd} "
-        f"name={text(c.name)} age={int(now - c.created)} "
-        f"idle={int(now - c.last_interaction)} flags={_flags(c)} db=0 sub=0 "
-        f"psub=0 ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 argv-mem={argv_mem} "
-        f"multi-mem={multi_mem} rbs=0 rbp=0 obl={len(c.out)} oll=0 omem={omem} "
-        f"tot-mem={unparsed + argv_mem + multi_mem + omem} events={events} "
-        f"cmd={c.last_command} user=default redir=-1 resp={c.resp} "
-        f"lib-name={text(c.lib_name)} lib-ver={text(c.lib_ver)}\n"
-    ).encode()
-
-
 @command("info", 2, CLIENT_FLAGS, categories=CONN, group=CONN, since="6.2.0",
          parent="client", tips="nondeterministic_output",
          summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> None:
-    c.reply.verbatim(describe(c, argv))
+    c.reply.verbatim(c.describe(argv))
 
 
 # Redis' client types; every client of the arbiter is "normal" (MONITOR clients too).
@@ -296,7 +251,7 @@ def client_list(c: Client, argv: list[bytes]) -> None:
         clients = wanted
     elif len(argv) != 2:
         raise errors.CommandError(errors.SYNTAX)
-    c.reply.verbatim(b"".join(describe(other, argv if other is c else None)
+    c.reply.verbatim(b"".join(other.describe(argv if other is c else None)
                               for other in clients))
 
 

@@ -319,6 +319,8 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("unexpected_error_replies", 0),
         ("total_error_replies", c.server.error_stats.total),
+        ("client_output_buffer_limit_disconnections",
+         stats.client_output_buffer_limit_disconnections),
     ]
 
 
@@ -502,7 +504,7 @@ def config_set(c: Client, argv: list[bytes]) -> None:
     changes: dict[str, object] = {}
     for name, value in zip(names, argv[3::2], strict=True):
         try:
-            changes[name] = SETTINGS[name].convert(text(value))
+            changes[name] = SETTINGS[name].convert(text(value), config.values[name])
         except ConfigError as exc:
             c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
             return

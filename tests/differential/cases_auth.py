@@ -33,4 +33,10 @@ CASES: list[Case] = [
     case("authenticated lifts the limits", cmd("AUTH", PASSWORD),
          raw(encode(["HMGET", "h", *["x"] * 20]), 1), raw(encode(["ECHO", "x" * 20000]), 1)),
     case("inline auth", raw(f"AUTH {PASSWORD}\r\nPING\r\n".encode(), 2)),
+    # Before AUTH, at most 16 KiB of replies may wait: 481 NOAUTH errors are 16,354
+    # bytes, 482 are 16,388 and close the connection with nothing written.
+    case("unauthenticated replies fill the reply buffer", raw(b"PING\r\n" * 481, 481)),
+    case("unauthenticated replies overflow the reply buffer", raw(b"PING\r\n" * 482)),
+    case("authenticated replies are not limited so",
+         raw(f"AUTH {PASSWORD}\r\n".encode() + b"PING\r\n" * 2000, 2001)),
 ]
