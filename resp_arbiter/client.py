@@ -95,7 +95,11 @@ class Client(asyncio.Protocol):
             if error.message is not None:
                 self.reply.error(error.message)
             self.close_after_reply = True
-        self.flush()
+        aof = server.aof
+        if aof.buffer or aof.held:
+            aof.defer(self)  # replies go out after the AOF write (and fsync) they need
+        else:
+            self.flush()
 
     def flush(self) -> None:
         out = self.out

@@ -17,7 +17,7 @@ import random
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 # redis-server's hash-max-listpack-entries / hash-max-listpack-value defaults. While a
@@ -147,7 +147,7 @@ class Keyspace:
     """All tables of the one database, and the single path every write takes."""
 
     __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
-                 "expired_keys", "expired_fields", "snapshot", "frozen")
+                 "expired_keys", "expired_fields", "snapshot", "frozen", "on_reclaim")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -163,6 +163,9 @@ class Keyspace:
         self.expiry_heap: list[tuple[int, bytes]] = []
         self.expired_keys = 0
         self.expired_fields = 0
+        # Told of every deletion no command asked for (expiry): fields None for the key.
+        # The append-only file logs them as DEL / HDEL.
+        self.on_reclaim: Callable[[bytes, list[bytes] | None], None] | None = None
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -203,6 +206,8 @@ class Keyspace:
         if table.expires_at and table.expires_at <= now:
             self._remove_table(key)
             self.expired_keys += 1
+            if self.on_reclaim is not None:
+                self.on_reclaim(key, None)
             self.touch(key)
             return None
         heap = table.field_heap
@@ -216,6 +221,8 @@ class Keyspace:
                     gone.append(field)
             if gone:
                 self.expired_fields += len(gone)
+                if self.on_reclaim is not None:
+                    self.on_reclaim(key, gone)
                 self._drop_fields(key, table, gone)
                 if key not in self.tables:
                     return None

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import __version__, errors
+from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
 from .keyspace import Keyspace
@@ -75,6 +76,10 @@ class Server:
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future | None = None
         self._write_hooks: list[Callable[[Client, list[bytes]], None]] = []
+        # Set while the AOF cannot be written: write commands get this error (MISCONF).
+        self.deny_writes: str | None = None
+        self.aof = AppendOnlyFile(self)
+        self.on_write(self.aof.feed)
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -100,6 +105,12 @@ class Server:
             spec = sub
         if not client.authenticated and not spec.no_auth:
             self._reject(client, errors.NOAUTH)
+            return
+        if client.multi is not None and "no_multi" in spec.flags:
+            self._reject(client, errors.NOT_IN_TRANSACTION)
+            return
+        if self.deny_writes is not None and _writes(spec, client):
+            self._reject(client, self.deny_writes)
             return
         if client.multi is not None and not spec.runs_in_multi:
             client.multi.append((spec, argv))
@@ -132,7 +143,9 @@ class Server:
             log.exception("command %s failed", spec.full_name)
             del client.out[reply_start:]
             client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
-        if spec.is_write and keyspace.dirty != dirty:
+        # EXEC's hook call comes after those of the commands it ran (the AOF closes the
+        # transaction there).
+        if keyspace.dirty != dirty and (spec.is_write or spec.name == "exec"):
             for hook in self._write_hooks:
                 hook(client, argv)
 
@@ -188,6 +201,7 @@ class Server:
         now = time.monotonic()
         self._sample_ops(now)
         self.keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        self.aof.cron()
         self._close_idle_clients(now)
         self._check_parent()
         self._schedule_cron()
@@ -236,6 +250,11 @@ class Server:
                 except OSError as exc:
                     self._close_listeners()
                     raise StartupError(f"could not bind {address}:{port}: {exc}") from exc
+        try:
+            self.aof.start()
+        except AofStartError as exc:
+            self._close_listeners()
+            raise StartupError(str(exc)) from exc
         self._schedule_cron()
         self._stopped = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -254,6 +273,7 @@ class Server:
             if self._cron is not None:
                 self._cron.cancel()
             self._close_listeners()
+            self.aof.stop()
             for client in list(self.clients.values()):
                 client.flush()
                 client.close()
@@ -305,6 +325,16 @@ def _bind_unix(path: str, perm: int) -> socket.socket:
     os.chmod(path, perm)
     sock.setblocking(False)
     return sock
+
+
+def _writes(spec: Command, client: Client) -> bool:
+    """Whether a command writes, as Redis' disk-error check sees it: a write command, or
+    EXEC of a transaction holding one. (PING is not refused, unlike Redis: it is the
+    supervisor's liveness probe.)"""
+    if spec.is_write:
+        return True
+    return spec.name == "exec" and bool(client.multi) and any(
+        queued.is_write for queued, _ in client.multi)
 
 
 def _text(arg: bytes) -> str:

@@ -1,5 +1,6 @@
 """The command families; importing this package registers every command."""
 
-from . import connection, expire, hash_ttl, hashes, keys, server, stash, transactions
+from . import connection, expire, hash_ttl, hashes, keys, persistence, server, stash, transactions
 
-__all__ = ["connection", "expire", "hash_ttl", "hashes", "keys", "server", "stash", "transactions"]
+__all__ = ["connection", "expire", "hash_ttl", "hashes", "keys", "persistence", "server", "stash",
+           "transactions"]
