@@ -15,6 +15,7 @@ import gc
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 
 from .aof_fsync import fdatasync
@@ -66,7 +67,11 @@ def fork_writer(tables: dict[bytes, Table], path_for: Callable[[int], str],
     any error); returns its pid. Raises OSError when the fork fails."""
     parent = os.getpid()
     gc.collect(0)  # fewer pages touched (copied) by the child's collector
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking with threads (the everysec fsync thread): the
+        # child runs no thread's code and takes none of their locks.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid:
         return pid
     code = 1

@@ -20,9 +20,10 @@ fdatasync = getattr(os, "fdatasync", os.fsync)
 
 @dataclass(frozen=True)
 class FsyncResult:
-    """An fsync done: the file, the size it made durable, and errno (0: success)."""
+    """An fsync done: the caller's tag for the file, the size it made durable (-1 for
+    the sync before a close), and errno (0: success)."""
 
-    fd: int
+    tag: int
     upto: int
     errno: int
 
@@ -40,16 +41,19 @@ class Fsyncer:
     def busy(self) -> bool:
         return self.pending > 0
 
-    def fsync(self, fd: int, upto: int) -> None:
-        """fdatasync `fd` in the background; `upto` is the size it will cover."""
+    def fsync(self, fd: int, upto: int, tag: int) -> None:
+        """fdatasync `fd` in the background; `upto` is the size it will cover. `tag`
+        names the file in the result (descriptor numbers are reused)."""
         self._start()
         self.pending += 1
-        self._jobs.put(("fsync", fd, upto))
+        self._jobs.put((fd, upto, tag))
 
-    def close(self, fd: int, sync: bool) -> None:
-        """Close `fd` after the jobs before it (with an fsync first when `sync`)."""
+    def close(self, fd: int, sync: bool, tag: int) -> None:
+        """Close `fd` after the jobs before it, with an fsync first when `sync` (whose
+        result is reported with upto -1)."""
         self._start()
-        self._jobs.put(("close", fd, sync))
+        self.pending += sync
+        self._jobs.put((fd, -1 if sync else -2, tag))
 
     def collect(self) -> list[FsyncResult]:
         """The fsyncs finished since the last call (called from the event loop)."""
@@ -76,15 +80,14 @@ class Fsyncer:
             job = self._jobs.get()
             if job is None:
                 return
-            kind, fd, arg = job
-            errno = 0
-            if kind == "fsync" or arg:
+            fd, upto, tag = job
+            if upto != -2:
+                errno = 0
                 try:
                     fdatasync(fd)
                 except OSError as exc:
                     errno = exc.errno or 5
-            if kind == "fsync":
-                self.results.append(FsyncResult(fd, arg, errno))
-            else:
+                self.results.append(FsyncResult(tag, upto, errno))
+            if upto < 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .server import Server
 
 log = logging.getLogger("resp_arbiter")
+NOTICE = 25
 # The largest argument count and bulk length the loader believes; anything larger is
 # corruption (Redis' own limits on a request are far below these).
 MAX_ARGS = 2**31 - 1
@@ -135,7 +136,7 @@ class Loader:
                 started = time.monotonic()
                 result = self._load_file(entry.name, last=number == len(files))
                 kind = "base" if entry is manifest.base else "incr"
-                log.log(25, "DB loaded from %s file %s: %.3f seconds", kind, entry.name,
+                log.log(NOTICE, "DB loaded from %s file %s: %.3f seconds", kind, entry.name,
                         time.monotonic() - started)
                 self.commands += result.commands
                 self.failed += result.failed
