@@ -74,7 +74,8 @@ class AppendOnlyFile:
         self.directory: AofDirectory | None = None
         self.manifest: Manifest | None = None
         self.fd = -1
-        self.incr_size = 0  # bytes in the file being appended to
+        self.incr_name = ""  # the file being appended to
+        self.incr_size = 0  # bytes in it
         self.current_size = 0  # aof_current_size: base and increments
         self.base_size = 0  # aof_base_size: the size right after the last rewrite
         # Durability: bytes of the current file known synced, and the chunks written
@@ -182,11 +183,13 @@ class AppendOnlyFile:
             name = manifest.incrs[-1].name
             self.fd = os.open(directory.file(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                               0o644)
+            self.incr_name = name
             log.log(NOTICE, "Opening AOF incr file %s on server start", name)
         else:
             incr = AofFile(directory.incr_name(manifest.incr_seq + 1), manifest.incr_seq + 1,
                            INCR)
             self.fd = _open_new(directory.file(incr.name))
+            self.incr_name = incr.name
             manifest.incrs.append(incr)
             directory.write_manifest(manifest)
             log.log(NOTICE, "Creating AOF incr file %s on server start", incr.name)
@@ -422,6 +425,8 @@ class AppendOnlyFile:
                 self._fsync_failed(result.errno)
                 continue
             self.synced_size = max(self.synced_size, result.upto)
+            log.debug("AOF fsync done: %s is on disk up to offset %d", self.incr_name,
+                      result.upto)
             unsynced = self.unsynced
             while unsynced and unsynced[0][0] <= result.upto:
                 unsynced.popleft()
@@ -580,6 +585,7 @@ class AppendOnlyFile:
                 raise
             self.manifest = updated
         self._switch_fd(fd)
+        self.incr_name = name
         log.log(NOTICE, "Creating AOF incr file %s on background rewrite", name)
 
     def _switch_fd(self, fd: int) -> None:
@@ -644,6 +650,7 @@ class AppendOnlyFile:
                 os.rename(directory.file(directory.temp_incr_name()),
                           directory.file(incr.name))
                 new.incrs = [incr]
+                self.incr_name = incr.name
             directory.write_manifest(new)
         except OSError as exc:
             log.warning("Error switching the AOF to the new base file %s: %s",
