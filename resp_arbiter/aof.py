@@ -42,6 +42,7 @@ from .aof_base import fork_writer, write_base_file
 from .aof_fsync import Fsyncer, fdatasync
 from .aof_loader import AofLoadError, Loader
 from .aof_manifest import BASE, HISTORY, INCR, AofDirectory, AofFile, Manifest, ManifestError
+from .aof_records import BULK_HEADERS, REWRITES
 
 if TYPE_CHECKING:
     from .client import Client
@@ -69,6 +70,7 @@ class AppendOnlyFile:
         self.keyspace = server.keyspace
         self.state = OFF
         self.loading = False
+        self.policy = server.config["appendfsync"]  # kept in step by config_changed
         self.buffer = bytearray()
         self.unit: list[aof_records.Record] = []  # the records of the EXEC running now
         self.directory: AofDirectory | None = None
@@ -119,7 +121,7 @@ class AppendOnlyFile:
 
     @property
     def fsync_policy(self) -> str:
-        return self.config["appendfsync"]
+        return self.config["appendfsync"]  # (read per write: a dict lookup, CONFIG SET-able)
 
     def _directory(self) -> AofDirectory:
         if self.directory is None:
@@ -133,6 +135,7 @@ class AppendOnlyFile:
     def start(self) -> None:
         """At server start: load the files (appendonly yes) and open them for appending.
         Raises AofStartError when they cannot be loaded."""
+        self.policy = self.config["appendfsync"]
         with contextlib.suppress(RuntimeError):  # (in-process tests run without a loop)
             self._loop = asyncio.get_running_loop()
         directory = self._directory()
@@ -245,19 +248,30 @@ class AppendOnlyFile:
     # -- logging writes -----------------------------------------------------------------
 
     def feed(self, client: Client, argv: list[bytes]) -> None:
-        """The server's write hook: log what the command just did."""
+        """The server's write hook: log what the command just did. (On every write's
+        path, so the common case, a command logged as it ran, is encoded inline.)"""
         if self.state == OFF or self.loading:
+            return
+        if self.policy == "always":
+            self.writers.add(client)
+        name = client.last_command
+        if name not in REWRITES and not self.keyspace.frozen and len(argv) > 1:
+            out = self.buffer
+            out += b"*%d\r\n" % len(argv)
+            for arg in argv:
+                length = len(arg)
+                out += BULK_HEADERS[length] if length < 1024 else b"$%d\r\n" % length
+                out += arg
+                out += b"\r\n"
             return
         if len(argv) == 1 and argv[0].lower() == b"exec":
             self._finish_unit()
             return
-        records = aof_records.propagate(client.last_command, self.keyspace, argv)
-        if not records:
-            return
-        self.writers.add(client)
+        rewrite = REWRITES.get(name)
+        records = [argv] if rewrite is None else rewrite(self.keyspace, argv)
         if self.keyspace.frozen:  # inside EXEC: logged whole when EXEC ends
             self.unit += records
-        else:
+        elif records:
             aof_records.encode_unit(records, self.buffer)
 
     def reclaimed(self, key: bytes, fields: list[bytes] | None) -> None:
@@ -287,7 +301,8 @@ class AppendOnlyFile:
 
     def _release(self) -> None:
         self._release_scheduled = False
-        self._finish_unit()
+        if self.unit:
+            self._finish_unit()
         durable = self._flush()
         waiting, self.waiting = self.waiting, {}
         held = self.held
@@ -320,16 +335,17 @@ class AppendOnlyFile:
         if self.state == OFF or self.fd < 0:
             return True  # (switching on: the base about to be forked covers the buffer)
         if self.write_errno or self.fsync_errno:
-            return self.fsync_policy != "always"  # the cron retries
+            return self.policy != "always"  # the cron retries
         if not self._write_buffer():
-            return self.fsync_policy != "always"
-        policy = self.fsync_policy
+            return self.policy != "always"
+        policy = self.policy
         if policy == "always":
             if self.synced_size == self.incr_size or self._fsync_skipped():
                 return True
             return self._sync_now()
         if policy == "everysec":
-            self._collect_fsyncs()
+            if self.fsyncer.pending:
+                self._collect_fsyncs()
             self._maybe_background_fsync()
         else:
             self.unsynced.clear()
@@ -355,7 +371,7 @@ class AppendOnlyFile:
         self.buffer = bytearray()
         self.incr_size += written
         self.current_size += written
-        if self.fsync_policy != "no":
+        if self.policy != "no":
             self.unsynced.append((self.incr_size, buffer))
         return True
 
@@ -371,7 +387,7 @@ class AppendOnlyFile:
                 del self.buffer[:written]
                 self.incr_size += written
                 self.current_size += written
-                if self.fsync_policy != "no":
+                if self.policy != "no":
                     self.unsynced.append((self.incr_size, chunk))
         now = time.monotonic()
         if now - self._last_error_log > ERROR_LOG_INTERVAL or not self.write_errno:
@@ -484,13 +500,13 @@ class AppendOnlyFile:
             if self.write_errno:
                 self._write_buffer()
             if not (self.write_errno or self.fsync_errno) and self.held and (
-                    self.fsync_policy != "always" or self._sync_now()):
+                    self.policy != "always" or self._sync_now()):
                 self._release_held()
         elif self.buffer and not self.waiting:
             self._flush()
         elif self.held and self._flush():
             self._release_held()
-        if self.fsync_policy == "everysec" and not self.fsync_errno:
+        if self.policy == "everysec" and not self.fsync_errno:
             self._collect_fsyncs()
             self._maybe_background_fsync()
         self._maybe_rewrite(now)
@@ -720,6 +736,7 @@ class AppendOnlyFile:
 
     def config_changed(self, changes: dict[str, object]) -> str | None:
         """CONFIG SET appendonly: start or stop logging; returns an error text or None."""
+        self.policy = self.config["appendfsync"]
         wanted = changes.get("appendonly")
         if wanted == "yes" and self.state == OFF:
             return self._switch_on()

@@ -24,11 +24,19 @@ MULTI: Record = [b"MULTI"]
 EXEC: Record = [b"EXEC"]
 
 
+# `$<length>\r\n` for the usual lengths, made once: encoding is on every write's path.
+BULK_HEADERS = [b"$%d\r\n" % length for length in range(1024)]
+
+
 def encode(record: Record, out: bytearray) -> None:
     """Append one command to `out` as a RESP array of bulk strings."""
     out += b"*%d\r\n" % len(record)
+    headers = BULK_HEADERS
     for arg in record:
-        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
+        length = len(arg)
+        out += headers[length] if length < 1024 else b"$%d\r\n" % length
+        out += arg
+        out += b"\r\n"
 
 
 def encode_unit(records: list[Record], out: bytearray) -> None:
