@@ -490,9 +490,12 @@ class AppendOnlyFile:
         logged, run the everysec fsync and automatic rewrites."""
         if self.child_pid:
             self._reap_child()
-        if self.state == OFF:
-            return
         now = time.monotonic()
+        if self.state != OFF:
+            self._retry_and_sync(now)
+        self._maybe_rewrite(now)
+
+    def _retry_and_sync(self, now: float) -> None:
         if (self.write_errno or self.fsync_errno) and now - self._last_retry >= RETRY_INTERVAL:
             self._last_retry = now
             if self.fsync_errno:
@@ -509,7 +512,6 @@ class AppendOnlyFile:
         if self.policy == "everysec" and not self.fsync_errno:
             self._collect_fsyncs()
             self._maybe_background_fsync()
-        self._maybe_rewrite(now)
 
     def _maybe_rewrite(self, now: float) -> None:
         if self.child_pid or now < self.next_rewrite_at:

@@ -253,3 +253,36 @@ def test_a_torn_tail_loads_and_a_corrupt_middle_refuses_to_start(directory):
     assert f"Bad file format reading the append only file {incr.name} at offset" in \
         started.stdout
     assert not (directory / "x.sock").exists()
+
+
+def test_bgsave_schedule_runs_once_the_running_rewrite_is_done_with_aof_off(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(50_000)})
+        assert client.bgrewriteaof() is True
+        assert client.bgsave(schedule=True) is True
+        state = wait_rewrite_done(client, 2)
+        assert state["aof_enabled"] == 0 and state["aof_rewrite_scheduled"] == 0
+        assert _manifest(directory).base.seq == 2
+        client.close()
+    # A snapshot taken with AOF off is what a later start with AOF on loads.
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("big") == 50_000
+        client.close()
+
+
+def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(100_000)})
+        assert client.config_set("appendonly", "yes") is True
+        client.hset("after-switch", "a", "1")
+        assert info(client)["aof_rewrite_in_progress"] == 1
+        client.close()
+    assert "Writing the initial AOF in the foreground before exiting" in \
+        (directory / "arbiter.log").read_text()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("big") == 100_000 and client.hget("after-switch", "a") == b"1"
+        client.close()
