@@ -119,10 +119,6 @@ class AppendOnlyFile:
     def config(self):
         return self.server.config
 
-    @property
-    def fsync_policy(self) -> str:
-        return self.config["appendfsync"]  # (read per write: a dict lookup, CONFIG SET-able)
-
     def _directory(self) -> AofDirectory:
         if self.directory is None:
             base = os.path.abspath(self.config["dir"])
@@ -227,11 +223,16 @@ class AppendOnlyFile:
             if self.fd >= 0 and not self.write_errno:
                 log.log(NOTICE, "Calling fsync() on the AOF file.")
                 self._sync_now()
-        durable = not (self.buffer or self.write_errno or self.fsync_errno)
+        durable = self.state == OFF or not (self.buffer or self.write_errno
+                                            or self.fsync_errno)
         if not durable:
-            log.warning("Could not persist every write at shutdown (%s): the writes not "
-                        "on disk were not acknowledged under appendfsync always",
-                        os.strerror(self.write_errno or self.fsync_errno or errno_codes.EIO))
+            missing = len(self.buffer) + (sum(len(chunk) for _, chunk in self.unsynced)
+                                          if self.fsync_errno else 0)
+            log.warning("The AOF could not be completed at shutdown (%s): %d bytes of "
+                        "logged writes are not on disk%s",
+                        os.strerror(self.write_errno or self.fsync_errno or errno_codes.EIO),
+                        missing, "; their replies were never sent"
+                        if self.policy == "always" else "")
         for client in (*self.waiting, *self.held):
             if durable or (client not in self.held and client not in self.writers):
                 client.flush()
@@ -457,11 +458,12 @@ class AppendOnlyFile:
 
     def _repair(self) -> bool:
         """After a failed fsync the kernel may have dropped the dirty pages: cut the file
-        back to what is known synced, write the rest again from memory, fsync."""
+        back to where the bytes still held in memory start, write them again, fsync."""
         if self.fsyncer.busy:
             return False
+        held_from = self.incr_size - sum(len(chunk) for _, chunk in self.unsynced)
         try:
-            os.ftruncate(self.fd, self.synced_size)
+            os.ftruncate(self.fd, held_from)
             for _, chunk in self.unsynced:
                 view = memoryview(chunk)
                 while view:
@@ -752,6 +754,11 @@ class AppendOnlyFile:
         self._loop = self._loop or asyncio.get_running_loop()
         self._kill_child()
         self.state = WAIT_REWRITE
+        if self.keyspace.frozen:  # inside EXEC: a fork now would split the transaction
+            log.warning("AOF was enabled during a transaction. An AOF background was "
+                        "scheduled to start when possible.")
+            self.rewrite_scheduled = True
+            return None
         reason = self.start_rewrite()
         if reason is not None:
             self.state = OFF

@@ -286,3 +286,19 @@ def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(dir
         client = connect(server)
         assert client.hlen("big") == 100_000 and client.hget("after-switch", "a") == b"1"
         client.close()
+
+
+def test_appendonly_switched_on_inside_a_transaction(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("before", "a", "1")
+        with client.pipeline(transaction=True) as pipe:
+            pipe.config_set("appendonly", "yes").hset("inside", "b", "2").hset("x", "c", "3")
+            assert pipe.execute() == [True, 1, 1]
+        client.hset("after", "d", "4")
+        assert wait_rewrite_done(client, 1)["aof_enabled"] == 1
+        client.close()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.exists("before", "inside", "x", "after") == 4
+        client.close()
