@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from servers import poll_until
 from test_aof_replay import START, Clock, make_server, run, state
 
 from resp_arbiter import aof as aof_module
@@ -299,3 +300,56 @@ def test_a_crash_at_any_file_operation_of_a_rewrite_leaves_files_that_load(
         assert acceptable.index(loaded) >= len(acknowledged), f"crash at operation {at}"
         reloaded.aof.stop()
         shutil.rmtree(directory)
+
+
+# -- a failing fsync --------------------------------------------------------------------
+
+@pytest.mark.parametrize("policy", ["always", "everysec"])
+def test_a_failed_fsync_refuses_writes_and_writes_the_lost_bytes_again(
+        tmp_path, monkeypatch, policy):
+    """After a failed fsync the kernel may have thrown the dirty pages away (here: the
+    file is cut back, as a lost write-back would leave it). Writes are refused until
+    the arbiter has written those bytes again from memory and synced them."""
+    from resp_arbiter import aof_fsync
+
+    clock = Clock(START)
+    server = make_server(tmp_path, clock, appendfsync=policy)
+    aof = server.aof
+    client = Client(server)
+    run(server, client, "HSET", "t", "before", "1")
+    assert poll_until(lambda: len(aof.fsyncer.results) == aof.fsyncer.pending, 5)
+    aof._collect_fsyncs()
+    aof._sync_now()
+    synced = aof.incr_size
+    real = aof_fsync.fdatasync
+    failures = []
+
+    def failing(fd: int) -> None:
+        if not failures:
+            failures.append(fd)
+            os.ftruncate(fd, synced)  # the unsynced pages are gone
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    for module in (aof_module, aof_fsync):
+        monkeypatch.setattr(module, "fdatasync", failing)
+    monkeypatch.setattr(aof_module, "RETRY_INTERVAL", 0.0)
+    aof.last_fsync = 0.0  # an everysec fsync is due
+    run(server, client, "HSET", "t", "lost", "2")
+    if policy == "everysec":
+        assert poll_until(lambda: aof.fsyncer.results, 5)
+        aof.cron()
+    assert failures
+    assert server.deny_writes == "MISCONF Errors writing to the AOF file: Input/output error"
+    if policy == "always":
+        assert client in aof.held  # its reply waits for the disk
+    assert run(server, client, "HSET", "t", "refused", "3").startswith(b"-MISCONF")
+    assert run(server, client, "HGET", "t", "lost") == b"$1\r\n2\r\n"  # reads work
+    aof.cron()  # the retry: write the held bytes again and sync them
+    assert server.deny_writes is None and not aof.held
+    run(server, client, "HSET", "t", "after", "4")
+    aof.stop()
+    reloaded = make_server(tmp_path, Clock(START))
+    assert reloaded.keyspace.tables[b"t"].fields == {b"before": b"1", b"lost": b"2",
+                                                     b"after": b"4"}
+    reloaded.aof.stop()
