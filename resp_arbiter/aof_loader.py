@@ -233,6 +233,9 @@ class Loader:
             spec.handler(client, argv)
         except errors.CommandError:
             result.failed += 1
+        except Exception as exc:
+            raise AofLoadError(f"Internal error replaying '{spec.full_name}' from the "
+                               f"append only file: {exc!r}") from exc
         else:
             if out[:1] == b"-":
                 result.failed += 1
