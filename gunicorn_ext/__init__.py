@@ -6,160 +6,31 @@ In a gunicorn config file::
     gunicorn_ext.enable_stash(globals(), tables=["sessions"])
 
 or with no config file at all: `gunicorn -c python:gunicorn_ext.conf myapp:app`.
-Then, in any worker: `from gunicorn_ext import stash`.
+Then, in any worker::
 
-`enable_stash` adds gunicorn server hooks to the config's namespace, each chained with
-the hook of the same name the file already defines (that one still runs; for `on_exit`
-it runs first, while the arbiter is still up). The master starts the arbiter before any
-worker exists and publishes its URL in `GUNICORN_STASH_URL`. When that variable is
-already set as gunicorn starts, no arbiter is started and the stash uses that server.
+    from gunicorn_ext import stash        # asyncio code: from gunicorn_ext import astash
+    stash.put("sessions", "user:1", {"name": "Alice"})
+
+Importing the package loads only the gunicorn side (hooks, options, supervisor), which
+uses no redis-py: `stash` and `astash` load redis-py when a worker first imports them,
+so a gevent master never imports `redis.asyncio` before its workers patch ssl.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
-import os
-from collections.abc import Callable, MutableMapping
-from typing import Any
+from types import ModuleType
 
-from ._ops import URL_ENV
-from .supervisor import (
-    OWNER_ENV,
-    ArbiterSupervisor,
-    StashOptions,
-    default_socket_path,
-    ensure_tables,
-    ping,
-    redact,
-)
+from .hooks import URL_ENV, enable_stash, supervisor_for
+from .options import StashOptions
+from .supervisor import OWNER_ENV
 
-__all__ = ["OWNER_ENV", "URL_ENV", "StashOptions", "enable_stash", "supervisor_for"]
-
-_HOOK_MARK = "_gunicorn_ext_hook"
-_USER_HOOK = "_gunicorn_ext_user_hook"
-
-# Survives HUP, which executes the config file again as a fresh module.
-_supervisor: ArbiterSupervisor | None = None
-_started_in: int | None = None
+__all__ = ["OWNER_ENV", "URL_ENV", "StashOptions", "astash", "enable_stash", "stash",
+           "supervisor_for"]
 
 
-def supervisor_for() -> ArbiterSupervisor | None:
-    """This master's arbiter supervisor (None if no arbiter was started here)."""
-    return _supervisor if _started_in == os.getpid() else None
-
-
-def enable_stash(namespace: MutableMapping[str, Any], **options: Any) -> None:
-    """Run the stash arbiter with this gunicorn; call it from the config file with globals().
-
-    Options are those of `StashOptions` (socket_path, socket_perm, password, maxclients,
-    idle_timeout, proto_max_bulk_len, client_query_buffer_limit, loglevel, logfile,
-    tables, url, ready_timeout, extra_args); an unknown option raises TypeError.
-    """
-    settings = StashOptions(**options)
-
-    def start(server: Any) -> None:
-        _start(server, settings)
-
-    def nworkers_changed(server: Any, new_value: int, old_value: int | None) -> None:
-        start(server)
-
-    def on_starting(server: Any) -> None:
-        start(server)
-
-    def when_ready(server: Any) -> None:
-        start(server)
-
-    def on_exit(server: Any) -> None:
-        supervisor = supervisor_for()
-        if supervisor is not None:
-            supervisor.stop()
-
-    _chain(namespace, "nworkers_changed", nworkers_changed, ours_first=True)
-    _chain(namespace, "on_starting", on_starting, ours_first=True)
-    _chain(namespace, "when_ready", when_ready, ours_first=True)
-    _chain(namespace, "on_exit", on_exit, ours_first=False)
-
-
-def _chain(namespace: MutableMapping[str, Any], name: str, ours: Callable[..., None],
-           ours_first: bool) -> None:
-    """Install `ours` as hook `name`, keeping (and calling) the hook already there."""
-    theirs = namespace.get(name)
-    if getattr(theirs, _HOOK_MARK, False):
-        theirs = getattr(theirs, _USER_HOOK)
-    if theirs is None:
-        hook = ours
-    elif ours_first:
-        @functools.wraps(ours)
-        def hook(*args: Any) -> None:
-            ours(*args)
-            _resolve(theirs)(*args)
-    else:
-        @functools.wraps(ours)
-        def hook(*args: Any) -> None:
-            try:
-                _resolve(theirs)(*args)
-            finally:
-                ours(*args)
-    # functools.wraps gives the chain the signature of `ours`, whose arity gunicorn checks.
-    setattr(hook, _HOOK_MARK, True)
-    setattr(hook, _USER_HOOK, theirs)
-    namespace[name] = hook
-
-
-def _resolve(hook: Any) -> Callable[..., Any]:
-    """A hook given as "module.function", as gunicorn allows, or the callable itself."""
-    if isinstance(hook, str):
-        module, _, attribute = hook.rpartition(".")
-        return getattr(importlib.import_module(module), attribute)
-    return hook
-
-
-def _start(server: Any, options: StashOptions) -> None:
-    """Start (once per master) the arbiter, or adopt the server the environment names."""
-    global _supervisor, _started_in
-    pid = os.getpid()
-    if _started_in == pid:
-        return
-    _started_in = pid
-    log = server.log
-    inherited_url = os.environ.get(URL_ENV)
-    owner = os.environ.get(OWNER_ENV)
-    external = (inherited_url if owner is None else None) or options.url
-    if external:
-        os.environ[URL_ENV] = external
-        os.environ.pop(OWNER_ENV, None)
-        log.info("Stash: using the server at %s (no arbiter started)", redact(external))
-        ensure_tables(external, options.tables, log)
-        return
-    path = options.socket_path or default_socket_path(pid)
-    if options.socket_path and "GUNICORN_PID" in os.environ:
-        path = _free_path_for_new_master(path)
-    _supervisor = ArbiterSupervisor(options, log, path)
-    _supervisor.start()
-    os.environ[URL_ENV] = _supervisor.url
-    os.environ[OWNER_ENV] = str(pid)
-    _watch_master_loop(server, _supervisor)
-
-
-def _free_path_for_new_master(path: str) -> str:
-    """A master re-executed by USR2 runs next to the old one: it takes `path.2` and on."""
-    candidate, number = path, 1
-    while ping(candidate, timeout=0.2):
-        number += 1
-        candidate = f"{path}.{number}"
-    return candidate
-
-
-def _watch_master_loop(server: Any, supervisor: ArbiterSupervisor) -> None:
-    """Run `supervisor.check()` each time the master's loop manages its workers."""
-    manage_workers = server.manage_workers
-    if getattr(manage_workers, _HOOK_MARK, False):
-        return
-
-    def checked_manage_workers() -> Any:
-        supervisor.check()
-        return manage_workers()
-
-    setattr(checked_manage_workers, _HOOK_MARK, True)
-    server.manage_workers = checked_manage_workers
+def __getattr__(name: str) -> ModuleType:
+    """`gunicorn_ext.stash` and `gunicorn_ext.astash`, imported on first use."""
+    if name in ("stash", "astash"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 Each operation is a generator that yields batches of Redis commands and receives their
 replies, so the blocking API (`stash`) and the asyncio API (`astash`) run the very same
 logic and cannot drift apart. A batch is one round trip: a single command, a pipeline,
-or a MULTI/EXEC transaction.
+or a MULTI/EXEC transaction. Nothing here does I/O (see `_core` for who does).
 
 Server errors are thrown back into the operation as `StashError` (or `Unsupported` for
 a command the server does not know), so an operation can fall back from the arbiter's
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import os
-import threading
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
+from .codec import Codec
+from .errors import StashError, StashKeyNotFoundError, StashTableNotFoundError
+from .options import table_name
 
-from .codec import DEFAULT_CODEC, Codec
-from .errors import StashError, StashTableNotFoundError
-
-URL_ENV = "GUNICORN_STASH_URL"
 SCAN_COUNT = 1000
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,9 @@ class Batch:
 
     commands: tuple[tuple[Any, ...], ...]
     transaction: bool = False
+    # Deliver each command's error reply in its place (as StashError) instead of
+    # throwing the first one into the operation.
+    errors_as_replies: bool = False
 
 
 Op = Generator[Batch, list[Any], Any]
@@ -44,14 +44,6 @@ class Unsupported(StashError):
     """The server answered `unknown command`: the operation may fall back."""
 
 
-class Disconnected(Exception):
-    """The server could not be reached or the connection broke: the runner retries."""
-
-
-class _Unset:
-    pass
-
-
 class Features:
     """What one server supports, learnt from its replies (None: not known yet)."""
 
@@ -59,86 +51,17 @@ class Features:
         self.native: bool | None = None
 
 
-UNSET: Any = _Unset()
-
-
-class Settings:
-    """Process-wide stash settings; `generation` tells clients to rebuild after a change."""
-
-    def __init__(self) -> None:
-        self.url: str | None = None
-        self.codec: Codec = DEFAULT_CODEC
-        self.timeout: float = 30.0
-        self.retry_timeout: float = 5.0
-        self.generation = 0
-        self.lock = threading.Lock()
-
-    def resolve_url(self) -> str:
-        url = self.url or os.environ.get(URL_ENV)
-        if not url:
-            raise StashError(
-                f"no stash server configured: {URL_ENV} is not set. Run gunicorn with "
-                "gunicorn_ext (`-c python:gunicorn_ext.conf`, or enable_stash() in the "
-                "config file), or call gunicorn_ext.stash.configure(url=...)."
-            )
-        return url
-
-    def connection_options(self) -> dict[str, Any]:
-        """redis-py options: no retries of its own (ours are the same on every version)."""
-        return {
-            "socket_timeout": self.timeout,
-            "socket_connect_timeout": self.timeout,
-        }
-
-
-settings = Settings()
-
-
-def configure(
-    *,
-    url: str | None = UNSET,
-    codec: Codec | None = UNSET,
-    timeout: float = UNSET,
-    retry_timeout: float = UNSET,
-) -> None:
-    """Point the stash (both APIs, this process) at a server, or change its codec.
-
-    `url` is a redis-py URL (`unix:///path.sock`, `redis://host:6379/0`); None goes
-    back to the `GUNICORN_STASH_URL` environment variable. `codec=None` restores the
-    default JSON codec. `timeout` bounds one socket operation; `retry_timeout` is how
-    long an operation keeps reconnecting (for example while the arbiter restarts).
-    Arguments left out keep their current value.
-    """
-    with settings.lock:
-        if url is not UNSET:
-            settings.url = url
-        if codec is not UNSET:
-            settings.codec = DEFAULT_CODEC if codec is None else codec
-        if timeout is not UNSET:
-            settings.timeout = float(timeout)
-        if retry_timeout is not UNSET:
-            settings.retry_timeout = float(retry_timeout)
-        settings.generation += 1
-
-
-def translate(error: redis.RedisError, batch: Batch) -> StashError:
-    """The stash exception for a server error reply."""
-    message = str(error)
-    lowered = message.lower()
-    if "unknown command" in lowered or "unknown subcommand" in lowered:
-        unsupported = Unsupported(message)
-        unsupported.__cause__ = error
-        return unsupported
-    stash_error = StashError(message)
-    stash_error.__cause__ = error
-    return stash_error
-
-
 def name(value: Any, what: str = "key") -> bytes:
-    """A table or key name on the wire: str only, any code point (surrogates included)."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
-    raise StashError(f"stash {what} must be a str, not {type(value).__name__}")
+    """A table or key name on the wire: str only, any code point (surrogates included);
+    a table name is never empty."""
+    if not isinstance(value, str):
+        raise StashError(f"stash {what} must be a str, not {type(value).__name__}")
+    if what == "table":
+        try:
+            table_name(value)
+        except ValueError as error:
+            raise StashError(str(error)) from None
+    return value.encode("utf-8", "surrogateescape")
 
 
 def text(value: Any) -> str:
@@ -212,9 +135,23 @@ def get_many(codec: Codec, table: str, keys: Iterable[str], default: Any) -> Op:
     }
 
 
+def get_item(codec: Codec, table: str, key: str) -> Op:
+    """`table[key]`: like get, but a missing key raises StashKeyNotFoundError."""
+    value = yield from get(codec, table, key, _MISSING)
+    if value is _MISSING:
+        raise StashKeyNotFoundError(table, key)
+    return value
+
+
 def delete(table: str, key: str) -> Op:
     (removed,) = yield _one(("HDEL", name(table, "table"), name(key)))
     return bool(removed)
+
+
+def delete_item(table: str, key: str) -> Op:
+    """`del table[key]`: like delete, but a missing key raises StashKeyNotFoundError."""
+    if not (yield from delete(table, key)):
+        raise StashKeyNotFoundError(table, key)
 
 
 def exists(table: str, key: str | None) -> Op:
@@ -278,9 +215,14 @@ def ensure(features: Features, table: str) -> Op:
 
 def info(table: str) -> Op:
     t = name(table, "table")
-    kind, count = yield Batch((("TYPE", t), ("HLEN", t)), transaction=True)
-    if text(kind) == "none":
+    kind, count = yield Batch((("TYPE", t), ("HLEN", t)), transaction=True,
+                              errors_as_replies=True)
+    kind = text(kind)
+    if kind == "none":
         raise StashTableNotFoundError(table)
+    if kind != "hash":
+        raise StashError(f"{table!r} is not a stash table: the server holds a {kind} "
+                         "under that name, and tables are hashes")
     return {"table": table, "size": int(count)}
 
 

@@ -7,12 +7,22 @@ first, and not the arbiter). The arbiter is told the master's pid and exits, rem
 its socket, as soon as the master is gone, even after a SIGKILL.
 
 gunicorn has no hook that runs on every turn of the master's loop, and it reaps every
-child itself with `waitpid(-1)`. So `check()` is chained in front of the master's own
-`manage_workers()` (which every gunicorn from 21.2 to 27 calls once a second and after
-each signal) and tells a dead arbiter by `Popen.poll()`, which also covers gunicorn
-having reaped it first. A dead arbiter is restarted at the same socket path, so
-workers reconnect by themselves. The arbiter never exits with code 3 or 4 (which
+child itself with `waitpid(-1)`, in `reap_workers()` only (every gunicorn from 21.2 to
+27). So the hooks chain `claim_exit()` in front of the master's `reap_workers()`: it
+collects the arbiter's own exit status with a `waitpid` of its pid before gunicorn's
+`waitpid(-1)` can take it (and leave `Popen` nothing but a 0), so the log says how the
+arbiter ended. `check()` is chained in front of `manage_workers()` (called once a second
+and after each signal) and restarts a dead arbiter at the same socket path, so workers
+reconnect by themselves. The arbiter never exits with code 3 or 4 (which
 gunicorn up to 26.0 takes for a worker that failed to boot and halts on).
+
+Workers may run as another user than the master (gunicorn's `user`/`group`, `-u`/`-g`).
+The arbiter keeps the master's user (the workers' user may be unable to run the
+interpreter at all: workers are forked, never executed) but runs in the workers' group,
+so its socket is open to the workers from the moment it exists, restarts included; once
+the arbiter is ready the socket is handed to the workers' user. By default the socket
+lives in a directory of its own that the master creates with a random name, so no other
+local user can take or block the path.
 """
 
 from __future__ import annotations
@@ -20,19 +30,23 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
-import redis
+from . import wire
+from .options import arbiter_flags
+from .wire import ping, redact, unix_url
+
+__all__ = ["OWNER_ENV", "ArbiterSupervisor", "Owner", "check_server", "describe_exit",
+           "ping", "redact", "unix_url"]
 
 #: Set with the URL by the master that started an arbiter: a master that inherits the
 #: URL from another master (USR2 re-exec) starts its own arbiter instead of borrowing.
@@ -42,83 +56,66 @@ MAX_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
-class StashOptions:
-    """What `enable_stash(...)` accepts (all optional).
+class Owner:
+    """Who the workers run as (gunicorn's `cfg.uid`/`cfg.gid`): the socket is theirs."""
 
-    socket_path: where the arbiter listens (default: `gunicorn-stash-<master pid>.sock`
-        in `$XDG_RUNTIME_DIR`, or the temporary directory).
-    socket_perm: permissions of the socket file (default 0o700: only this user).
-    password: clients must AUTH with it (workers get it through the URL).
-    maxclients, idle_timeout, proto_max_bulk_len, client_query_buffer_limit: the
-        arbiter's limits, as redis-server's options of the same names.
-    loglevel, logfile: the arbiter's own log (default: warnings, to gunicorn's stderr).
-    tables: tables created at start (and again after a restart).
-    url: use this server instead of starting an arbiter (as GUNICORN_STASH_URL does).
-    ready_timeout: seconds the master waits for the arbiter to answer.
-    extra_args: more arbiter command-line options, passed as given.
+    uid: int
+    gid: int
+
+    @classmethod
+    def of(cls, server: Any) -> Owner:
+        cfg = getattr(server, "cfg", None)
+        return cls(getattr(cfg, "uid", os.geteuid()), getattr(cfg, "gid", os.getegid()))
+
+    @property
+    def is_other(self) -> bool:
+        """Whether the workers run as another user or group than this process."""
+        return (self.uid, self.gid) != (os.geteuid(), os.getegid())
+
+
+def private_directory(pid: int, owner: Owner, socket_perm: int) -> str:
+    """A new directory with a random name for the socket, reachable by the workers only.
+
+    It is in `$XDG_RUNTIME_DIR` when the workers share this user (another user cannot
+    reach that directory), else in the temporary directory. When the workers are another
+    user it stays this user's, in the workers' group, so they can reach the socket but
+    cannot replace it with a link while the master (maybe root) works on it by path.
     """
-
-    socket_path: str | None = None
-    socket_perm: int = 0o700
-    password: str | None = None
-    maxclients: int | None = None
-    idle_timeout: int | None = None
-    proto_max_bulk_len: int | str | None = None
-    client_query_buffer_limit: int | str | None = None
-    loglevel: str = "warning"
-    logfile: str | None = None
-    tables: tuple[str, ...] = field(default=())
-    url: str | None = None
-    ready_timeout: float = 10.0
-    extra_args: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if isinstance(self.tables, str) or not all(isinstance(t, str) for t in self.tables):
-            raise TypeError("tables must be a list of table names")
-        object.__setattr__(self, "tables", tuple(self.tables))
-        object.__setattr__(self, "extra_args", tuple(str(a) for a in self.extra_args))
-        if isinstance(self.socket_perm, str):
-            object.__setattr__(self, "socket_perm", int(self.socket_perm, 8))
-
-
-def default_socket_path(pid: int) -> str:
-    """A per-master path in the user's runtime directory (or the temporary directory)."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    directory = runtime if runtime and os.access(runtime, os.W_OK) else tempfile.gettempdir()
-    return os.path.join(directory, f"gunicorn-stash-{pid}.sock")
+    base = (runtime if not owner.is_other and runtime and os.access(runtime, os.W_OK)
+            else tempfile.gettempdir())
+    directory = tempfile.mkdtemp(prefix=f"gunicorn-stash-{pid}-", dir=base)
+    _make_private(directory, owner, socket_perm)
+    return directory
 
 
-def ping(path: str, timeout: float = 1.0) -> bool:
-    """True when a server answers on the Unix socket (PONG, or NOAUTH: up, with a password)."""
+def _make_private(directory: str, owner: Owner, socket_perm: int) -> None:
+    mode = 0o700
+    if owner.is_other or socket_perm & 0o070:
+        mode |= 0o010
+    if socket_perm & 0o007:
+        mode |= 0o001
+    if owner.gid != os.getegid():
+        os.chown(directory, -1, owner.gid)
+    os.chmod(directory, mode)
+
+
+def _check_private(directory: str, owner: Owner, socket_perm: int) -> None:
+    """Recreate the socket's directory if something removed it (a temp cleaner); refuse
+    one that someone else made in the meantime."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"PING\r\n")
-            reply = sock.recv(64)
-    except OSError:
-        return False
-    return reply.startswith((b"+PONG", b"-NOAUTH"))
-
-
-def unix_url(path: str, password: str | None) -> str:
-    """The redis-py URL of a Unix socket, with the password if any."""
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"unix://{auth}{path}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for the log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    else:
+        _make_private(directory, owner, socket_perm)
+    info = os.lstat(directory)
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & 0o022):
+        raise RuntimeError(f"{directory} is no longer a private directory of this user")
 
 def describe_exit(code: int | None) -> str:
-    """How a child ended; 0 also when gunicorn's `waitpid(-1)` took the status first."""
+    """How a child ended, as `Popen.returncode` says it."""
     if code is None:
         return "running"
     if code == 0:
@@ -134,11 +131,18 @@ def describe_exit(code: int | None) -> str:
 class ArbiterSupervisor:
     """One master's arbiter: start, check (restart if dead), stop."""
 
-    def __init__(self, options: StashOptions, log: Any, socket_path: str) -> None:
+    def __init__(self, options: Any, log: Any, socket_path: str | None,
+                 owner: Owner) -> None:
         self.options = options
         self.log = log
-        self.socket_path = socket_path
+        self.owner = owner
         self.master_pid = os.getpid()
+        # Only a directory made here is checked, recreated and removed at the end.
+        self.directory: str | None = None
+        if socket_path is None:
+            self.directory = private_directory(self.master_pid, owner, options.socket_perm)
+            socket_path = os.path.join(self.directory, "stash.sock")
+        self.socket_path = socket_path
         self.url = unix_url(socket_path, options.password)
         self.process: subprocess.Popen[bytes] | None = None
         self.stopped = False
@@ -147,19 +151,14 @@ class ArbiterSupervisor:
         atexit.register(self._at_exit)
 
     def argv(self) -> list[str]:
-        o = self.options
-        argv = [sys.executable, "-m", "resp_arbiter",
+        # With a password, the configuration comes first from standard input ("-").
+        config_file = ["-"] if self.options.password else []
+        return [sys.executable, "-m", "resp_arbiter", *config_file,
                 "--unixsocket", self.socket_path,
-                "--unixsocketperm", "700",
+                # Workers of another user reach it through the group until it is theirs.
+                "--unixsocketperm", "770" if self.owner.is_other else "700",
                 "--parent-pid", str(self.master_pid),
-                "--loglevel", o.loglevel]
-        for flag, value in (("--maxclients", o.maxclients), ("--timeout", o.idle_timeout),
-                            ("--proto-max-bulk-len", o.proto_max_bulk_len),
-                            ("--client-query-buffer-limit", o.client_query_buffer_limit),
-                            ("--logfile", o.logfile)):
-            if value is not None:
-                argv += [flag, str(value)]
-        return argv + list(o.extra_args)
+                *arbiter_flags(self.options), *self.options.extra_args]
 
     def start(self) -> None:
         """Start the arbiter and wait until it answers; RuntimeError if it cannot."""
@@ -172,8 +171,18 @@ class ArbiterSupervisor:
         """Start the arbiter and prepare it; the reason on failure, None on success."""
         if ping(self.socket_path, timeout=0.5):
             return f"another server is already answering on {self.socket_path}"
-        self.process = subprocess.Popen(
-            self.argv(), stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+        try:
+            if self.directory is not None:
+                _check_private(self.directory, self.owner, self.options.socket_perm)
+            # In the workers' group, the socket is open to them from its first moment.
+            group = self.owner.gid if self.owner.gid != os.getegid() else None
+            self.process = subprocess.Popen(
+                self.argv(), stdin=subprocess.PIPE if self.options.password else
+                subprocess.DEVNULL, close_fds=True, start_new_session=True, group=group)
+            if self.options.password:
+                self._send_password(self.process)
+        except (OSError, RuntimeError) as exc:
+            return str(exc)
         deadline = time.monotonic() + self.options.ready_timeout
         while not ping(self.socket_path, timeout=0.5):
             code = self.process.poll()
@@ -185,27 +194,35 @@ class ArbiterSupervisor:
             time.sleep(0.01)
         try:
             self._prepare(self.process.pid)
-        except (redis.RedisError, OSError, RuntimeError) as exc:
+        except (wire.ReplyError, OSError, RuntimeError) as exc:
             self._terminate()
             return f"cannot prepare the arbiter: {exc}"
         return None
 
-    def _prepare(self, pid: int) -> None:
-        """Check that it is our arbiter answering, create the tables, then set the password
-        and the socket's final permissions.
+    def _send_password(self, process: subprocess.Popen[bytes]) -> None:
+        """Give the arbiter its password as a configuration file on standard input: it
+        never appears in the process list, and the arbiter asks for it from its first
+        connection on (a worker reconnecting during a restart never finds it open)."""
+        assert process.stdin is not None
+        password = self.options.password or ""
+        quoted = "".join(f"\\x{byte:02x}" for byte in password.encode())
+        with process.stdin:
+            process.stdin.write(f'requirepass "{quoted}"\n'.encode())
 
-        The password is set over the (still owner-only) socket rather than on the command
-        line, where any user could read it with `ps`.
-        """
-        with redis.Redis(unix_socket_path=self.socket_path, socket_timeout=5) as client:
-            answering = client.info("server").get("process_id")
+    def _prepare(self, pid: int) -> None:
+        """Check that it is our arbiter answering, create the tables, then give the socket
+        its final owner and permissions."""
+        with wire.Connection.open(self.url, timeout=5) as server:
+            found = re.search(rb"^process_id:(\d+)", server.call("INFO", "server"), re.M)
+            answering = int(found.group(1)) if found else None
             if answering != pid:
                 raise RuntimeError(f"process {answering} answers on {self.socket_path}, "
                                    f"not the arbiter (pid {pid})")
             for name in self.options.tables:
-                client.execute_command("STASH.ENSURE", name)
-            if self.options.password:
-                client.config_set("requirepass", self.options.password)
+                server.call("STASH.ENSURE", name)
+        if self.owner.is_other:
+            # Never follow a link here: the master may be root.
+            os.chown(self.socket_path, self.owner.uid, self.owner.gid, follow_symlinks=False)
         os.chmod(self.socket_path, stat.S_IMODE(self.options.socket_perm))
 
     def _announce(self, what: str) -> None:
@@ -213,6 +230,12 @@ class ArbiterSupervisor:
         askpass = " --askpass" if self.options.password else ""
         self.log.info("Stash arbiter %s (pid %s) at %s; inspect it with: redis-cli -s %s%s",
                       what, self.process.pid, self.socket_path, self.socket_path, askpass)
+
+    def claim_exit(self) -> None:
+        """Called just before gunicorn's `waitpid(-1)`: collect the arbiter's exit status
+        first (a `waitpid` of its pid), so that `Popen.returncode` holds it."""
+        if self.process is not None and os.getpid() == self.master_pid:
+            self.process.poll()
 
     def check(self) -> None:
         """Called from the master's loop: restart the arbiter if it has died."""
@@ -242,9 +265,12 @@ class ArbiterSupervisor:
         self._terminate()
         if self.process is not None:
             self.log.info("Stash arbiter (pid %s) stopped", self.process.pid)
-        if os.path.exists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
+        if os.path.lexists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
+        if self.directory is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.directory)
 
     def _terminate(self) -> None:
         process = self.process
@@ -263,17 +289,23 @@ class ArbiterSupervisor:
             self.stop()
 
 
-def ensure_tables(url: str, tables: Iterable[str], log: Any) -> None:
-    """Create the declared tables on a server we did not start (a no-op on plain Redis)."""
-    names = list(tables)
-    if not names:
-        return
+def check_server(url: str, source: str, tables: Iterable[str], log: Any) -> None:
+    """At start, for a server we did not start: say in one line if it cannot be used (each
+    stash call would otherwise wait `retry_timeout` and fail), and create the declared
+    tables there (a plain Redis has no STASH.ENSURE: tables appear on first put)."""
+    where = f"{redact(url)} ({source})"
     try:
-        with redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as client:
-            for name in names:
-                client.execute_command("STASH.ENSURE", name)
-    except redis.ResponseError:
-        log.info("Stash server at %s has no STASH.ENSURE: tables appear on first put",
-                 redact(url))
-    except (redis.RedisError, OSError) as exc:
-        log.warning("Stash server at %s: cannot create tables %s: %s", redact(url), names, exc)
+        with wire.Connection.open(url, timeout=5) as server:
+            server.call("PING")
+            for name in tables:
+                server.call("STASH.ENSURE", name)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        log.error("Stash: cannot reach the server at %s: %s; every stash call fails until "
+                  "it answers", where, reason)
+    except wire.ReplyError as error:
+        if "unknown command" in str(error).lower():
+            log.info("Stash server at %s has no STASH.ENSURE: tables appear on first put",
+                     where)
+        else:
+            log.error("Stash: the server at %s refused us: %s", where, error)

@@ -131,7 +131,7 @@ class Gunicorn:
     def __init__(self, directory: Path, config: str, app: str = "gunicorn_apps:app",
                  args: Iterable[str] = (), env: dict[str, str] | None = None) -> None:
         self.directory = directory
-        if config.startswith("python:") or Path(config).is_file():
+        if config.startswith("python:") or ("\n" not in config and Path(config).is_file()):
             config_arg = config
         else:
             path = directory / "gunicorn.conf.py"

@@ -57,6 +57,8 @@ def test_killed_arbiter_is_restarted_at_the_same_path(started: tuple[Gunicorn, i
         redis_cli(sock, "DEL", "after")
     assert alive(master.pid)
     assert master.log().count(f"; restarting it at {sock}") == 2
+    # gunicorn reaps every child with waitpid(-1); the status is claimed before it does.
+    assert master.log().count("died (killed by SIGKILL); restarting") == 2
 
 
 def test_master_sigkill_takes_the_arbiter_down(started: tuple[Gunicorn, int, str]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +17,7 @@ from gunicorn_procs import (
     Gunicorn,
     Server,
     children,
+    cmdline,
     config_text,
     is_arbiter,
     redis_cli,
@@ -118,6 +123,8 @@ def on_exit(server):
     assert redis_cli(sock, "EXISTS", "boot", password="pw:1").strip() == "1"
     assert "NOAUTH" in redis_cli(sock, "EXISTS", "boot")
     assert "--askpass" in master.log() and "pw:1" not in master.log()
+    arbiters = [pid for pid in children(master.pid) if is_arbiter(pid)]
+    assert arbiters and all("pw:1" not in cmdline(pid) for pid in arbiters)
     assert oct(os.stat(sock).st_mode & 0o777) == "0o770"
     master.get("/put", table="t", key="k", value="2")
     master.signal(15)
@@ -139,3 +146,41 @@ def test_preset_url_starts_no_arbiter(gunicorn: Callable[..., Gunicorn],
     master.signal(15)
     assert master.wait_exit() == 0
     wait_until(lambda: not children(master.pid), 5, "workers to go")
+
+
+def test_unreachable_preset_url_is_reported_once_at_start(gunicorn: Callable[..., Gunicorn]
+                                                          ) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://:secret@127.0.0.1:{probe.getsockname()[1]}/0"
+    env = dict(os.environ, GUNICORN_STASH_URL=url)
+    master = gunicorn(config_text(options="tables=['boot']"), env=env).wait_ready()
+    lines = [line for line in master.log().splitlines() if "cannot reach" in line]
+    assert len(lines) == 1, master.log()
+    assert re.search(r"\[ERROR\] Stash: cannot reach the server at redis://:\*\*\*@127\.0\.0\.1:"
+                     r"\d+/0 \(GUNICORN_STASH_URL\): Connection refused; every stash call fails "
+                     r"until it answers$", lines[0]), lines[0]
+    assert "secret" not in master.log()
+    master.signal(15)
+    assert master.wait_exit() == 0
+
+
+def test_the_package_imports_no_redis_py_in_the_master() -> None:
+    """redis-py imports redis.asyncio, whose ssl reference makes gevent workers warn."""
+    code = ("import sys, gunicorn_ext, gunicorn_ext.hooks, gunicorn_ext.conf; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    assert out.strip() == "[]"
+
+
+def test_gevent_master_boots_without_monkey_patch_warning(gunicorn: Callable[..., Gunicorn]
+                                                          ) -> None:
+    # gevent is a test dependency: missing, this test fails rather than skips.
+    master = gunicorn(config_text("gevent", workers=2)).wait_ready()
+    assert [master.get("/incr", table="g", key="n")["value"] for _ in range(3)] == [1, 2, 3]
+    master.signal(15)
+    assert master.wait_exit() == 0
+    log = master.log()
+    assert "Booting worker" in log
+    assert "MonkeyPatchWarning" not in log and "Traceback" not in log

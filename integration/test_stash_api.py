@@ -297,6 +297,35 @@ def test_wrong_type_is_a_stash_error(redis_server: Server) -> None:
         stash.configure(url=None)
 
 
+def test_info_of_a_key_that_is_not_a_hash_says_so(redis_server: Server) -> None:
+    with redis.Redis(unix_socket_path=redis_server.socket_path) as admin:
+        admin.flushall()
+        admin.set("plain", "x")
+    stash.configure(url=redis_server.url)
+    try:
+        with pytest.raises(stash.StashError) as caught:
+            stash.info("plain")
+        assert str(caught.value) == ("'plain' is not a stash table: the server holds a string "
+                                     "under that name, and tables are hashes")
+        with pytest.raises(stash.StashError, match="holds a string"):
+            asyncio.run(astash.info("plain"))
+    finally:
+        stash.close()
+        stash.configure(url=None)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: stash.put("", "k", 1), lambda: stash.get("", "k"), lambda: stash.ensure(""),
+    lambda: stash.table("")["k"], lambda: asyncio.run(astash.put("", "k", 1)),
+    lambda: asyncio.run(astash.table("").len())], ids=["put", "get", "ensure", "table",
+                                                       "async-put", "async-table"])
+def test_an_empty_table_name_is_refused(backend: Backend, call: Any) -> None:
+    with pytest.raises(stash.StashError) as caught:
+        call()
+    assert str(caught.value) == "a table name cannot be empty"
+    assert backend.admin.dbsize() == 0
+
+
 def test_one_lazy_connection_per_process_shared_by_threads(backend: Backend) -> None:
     def connected() -> int:
         return int(backend.admin.info("clients")["connected_clients"])

@@ -1,7 +1,17 @@
-"""`python -m resp_arbiter`."""
+"""`resp-arbiter` and `python -m resp_arbiter`."""
 
 import sys
 
-from .cli import main
+from .proctitle import hide_secrets
 
-sys.exit(main())
+
+def run() -> int:
+    """Hide a password given on the command line, then start the arbiter."""
+    hide_secrets()  # first: importing the server takes a few hundred milliseconds
+    from .cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

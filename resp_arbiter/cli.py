@@ -1,4 +1,9 @@
-"""`resp-arbiter` / `python -m resp_arbiter`: options named as redis-server names them."""
+"""`resp-arbiter` / `python -m resp_arbiter`: options named as redis-server names them.
+
+`resp-arbiter [CONFIG_FILE] [--option value ...]`: a configuration file in redis.conf
+syntax (`-` reads standard input), then command-line options, which override it. Every
+problem with either is one line on standard error and exit code 1, as redis-server exits.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +14,50 @@ import logging
 import os
 import signal
 import sys
+from typing import NoReturn
 
 from . import __version__, commands  # noqa: F401  (registers the commands)
-from .config import SETTINGS, Config, ConfigError
+from .conffile import ConfigFileError, format_value, load, shorten
+from .config import SENSITIVE, SETTINGS, Config, ConfigError, Setting, is_memory
+from .proctitle import HIDDEN
 from .server import LOG_LEVELS, NOTICE, Server, StartupError
 
 log = logging.getLogger("resp_arbiter")
 PR_SET_PDEATHSIG = 1
+# Exit codes: 0 after a clean stop, 1 for any failure to start (redis-server's code for a
+# bad option, a bad configuration file or a failed bind). Never 3 or 4: gunicorn up to
+# 26.0 reads those from a child as a failed boot.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+_METAVARS = {"unixsocket": "PATH", "logfile": "PATH", "unixsocketperm": "OCTAL",
+             "bind": "ADDRESSES", "requirepass": "PASSWORD", "timeout": "SECONDS"}
+_EMPTY_DEFAULTS = {"logfile": "standard output"}  # what an empty default means
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with redis-server's exit code and a one-line error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_FAILURE, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="resp-arbiter",
-        description="A Redis-protocol server for gunicorn stash tables (hashes).")
+    parser = _Parser(
+        prog="resp-arbiter", allow_abbrev=False,
+        usage="%(prog)s [CONFIG_FILE] [--option value ...]",
+        description="A Redis-protocol server for gunicorn stash tables (hashes). "
+                    "CONFIG_FILE, when given, comes first: a configuration file in "
+                    "redis.conf syntax (one 'name value' directive a line, '#' comments, "
+                    "'include PATH'; '-' reads standard input) with the options below as "
+                    "directives. Options on the command line override it.",
+        epilog="Options are redis-server's, with its parsing rules and errors; a value may "
+               "start with '-'. Put the password in the configuration file rather than on "
+               "the command line, where other local users can see it until the arbiter "
+               "hides it from the process list.")
     for setting in SETTINGS.values():
-        if not setting.on_command_line:
-            continue
-        parser.add_argument(f"--{setting.name}", dest=setting.name, metavar="VALUE",
-                            help=f"{setting.help} (default: {setting.render(setting.default)})")
+        if setting.on_command_line:
+            parser.add_argument(f"--{setting.name}", dest=setting.name,
+                                metavar=_metavar(setting), help=_help(setting))
     parser.add_argument("--parent-pid", type=int, default=0, metavar="PID",
                         help="exit (removing the socket) as soon as this process is no "
                              "longer the parent")
@@ -34,16 +65,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _metavar(setting: Setting) -> str:
+    if setting.choices:
+        return "{" + ",".join(setting.choices) + "}"
+    if is_memory(setting):
+        return "BYTES"
+    return _METAVARS.get(setting.name, "N" if isinstance(setting.default, int) else "VALUE")
+
+
+def _help(setting: Setting) -> str:
+    """The setting's help with its default as a configuration file would spell it."""
+    default = format_value(setting, setting.default)
+    if setting.default == "":
+        default = _EMPTY_DEFAULTS.get(setting.name, "none")
+    extra = "; units b, k, kb, m, mb, g, gb" if is_memory(setting) else ""
+    # argparse formats help with %: a literal percent sign must be doubled.
+    return f"{setting.help} (default: {default}{extra})".replace("%", "%%")
+
+
+def _attach_values(argv: list[str]) -> list[str]:
+    """`--name value` as `--name=value` for every setting, so that a value may start with
+    '-' (argparse would take it for an option; redis-server takes it as the value)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--") and arg[2:] in SETTINGS and i + 1 < len(argv):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(arg)
+            i += 1
+    return out
+
+
+class OptionError(Exception):
+    """A command-line option the arbiter cannot start with; the text is one line."""
+
+
 def load_config(argv: list[str] | None = None) -> Config:
-    args = build_parser().parse_args(argv)
+    """The configuration file (if any), then the command-line options over it. Raises
+    ConfigFileError or OptionError; exits (code 1) on a malformed command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    # As redis-server: a configuration file is the first argument, if that is no option.
+    config_file = argv[0] if argv and (argv[0] == "-" or argv[0][:1] != "-") else None
+    if config_file is not None:
+        argv = argv[1:]
+    args = build_parser().parse_args(_attach_values(argv))
     config = Config(parent_pid=args.parent_pid)
+    if config_file is not None:
+        load(config, config_file)
     for name in SETTINGS:
         value = getattr(args, name, None)
         if value is not None:
             try:
                 config.set(name, value)
             except ConfigError as exc:
-                raise SystemExit(f"resp-arbiter: --{name} {value}: {exc}") from None
+                shown = HIDDEN if name in SENSITIVE else shorten(value)
+                raise OptionError(f"resp-arbiter: --{name} {shown}: {exc}") from None
     return config
 
 
@@ -95,17 +174,26 @@ async def _run(server: Server) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the arbiter until SIGTERM/SIGINT. Exit codes: 0 on a clean stop, 1 when it
-    cannot start (never 3 or 4, which gunicorn up to 26.0 reads as a failed boot)."""
-    config = load_config(argv)
-    setup_logging(config)
+    """Run the arbiter until SIGTERM/SIGINT; the exit code (EXIT_OK or EXIT_FAILURE).
+    `argv` (without the program name) is for tests; by default the process's own."""
+    try:
+        config = load_config(argv)
+    except (ConfigFileError, OptionError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        setup_logging(config)
+    except OSError as exc:
+        print(f"resp-arbiter: Can't open the log file {config['logfile']}: {exc.strerror}",
+              file=sys.stderr)
+        return EXIT_FAILURE
     _die_with_parent(config.parent_pid)
     loop = new_event_loop()
     try:
         loop.run_until_complete(_run(Server(config)))
     except StartupError as exc:
-        log.warning("cannot start: %s", exc)
-        return 1
+        log.error("cannot start: %s", exc)
+        return EXIT_FAILURE
     finally:
         loop.close()
-    return 0
+    return EXIT_OK

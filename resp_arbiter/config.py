@@ -22,9 +22,14 @@ class ConfigError(ValueError):
     """A value a setting refuses; the text is the reason redis-server gives."""
 
 
-_MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb)?\Z", re.IGNORECASE)
+# memtoull: the digits, then an optional unit; the unit names are matched in any case.
+_MEMORY = re.compile(r"([0-9]*)(b|k|kb|m|mb|g|gb)?\Z", re.IGNORECASE | re.ASCII)
 _UNITS = {None: 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
           "g": 1000**3, "gb": 1024**3}
+# string2ll refuses a text this long (LONG_STR_SIZE), memtoull a digit run this long; so
+# neither ever converts thousands of digits (which Python refuses past 4300 digits).
+_LONG_STR_SIZE = 21
+_MEMORY_DIGITS_MAX = 127
 
 
 _STRING2LL = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
@@ -32,17 +37,28 @@ _STRING2LL = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
 
 def _parse_int(text: str) -> int:
     """An integer as Redis' string2ll reads it (no sign but '-', no leading zeros)."""
-    if not _STRING2LL.match(text) or not -(2**63) <= int(text) < 2**63:
+    if (len(text) >= _LONG_STR_SIZE or not _STRING2LL.match(text)
+            or not -(2**63) <= int(text) < 2**63):
         raise ConfigError("argument couldn't be parsed into an integer")
     return int(text)
 
 
 def _parse_memory(text: str) -> int:
+    """A memory value as Redis' memtoull reads it: digits and an optional unit. As in C,
+    a number past 2**64-1 saturates, the product wraps modulo 2**64, and the result is
+    read as a signed 64-bit value (so the bounds check refuses what overflowed)."""
     match = _MEMORY.match(text)
-    if not match:
+    if not match or len(match.group(1)) > _MEMORY_DIGITS_MAX:
         raise ConfigError("argument must be a memory value")
     unit = match.group(2)
-    return int(match.group(1)) * _UNITS[unit.lower() if unit else None]
+    number = min(int(match.group(1) or "0"), 2**64 - 1)
+    value = number * _UNITS[unit.lower() if unit else None] % 2**64
+    return value - 2**64 if value > LONG_MAX else value
+
+
+def is_memory(setting: Setting) -> bool:
+    """Whether a setting takes a memory value (a configuration file writes it in units)."""
+    return setting.parse is _parse_memory
 
 
 def _parse_octal(text: str) -> int:
@@ -156,6 +172,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("no-appendfsync-on-rewrite", "no", _parse_yes_no, render=_yes_no,
             help="skip the AOF fsync while a rewrite runs"),
 )}
+# Settings whose values are secrets: hidden from the process title and from error messages.
+SENSITIVE = frozenset({"requirepass"})
 
 
 @dataclass
@@ -165,6 +183,7 @@ class Config:
     values: dict[str, object] = field(
         default_factory=lambda: {s.name: s.default for s in SETTINGS.values()})
     parent_pid: int = 0
+    config_file: str = ""  # absolute path of the file read at startup ("" for none)
 
     def __getitem__(self, name: str) -> object:
         return self.values[name]
@@ -173,4 +192,4 @@ class Config:
         self.values[name] = SETTINGS[name].convert(text)
 
     def render(self, name: str) -> bytes:
-        return SETTINGS[name].render(self.values[name]).encode()
+        return SETTINGS[name].render(self.values[name]).encode("utf-8", "surrogateescape")

@@ -75,6 +75,12 @@ CONFIG_UNKNOWN_OPTION = "ERR Unknown option or number of arguments for CONFIG SE
 CONFIG_SET_FAILED = "ERR CONFIG SET failed (possibly related to argument '{}') - {}"
 CONFIG_IMMUTABLE = "can't set immutable config"
 CONFIG_DUPLICATE = "duplicate parameter"
+CONFIG_MAXCLIENTS_OS = (
+    "The operating system is not able to handle the specified number of clients, try "
+    "with {}"
+)
+CONFIG_NO_FILE = "ERR The server is running without a config file"
+CONFIG_REWRITE_FAILED = "ERR Rewriting config file: {}"
 
 # Introspection.
 MEMORY_USAGE_SAMPLES = "ERR syntax error"

@@ -24,6 +24,7 @@ from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
 from .keyspace import Keyspace
+from .listeners import RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
 from .registry import Command, lookup
 
 log = logging.getLogger("resp_arbiter")
@@ -72,7 +73,8 @@ class Server:
         self.started_monotonic = time.monotonic()
         self.run_id = os.urandom(20).hex()
         self._next_client_id = 1
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[Listener] = []
+        self._connecting: set[asyncio.Task] = set()  # accepted, transport not made yet
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future | None = None
         self._write_hooks: list[Callable[[Client, list[bytes]], None]] = []
@@ -190,6 +192,31 @@ class Server:
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
 
+    def accept_client(self, sock: socket.socket) -> None:
+        """A connection just accepted: refused at once with Redis' error when `maxclients`
+        clients are connected (or being connected), else given a transport and a Client."""
+        if len(self.clients) + len(self._connecting) >= self.config["maxclients"]:
+            self.stats.rejected_connections += 1
+            with contextlib.suppress(OSError):
+                sock.send(_MAX_CLIENTS_REPLY)
+                # Read what the client already sent, so that closing sends FIN, not RST
+                # (a reset can destroy the error before the client reads it).
+                sock.recv(65536)
+            sock.close()
+            return
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        task = asyncio.get_running_loop().create_task(self._connect(sock))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+
+    async def _connect(self, sock: socket.socket) -> None:
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(
+                lambda: Client(self), sock)
+        except OSError:
+            sock.close()
+
     # -- cron ---------------------------------------------------------------------------
 
     def _schedule_cron(self) -> None:
@@ -237,19 +264,18 @@ class Server:
         port = self.config["port"]
         if not path and not port:
             raise StartupError("no listener: give --unixsocket PATH and/or --port N")
+        self._fit_maxclients()
         if path:
             sock = _bind_unix(path, self.config["unixsocketperm"])
-            self._servers.append(await loop.create_unix_server(
-                lambda: Client(self), sock=sock, backlog=511))
+            self._servers.append(Listener(sock, self.accept_client))
         if port:
             for address in str(self.config["bind"]).split():
                 try:
-                    self._servers.append(await loop.create_server(
-                        lambda: Client(self), address.lstrip("-"), port, backlog=511,
-                        reuse_address=True))
+                    sockets = bind_tcp(address.lstrip("-"), port)
                 except OSError as exc:
                     self._close_listeners()
                     raise StartupError(f"could not bind {address}:{port}: {exc}") from exc
+                self._servers += [Listener(sock, self.accept_client) for sock in sockets]
         try:
             self.aof.start()
         except AofStartError as exc:
@@ -259,6 +285,18 @@ class Server:
         self._stopped = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
+
+    def _fit_maxclients(self) -> None:
+        """Make room for `maxclients` descriptors, or lower it to what fits (Redis'
+        adjustOpenFilesLimit); a client past it gets an error, never a silent reset."""
+        wanted = self.config["maxclients"]
+        fitting = fit_open_files(wanted)
+        if fitting < 1:
+            raise StartupError(
+                f"Your current 'ulimit -n' of {open_files_limit()} is not enough for the "
+                f"server to start. Please increase your open file limit to at least "
+                f"{wanted + RESERVED_FDS}.")
+        self.config.values["maxclients"] = fitting
 
     def stop(self) -> None:
         if self._stopped is not None and not self._stopped.done():
@@ -294,6 +332,9 @@ class Server:
 
     def version_banner(self) -> str:
         return f"resp-arbiter {__version__}"
+
+
+_MAX_CLIENTS_REPLY = f"-{errors.MAX_CLIENTS}\r\n".encode()
 
 
 def _bind_unix(path: str, perm: int) -> socket.socket:

@@ -48,12 +48,13 @@ def require_binary(name: str) -> str:
 class ServerProcess:
     """A server subprocess listening on `socket_path`."""
 
-    def __init__(self, argv: list[str], socket_path: str, log_path: Path) -> None:
+    def __init__(self, argv: list[str], socket_path: str, log_path: Path,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.socket_path = socket_path
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
         self.pid = self.process.pid
         self._wait_ready()
 
@@ -93,16 +94,20 @@ class ServerProcess:
         self.stop()
 
 
-def start_arbiter(directory: Path, *options: str, name: str = "arbiter") -> ServerProcess:
+def start_arbiter(directory: Path, *options: str, name: str = "arbiter",
+                  preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
+    """An arbiter on `directory`/`name`.sock; `preexec_fn` runs in the child before exec
+    (to start it under other limits)."""
     socket_path = str(directory / f"{name}.sock")
     # --parent-pid: an arbiter outlives no crashed test run.
     argv = [sys.executable, "-m", "resp_arbiter", "--unixsocket", socket_path,
             "--parent-pid", str(os.getpid()), *options]
-    return ServerProcess(argv, socket_path, directory / f"{name}.log")
+    return ServerProcess(argv, socket_path, directory / f"{name}.log", preexec_fn)
 
 
-def start_redis(directory: Path, *options: str, name: str = "redis") -> ServerProcess:
+def start_redis(directory: Path, *options: str, name: str = "redis",
+                preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
     socket_path = str(directory / f"{name}.sock")
     argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", socket_path,
             "--save", "", "--appendonly", "no", "--dir", str(directory), *options]
-    return ServerProcess(argv, socket_path, directory / f"{name}.log")
+    return ServerProcess(argv, socket_path, directory / f"{name}.log", preexec_fn)

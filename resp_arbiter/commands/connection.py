@@ -38,7 +38,7 @@ def _password_matches(c: Client, user: bytes, password: bytes) -> bool:
     """Only the `default` user exists; with no requirepass it accepts any password."""
     if user != b"default":
         return False
-    required = str(c.server.config["requirepass"]).encode()
+    required = str(c.server.config["requirepass"]).encode("utf-8", "surrogateescape")
     return not required or hmac.compare_digest(password, required)
 
 

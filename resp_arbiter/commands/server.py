@@ -3,6 +3,7 @@ FLUSHALL, MEMORY USAGE."""
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import resource
@@ -12,11 +13,15 @@ from collections.abc import Callable
 
 from .. import REDIS_VERSION, __version__, errors
 from ..client import Client
+from ..conffile import rewrite
 from ..config import SETTINGS, ConfigError
+from ..listeners import fit_open_files
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
+from ..server import NOTICE
 from ._args import compile_glob, parse_int, text
 from .connection import help_reply
 
+log = logging.getLogger("resp_arbiter")
 SERVER = "server"
 ADMIN = "admin noscript loading stale"
 
@@ -236,7 +241,8 @@ def _server_section(c: Client) -> list[tuple[str, object]]:
         ("server_time_usec", int(time.time() * 1_000_000)),
         ("uptime_in_seconds", uptime), ("uptime_in_days", uptime // 86400),
         ("hz", 10), ("configured_hz", 10),
-        ("executable", sys.argv[0] if sys.argv else ""), ("config_file", ""),
+        ("executable", sys.argv[0] if sys.argv else ""),
+        ("config_file", server.config.config_file),
     ]
 
 
@@ -350,7 +356,7 @@ def info_text(c: Client, names: list[str]) -> bytes:
         lines = [f"# {_TITLES.get(name, name.capitalize())}"]
         lines += [f"{key}:{value}" for key, value in _SECTIONS[name](c)]
         blocks.append("\r\n".join(lines) + "\r\n")
-    return "\r\n".join(blocks).encode()
+    return "\r\n".join(blocks).encode("utf-8", "surrogateescape")
 
 
 @command("info", -1, "loading stale",
@@ -427,6 +433,13 @@ def config_set(c: Client, argv: list[bytes]) -> None:
         except ConfigError as exc:
             c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
             return
+    if "maxclients" in changes:
+        fitting = fit_open_files(changes["maxclients"])
+        if fitting != changes["maxclients"]:
+            log.warning("Failed applying new configuration. Possibly related to new "
+                        "maxclients setting. Restoring previous settings.")
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
+                "maxclients", errors.CONFIG_MAXCLIENTS_OS.format(fitting)))
     previous = {name: config.values[name] for name in changes}
     config.values.update(changes)
     refused = c.server.aof.config_changed(changes)
@@ -448,7 +461,16 @@ def config_resetstat(c: Client, argv: list[bytes]) -> None:
 @command("rewrite", 2, ADMIN, group=SERVER, since="2.8.0", parent="config",
          summary="Persists the effective configuration to file.")
 def config_rewrite(c: Client, argv: list[bytes]) -> None:
-    c.reply.error("ERR The server is running without a config file")
+    if not c.server.config.config_file:
+        raise errors.CommandError(errors.CONFIG_NO_FILE)
+    try:
+        rewrite(c.server.config)
+    except OSError as exc:
+        log.warning("CONFIG REWRITE failed: %s", exc.strerror or exc)
+        raise errors.CommandError(
+            errors.CONFIG_REWRITE_FAILED.format(exc.strerror or exc)) from None
+    log.log(NOTICE, "CONFIG REWRITE executed with success.")
+    c.reply.ok()
 
 
 @command("help", 2, "loading stale", group=SERVER, since="5.0.0", parent="config",
@@ -456,12 +478,12 @@ def config_rewrite(c: Client, argv: list[bytes]) -> None:
 def config_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their",
-        "    values.",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
         "RESETSTAT", "    Reset statistics reported by the INFO command.",
-        "REWRITE", "    Not available: the arbiter runs without a config file.",
-        "HELP", "    Print this help.",
+        "REWRITE", "    Rewrite the configuration file.",
+        "HELP", "    Prints this help.",
     ))
 
 

@@ -24,6 +24,7 @@ COMMON_COMMANDS = [
 # and Redis has many the arbiter leaves out); only their own row is compared, elsewhere.
 CONTAINERS = {"client", "command", "config", "memory"}
 
+HUGE = "9" * 5000
 CONFIG_NAMES = ["requirepass", "maxclients", "timeout", "proto-max-bulk-len",
                 "client-query-buffer-limit", "loglevel"]
 
@@ -209,6 +210,38 @@ def _config_cases() -> list[Case]:
              cmd("CONFIG", "SET", "proto-max-bulk-len", "512Mb"),
              cmd("CONFIG", "GET", "proto-max-bulk-len")),
         case("config resetstat", cmd("CONFIG", "RESETSTAT")),
+        case("config rewrite without a config file", cmd("CONFIG", "REWRITE")),
+        case("config help", cmd("CONFIG", "HELP")),
+        # Past 4300 digits Python's int() refuses a text: each must still get Redis' error.
+        case("config set huge numbers", *[
+            cmd("CONFIG", "SET", name, value)
+            for name in ("maxclients", "timeout", "proto-max-bulk-len",
+                         "client-query-buffer-limit")
+            for value in (HUGE, "-" + HUGE, HUGE + "kb", "0" * 4999 + "5",
+                          "0" * 120 + "2097152", "0" * 128 + "2097152")
+        ], cmd("CONFIG", "GET", "maxclients"), cmd("CONFIG", "GET", "timeout"),
+             cmd("CONFIG", "GET", "proto-max-bulk-len"),
+             cmd("CONFIG", "SET", "proto-max-bulk-len", "512mb"),
+             cmd("CONFIG", "SET", "client-query-buffer-limit", "1gb")),
+        # memtoull: an empty number reads 0, a number past 2**64-1 saturates, the product
+        # wraps modulo 2**64 (2**54+1024 kb is 1mb), units in any case, nothing else.
+        case("config set memory overflow",
+             *[cmd("CONFIG", "SET", "proto-max-bulk-len", value)
+               for value in ("", "kb", "18446744073709551616", "18446744073709551615",
+                             "9223372036854775808", "18014398509481984kb", "2Gb", " 2mb",
+                             "+2mb", "2mb ", "2\u212ab", "0x100000")],
+             cmd("CONFIG", "SET", "proto-max-bulk-len", "18014398509483008kb"),
+             cmd("CONFIG", "GET", "proto-max-bulk-len"),
+             cmd("CONFIG", "SET", "client-query-buffer-limit", "18014398509483008kb"),
+             cmd("CONFIG", "GET", "client-query-buffer-limit"),
+             cmd("CONFIG", "SET", "proto-max-bulk-len", "512mb"),
+             cmd("CONFIG", "SET", "client-query-buffer-limit", "1gb")),
+        # A password is bytes: any byte, UTF-8 or not, in AUTH, HELLO AUTH and CONFIG GET.
+        case("binary password",
+             cmd("CONFIG", "SET", "requirepass", b"\xff\xfe p\x00"),
+             cmd("CONFIG", "GET", "requirepass"), cmd("AUTH", b"\xff\xfe"),
+             cmd("AUTH", b"\xff\xfe p\x00"), cmd("HELLO", "2", "AUTH", "default", b"\xff"),
+             cmd("CONFIG", "SET", "requirepass", "")),
     ]
     return cases
 

@@ -1,0 +1,465 @@
+"""The one layer `stash` and `astash` share: every operation, the retry plan, and the
+classification of failures, written once.
+
+Like redis-py's command mixins (one `HashCommands` class serves the blocking client and,
+as `AsyncHashCommands`, the asyncio one), `Operations` holds each public operation once;
+what differs is only its runner. The blocking runner returns the result, the asyncio
+runner returns an awaitable, and `awaitable_methods` makes the asyncio subclasses'
+methods true coroutine functions.
+
+Each call runs as a `plan`: a generator that drives the operation (from `_ops`), and
+yields effects for the runner to perform: a `Batch` to send, `RESET` (drop the broken
+connection) or a `Pause`. So the only code the two runners do not share is their I/O:
+sending a batch, sleeping, disconnecting.
+"""
+
+from __future__ import annotations
+
+import functools
+import grp
+import inspect
+import os
+import pwd
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import redis
+
+from . import _ops
+from ._ops import Batch, Features, Op, Unsupported
+from .codec import DEFAULT_CODEC, Codec
+from .errors import StashError
+from .wire import URL_ENV, redact
+
+FIRST_PAUSE = 0.005
+MAX_PAUSE = 0.2
+
+
+class _Unset:
+    pass
+
+
+UNSET: Any = _Unset()
+
+
+class Settings:
+    """Process-wide stash settings; `generation` tells sessions to rebuild after a change."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.codec: Codec = DEFAULT_CODEC
+        self.timeout: float = 30.0
+        self.retry_timeout: float = 5.0
+        self.generation = 0
+        self.lock = threading.Lock()
+
+    def resolve_url(self) -> str:
+        url = self.url or os.environ.get(URL_ENV)
+        if not url:
+            raise StashError(
+                f"no stash server configured: {URL_ENV} is not set. Run gunicorn with "
+                "gunicorn_ext (`-c python:gunicorn_ext.conf`, or enable_stash() in the "
+                "config file), or call gunicorn_ext.stash.configure(url=...)."
+            )
+        return url
+
+
+settings = Settings()
+
+
+def configure(
+    *,
+    url: str | None = UNSET,
+    codec: Codec | None = UNSET,
+    timeout: float = UNSET,
+    retry_timeout: float = UNSET,
+) -> None:
+    """Point the stash (both APIs, this process) at a server, or change its codec.
+
+    `url` is a redis-py URL (`unix:///path.sock`, `redis://host:6379/0`); None goes
+    back to the `GUNICORN_STASH_URL` environment variable. `codec=None` restores the
+    default JSON codec. `timeout` bounds one socket operation; `retry_timeout` is how
+    long an operation keeps reconnecting (for example while the arbiter restarts).
+    Arguments left out keep their current value.
+    """
+    with settings.lock:
+        if url is not UNSET:
+            settings.url = url
+        if codec is not UNSET:
+            settings.codec = DEFAULT_CODEC if codec is None else codec
+        if timeout is not UNSET:
+            settings.timeout = float(timeout)
+        if retry_timeout is not UNSET:
+            settings.retry_timeout = float(retry_timeout)
+        settings.generation += 1
+
+
+class Session:
+    """What one connection works with (made per process, and per event loop for astash);
+    the runners add the redis-py client and a lock."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.generation = settings.generation
+        self.url = settings.resolve_url()
+        self.codec: Codec = settings.codec
+        self.retry_timeout = settings.retry_timeout
+        self.features = Features()
+        # No retries inside redis-py: the plan's are the same on every redis-py version.
+        self.connection_options = {"socket_timeout": settings.timeout,
+                                   "socket_connect_timeout": settings.timeout}
+
+    @property
+    def current(self) -> bool:
+        """False in a forked child, or after configure(): make a new session."""
+        return self.pid == os.getpid() and self.generation == settings.generation
+
+
+# --- failures ---------------------------------------------------------------------------
+
+
+class Disconnected(Exception):
+    """The server could not be reached or the connection broke: the plan retries."""
+
+
+def translate(error: redis.ResponseError) -> StashError:
+    """The stash exception for a server's error reply."""
+    message = str(error)
+    lowered = message.lower()
+    kind = Unsupported if "unknown command" in lowered or "unknown subcommand" in lowered \
+        else StashError
+    translated = kind(message)
+    translated.__cause__ = error
+    return translated
+
+
+def failure(error: BaseException, url: str) -> StashError:
+    """What a failed round trip means, for both APIs.
+
+    A server's error reply returns the StashError to throw into the operation (which may
+    fall back). A missing or broken connection raises Disconnected: the plan starts the
+    operation again. Refused credentials, file permissions (never transient) and
+    anything else raise StashError at once.
+    """
+    if isinstance(error, (redis.AuthenticationError, redis.exceptions.AuthorizationError)):
+        raise StashError(f"stash server at {redact(url)} refused us: {error}") from error
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        if denied(error):
+            raise StashError(permission_message(url)) from error
+        raise Disconnected() from error
+    if isinstance(error, redis.ResponseError):
+        return translate(error)
+    raise StashError(str(error)) from error
+
+
+def denied(error: BaseException) -> bool:
+    """Whether a connection failed for lack of permission (never worth retrying)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, PermissionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _identity(uid: int, gid: int) -> str:
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return f"{user}:{group} ({uid}:{gid})"
+
+
+def _describe(path: str) -> str:
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    return f"owner {_identity(info.st_uid, info.st_gid)}, mode {oct(info.st_mode & 0o777)}"
+
+
+def permission_message(url: str) -> str:
+    """What was refused and what to change, for a connection denied by file permissions."""
+    parts = urlsplit(url)
+    me = _identity(os.geteuid(), os.getegid())
+    if parts.scheme != "unix":
+        return (f"permission denied connecting to the stash server at {parts.hostname}:"
+                f"{parts.port} (this process runs as {me})")
+    path = parts.path
+    directory, blocked = os.path.dirname(path), None
+    while directory and directory != os.path.dirname(directory):
+        if not os.access(directory, os.X_OK):
+            blocked = directory
+        directory = os.path.dirname(directory)
+    what = (f"it may not enter the directory {blocked} ({_describe(blocked)})" if blocked
+            else f"it may not write to the socket ({_describe(path)})")
+    return (f"permission denied on the stash socket {path}: this process runs as {me}, "
+            f"and {what}. Run the workers as the user the socket belongs to (gunicorn_ext "
+            "gives its socket to gunicorn's `user`/`group`, the -u/-g options), or let "
+            "this user in with enable_stash(socket_perm=...) and a shared group.")
+
+
+# --- the plan: one operation from its first batch to its result --------------------------
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait this long before starting the operation again."""
+
+    seconds: float
+
+
+RESET: Any = object()  # drop the connection: the next batch reconnects
+Effect = Any  # Batch | Pause | RESET
+
+
+def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, Any, Any]:
+    """Run the operation `make(session)`: yield its batches and receive their replies (or
+    the redis-py error a batch raised). When the server cannot be reached, drop the
+    connection, pause (5 ms doubling to 200 ms) and start the operation again, for up to
+    `retry_timeout` seconds from the first failure."""
+    deadline: float | None = None
+    pause = FIRST_PAUSE
+    while True:
+        operation = make(session)
+        try:
+            batch = next(operation)
+            while True:
+                try:
+                    replies = _settle(batch, (yield batch))
+                except (redis.RedisError, OSError) as error:
+                    batch = operation.throw(failure(error, session.url))
+                else:
+                    batch = operation.send(replies)
+        except StopIteration as done:
+            return done.value
+        except Disconnected as lost:
+            yield RESET
+            now = time.monotonic()
+            deadline = now + session.retry_timeout if deadline is None else deadline
+            if now >= deadline:
+                raise StashError(f"cannot reach the stash server at {redact(session.url)}: "
+                                 f"{lost.__cause__}") from lost.__cause__
+            yield Pause(min(pause, deadline - now))
+            pause = min(pause * 2, MAX_PAUSE)
+
+
+def _settle(batch: Batch, replies: list[Any]) -> list[Any]:
+    """A batch's replies; an error reply among them is raised (and thrown into the
+    operation) unless the batch takes errors in their place."""
+    settled = list(replies)
+    for index, reply in enumerate(settled):
+        if isinstance(reply, redis.ResponseError):
+            if not batch.errors_as_replies:
+                raise reply
+            settled[index] = translate(reply)
+    return settled
+
+
+class Stepper:
+    """A runner's view of a plan: the effect to perform next, or the final value."""
+
+    def __init__(self, steps: Generator[Effect, Any, Any]) -> None:
+        self.steps = steps
+        self.done = False
+        self.value: Any = None
+        self.effect: Effect = None
+        self.resume()
+
+    def resume(self, outcome: Any = None, error: BaseException | None = None) -> None:
+        """Hand the plan what performing the effect gave (or the error it raised)."""
+        try:
+            if error is None:
+                self.effect = self.steps.send(outcome)
+            else:
+                self.effect = self.steps.throw(error)
+        except StopIteration as finished:
+            self.done, self.value = True, finished.value
+
+
+# --- every operation, once ----------------------------------------------------------------
+
+
+Runner = Callable[[Callable[[Session], Op]], Any]
+
+
+class Operations:
+    """The stash API; `run` is blocking (results) or asyncio (awaitables)."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+
+    def put(self, table: str, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store a value in a table (created if needed); with `ttl`, the key expires after it."""
+        return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl))
+
+    def get(self, table: str, key: str, default: Any = None) -> Any:
+        """Retrieve a value, or `default` when the table or key does not exist."""
+        return self._run(lambda s: _ops.get(s.codec, table, key, default))
+
+    def delete(self, table: str, key: str) -> bool:
+        """Delete a key; True if it was deleted, False if it did not exist."""
+        return self._run(lambda s: _ops.delete(table, key))
+
+    def exists(self, table: str, key: str | None = None) -> bool:
+        """Whether the table (key None) or the key in it exists."""
+        return self._run(lambda s: _ops.exists(table, key))
+
+    def keys(self, table: str, pattern: str | None = None) -> list[str]:
+        """The table's keys, optionally only those matching a shell-style glob pattern."""
+        return self._run(lambda s: _ops.keys(table, pattern))
+
+    def clear(self, table: str) -> None:
+        """Delete all entries in a table (the arbiter keeps the empty table)."""
+        return self._run(lambda s: _ops.clear(s.features, table))
+
+    def info(self, table: str) -> dict[str, Any]:
+        """`{"table": name, "size": entries}`; raises StashTableNotFoundError if it is missing."""
+        return self._run(lambda s: _ops.info(table))
+
+    def ensure(self, table: str) -> None:
+        """Create the table if it does not exist (idempotent)."""
+        return self._run(lambda s: _ops.ensure(s.features, table))
+
+    def delete_table(self, table: str) -> None:
+        """Delete an entire table."""
+        return self._run(lambda s: _ops.delete_table(table))
+
+    def tables(self) -> list[str]:
+        """All table names, sorted (the arbiter lists empty tables too)."""
+        return self._run(lambda s: _ops.tables())
+
+    def incr(self, table: str, key: str, amount: int | float = 1) -> int | float:
+        """Atomically add `amount` to a numeric value (missing counts as 0); returns the sum."""
+        return self._run(lambda s: _ops.incr(table, key, amount))
+
+    def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
+        """Several values in one round trip: `{key: value or default}` for every key asked."""
+        return self._run(lambda s: _ops.get_many(s.codec, table, keys, default))
+
+    def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
+        """Store several values in one round trip (atomically)."""
+        return self._run(lambda s: _ops.put_many(s.codec, table, mapping, ttl))
+
+    # What only tables offer.
+
+    def get_item(self, table: str, key: str) -> Any:
+        return self._run(lambda s: _ops.get_item(s.codec, table, key))
+
+    def delete_item(self, table: str, key: str) -> None:
+        return self._run(lambda s: _ops.delete_item(table, key))
+
+    def size(self, table: str) -> int:
+        return self._run(lambda s: _ops.size(table))
+
+    def items(self, table: str) -> list[tuple[str, Any]]:
+        return self._run(lambda s: _ops.items(s.codec, table))
+
+    def values(self, table: str) -> list[Any]:
+        return self._run(lambda s: _ops.values(s.codec, table))
+
+
+class TableOperations:
+    """What `StashTable` and `AsyncStashTable` share: one table's view of `Operations`.
+
+    The dict operations are written once here under private names; `StashTable` spells
+    them `t[k]`, `del t[k]`, `k in t`, `len(t)`, and `AsyncStashTable` as awaitable
+    `getitem`, `setitem`, `delitem`, `contains` and `len`.
+    """
+
+    _operations: ClassVar[Operations]
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """Table name."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r})"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Value with default."""
+        return self._operations.get(self._name, key, default)
+
+    def keys(self, pattern: str | None = None) -> list[str]:
+        """All keys, optionally filtered by a glob pattern."""
+        return self._operations.keys(self._name, pattern)
+
+    def clear(self) -> None:
+        """Delete all entries."""
+        return self._operations.clear(self._name)
+
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store a value, optionally expiring after `ttl` seconds."""
+        return self._operations.put(self._name, key, value, ttl)
+
+    def incr(self, key: str, amount: int | float = 1) -> int | float:
+        """Atomic increment."""
+        return self._operations.incr(self._name, key, amount)
+
+    def items(self) -> Any:
+        """(key, value) pairs, fetched in one round trip."""
+        return self._operations.items(self._name)
+
+    def values(self) -> Any:
+        """Values, fetched in one round trip."""
+        return self._operations.values(self._name)
+
+    def _getitem(self, key: str) -> Any:
+        """`table[key]`: the value, or StashKeyNotFoundError (a KeyError) if missing."""
+        return self._operations.get_item(self._name, key)
+
+    def _setitem(self, key: str, value: Any) -> None:
+        """`table[key] = value`."""
+        return self._operations.put(self._name, key, value)
+
+    def _delitem(self, key: str) -> None:
+        """`del table[key]`: StashKeyNotFoundError (a KeyError) if missing."""
+        return self._operations.delete_item(self._name, key)
+
+    def _contains(self, key: str) -> bool:
+        """`key in table`."""
+        return self._operations.exists(self._name, key)
+
+    def _len(self) -> int:
+        """`len(table)`."""
+        return self._operations.size(self._name)
+
+
+# --- the asyncio spelling ------------------------------------------------------------------
+
+
+def coroutine_function(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function`, whose calls return awaitables, as a true coroutine function (so that
+    `inspect` and frameworks that check for one see what it is)."""
+
+    @functools.wraps(function)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await function(*args, **kwargs)
+
+    return call
+
+
+def awaitable_methods(cls: type) -> type:
+    """Class decorator for the asyncio twins: every public method (inherited ones too)
+    becomes a coroutine function."""
+    for attribute in dir(cls):
+        member = inspect.getattr_static(cls, attribute)
+        if (not attribute.startswith("_") and inspect.isfunction(member)
+                and not inspect.iscoroutinefunction(member)
+                and not inspect.isasyncgenfunction(member)):
+            setattr(cls, attribute, coroutine_function(member))
+    return cls
