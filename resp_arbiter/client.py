@@ -346,6 +346,16 @@ class Client(asyncio.Protocol):
             self._run_held()
 
     def flush(self) -> None:
+        """Write the replies built, once the append-only file holds the writes they
+        acknowledge (`aof` sends them after its write, and fsync, of this loop turn)."""
+        aof = self.server.aof
+        if aof.buffer or aof.held:
+            aof.defer(self)
+        else:
+            self.send()
+
+    def send(self) -> None:
+        """Write the replies built now."""
         out = self.out
         transport = self.transport
         if out and transport is not None:

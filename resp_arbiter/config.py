@@ -7,6 +7,7 @@ another in CONFIG SET.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,34 @@ def _render_output_limits(limits: dict[str, tuple[int, int, int]]) -> str:
                     for hard, soft, seconds in (limits[name],))
 
 
+def _parse_yes_no(text: str) -> str:
+    value = text.lower()
+    if value not in ("yes", "no"):
+        raise ConfigError("argument must be 'yes' or 'no'")
+    return value
+
+
+def _yes_no(value: object) -> str:
+    return str(value)
+
+
+def _parse_no_preamble(text: str) -> str:
+    if _parse_yes_no(text) == "yes":
+        raise ConfigError("the arbiter writes no RDB: AOF base files are RESP commands")
+    return "no"
+
+
+def _aof_name(setting: str, kind: str) -> Callable[[str], str]:
+    """Redis' check of appendfilename / appenddirname: a plain name, not a path."""
+    def parse(text: str) -> str:
+        if not text:
+            raise ConfigError(f"{setting} can't be empty")
+        if "/" in text or "\\" in text:
+            raise ConfigError(f"{setting} can't be a path, just a {kind}")
+        return text
+    return parse
+
+
 @dataclass(frozen=True)
 class Setting:
     """One option: how to parse it, its bounds, how CONFIG GET prints it."""
@@ -154,6 +183,7 @@ class Setting:
     on_command_line: bool = True
     # The value names only what it changes (a dict merged into the current one).
     partial: bool = False
+    protected: bool = False  # Redis' PROTECTED_CONFIG: CONFIG SET refuses it
 
     def convert(self, text: str, current: object = None) -> object:
         if self.partial:
@@ -211,9 +241,31 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             help="most entries the slow log keeps"),
     Setting("latency-tracking", "yes", _parse_yes_no,
             help="show per-command latency percentiles in INFO latencystats (yes/no)"),
-    # Read by redis-benchmark and other tools; the arbiter keeps no RDB and no AOF yet.
+    # Read by redis-benchmark and other tools; the arbiter keeps no RDB (see appendonly).
     Setting("save", "", mutable=False, on_command_line=False),
-    Setting("appendonly", "no", choices=("no",), mutable=False, on_command_line=False),
+    # Persistence: the append-only file (resp_arbiter/aof.py), with Redis' names.
+    Setting("appendonly", "no", _parse_yes_no, render=_yes_no,
+            help="log every change to an append-only file, loaded at start"),
+    Setting("appendfsync", "everysec", choices=("everysec", "always", "no"),
+            help="fsync the AOF after every write (always), once a second, or never"),
+    Setting("dir", ".", os.path.abspath, protected=True, render=os.path.abspath,
+            help="directory the AOF directory lives in"),
+    Setting("appenddirname", "appendonlydir", _aof_name("appenddirname", "dirname"),
+            mutable=False, help="name of the AOF directory inside dir"),
+    Setting("appendfilename", "appendonly.aof", _aof_name("appendfilename", "filename"),
+            mutable=False, help="base name of the AOF files"),
+    Setting("auto-aof-rewrite-percentage", 100, _parse_int, 0, INT_MAX,
+            help="rewrite the AOF when it grew this much (%%) since the last rewrite"),
+    Setting("auto-aof-rewrite-min-size", 64 * 1024**2, _parse_memory, 0, LONG_MAX,
+            help="no automatic rewrite below this AOF size"),
+    Setting("aof-load-truncated", "yes", _parse_yes_no, render=_yes_no,
+            help="load an AOF whose last command is torn, dropping that command"),
+    Setting("aof-use-rdb-preamble", "no", _parse_no_preamble, render=_yes_no,
+            help="only no: base files are RESP commands"),
+    Setting("aof-rewrite-incremental-fsync", "yes", _parse_yes_no, render=_yes_no,
+            help="fsync a base file every 4 MB while it is written"),
+    Setting("no-appendfsync-on-rewrite", "no", _parse_yes_no, render=_yes_no,
+            help="skip the AOF fsync while a rewrite runs"),
 )}
 # Settings whose values are secrets: hidden from the process title and from error messages.
 SENSITIVE = frozenset({"requirepass"})

@@ -138,5 +138,18 @@ HSETEX_ONE_CONDITION = "ERR Only one of FXX or FNX arguments can be specified"
 HSETEX_MISSING_TIME = "ERR missing expire time"
 HSETEX_UNKNOWN_ARGUMENT = "ERR unknown argument: {}"
 
+# Persistence.
+AOF_REWRITE_IN_PROGRESS = "ERR Background append only file rewriting already in progress"
+AOF_REWRITE_FAILED = ("ERR Can't execute an AOF background rewriting. Please check the "
+                      "server logs for more information.")
+BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
+BGSAVE_CHILD_ACTIVE = ("ERR Another child process is active (AOF?): can't BGSAVE right "
+                       "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                       "possible.")
+SAVE_FAILED = "ERR"
+NOT_IN_TRANSACTION = "ERR Command not allowed inside a transaction"
+AOF_CANT_TURN_ON = "Unable to turn on AOF. Check server logs."
+CONFIG_PROTECTED = "can't set protected config"
+
 # The arbiter's own.
 INTERNAL_ERROR = "ERR internal error in '{}' (the arbiter's log has the details)"

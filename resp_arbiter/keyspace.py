@@ -25,7 +25,7 @@ import random
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import compress
 from typing import Protocol
 
@@ -237,7 +237,7 @@ class Keyspace:
                  "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
                  "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
                  "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor",
-                 "lookups")
+                 "lookups", "on_reclaim")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Table] = {}
@@ -274,6 +274,9 @@ class Keyspace:
         self.lfu_decay_time = 1
         # [hits, misses] while a read command runs (INFO keyspace_hits/misses), else None.
         self.lookups: list[int] | None = None
+        # Told of every deletion no command asked for (expiry): fields None for the key.
+        # The append-only file logs them as DEL / HDEL.
+        self.on_reclaim: Callable[[bytes, list[bytes] | None], None] | None = None
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -339,6 +342,8 @@ class Keyspace:
         if table.expires_at and table.expires_at <= now:
             self._remove_table(key)
             self.expired_keys += 1
+            if self.on_reclaim is not None:
+                self.on_reclaim(key, None)
             self.touch(key)
             return None
         heap = table.field_heap
@@ -353,6 +358,8 @@ class Keyspace:
             if gone:
                 self._forget_field_ttls(table, len(gone))
                 self.expired_fields += len(gone)
+                if self.on_reclaim is not None:
+                    self.on_reclaim(key, gone)
                 self._drop_fields(key, table, gone)
                 if key not in self.tables:
                     return None
@@ -458,6 +465,8 @@ class Keyspace:
         cost = table_cost(key, self.tables[key])
         self._remove_table(key)
         self.evicted_keys += 1
+        if self.on_reclaim is not None:
+            self.on_reclaim(key, None)
         self.touch(key)
         return cost
 

@@ -22,7 +22,7 @@ Handler = Callable[["Client", list[bytes]], None]
 _FLAG_ORDER = ("write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
                "blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking",
                "fast", "no_auth", "may_replicate", "sentinel", "only_sentinel",
-               "no_mandatory_keys", "no_multi", "movablekeys", "allow_busy")
+               "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy")
 _CATEGORY_ORDER = ("keyspace", "read", "write", "set", "sortedset", "list", "hash",
                    "string", "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin",
                    "fast", "slow", "blocking", "dangerous", "connection", "transaction",

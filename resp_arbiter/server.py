@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import __version__, errors
+from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
 from .keyspace import Keyspace
@@ -89,7 +90,7 @@ class Server:
         self._connecting: set[asyncio.Task] = set()  # accepted, transport not made yet
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future | None = None
-        self._write_hooks: list[Callable[[Client, list[bytes]], None]] = []
+        self._write_hooks: list[Callable[[Client, Command, list[bytes]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         # INFO errorstats/commandstats/latencystats, keyspace hits and misses, slow log.
         self.error_stats = ErrorStats()
@@ -105,6 +106,10 @@ class Server:
         self.postponed: list[Client] = []
         self._gated = False  # a pause or a monitor exists: `call` has more to check
         self._cache_settings()
+        # Set while the AOF cannot be written: write commands get this error (MISCONF).
+        self.deny_writes: str | None = None
+        self.aof = AppendOnlyFile(self)
+        self.on_write(self.aof.feed)
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -134,6 +139,12 @@ class Server:
         if self._gated and self._gate(client, spec, argv):
             return
         if self.maxmemory and not self._memory_allows(spec, client):
+            return
+        if client.multi is not None and "no_multi" in spec.flags:
+            self._reject(client, errors.NOT_IN_TRANSACTION)
+            return
+        if self.deny_writes is not None and _changes_data(client, spec):
+            self._reject(client, self.deny_writes)
             return
         if client.multi is not None and not spec.runs_in_multi:
             client.multi.append((spec, argv))
@@ -220,12 +231,15 @@ class Server:
             stats.record_long(micros)
         if micros >= self._observe_us:
             self._observe(spec, client, argv, micros)
-        if spec.is_write and keyspace.dirty != dirty:
+        # EXEC's hook call comes after those of the commands it ran (the AOF closes the
+        # transaction there).
+        if keyspace.dirty != dirty and (spec.is_write or spec.name == "exec"):
             for hook in self._write_hooks:
-                hook(client, argv)
+                hook(client, spec, argv)
 
-    def on_write(self, hook: Callable[[Client, list[bytes]], None]) -> None:
-        """Call `hook(client, argv)` after every command that changed the data."""
+    def on_write(self, hook: Callable[[Client, Command, list[bytes]], None]) -> None:
+        """Call `hook(client, command, argv)` after every command that changed the data
+        (inside EXEC, for each command it ran, then for EXEC)."""
         self._write_hooks.append(hook)
 
     def _observe(self, spec: Command, client: Client, argv: list[bytes],
@@ -455,6 +469,7 @@ class Server:
         if self.maxmemory:
             self.memory.make_room(CRON_EVICTION_BUDGET)
         self.memory.used()  # keeps used_memory_peak current
+        self.aof.cron()
         self._close_idle_clients(now)
         self._check_output_limits(now)
         self._check_parent()
@@ -513,6 +528,11 @@ class Server:
                     self._close_listeners()
                     raise StartupError(f"could not bind {address}:{port}: {exc}") from exc
                 self._servers += [Listener(sock, self.accept_client) for sock in sockets]
+        try:
+            self.aof.start()
+        except AofStartError as exc:
+            self._close_listeners()
+            raise StartupError(str(exc)) from exc
         self._schedule_cron()
         self._stopped = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -543,6 +563,7 @@ class Server:
             if self._cron is not None:
                 self._cron.cancel()
             self._close_listeners()
+            self.aof.stop()
             for client in list(self.clients.values()):
                 client.flush()
                 client.close()
@@ -613,6 +634,16 @@ def _shown(client: Client, argv: list[bytes]) -> list[bytes]:
     if redacted is not None and redacted[0] is argv:
         return redacted[1]
     return argv
+
+
+def _changes_data(client: Client, spec: Command) -> bool:
+    """Whether a command writes, as Redis' disk-error check sees it: a write command, or
+    EXEC of a transaction holding one. (PING is not refused, unlike Redis: it is the
+    supervisor's liveness probe.)"""
+    if spec.is_write:
+        return True
+    return spec.name == "exec" and bool(client.multi) and any(
+        queued.is_write for queued, _ in client.multi)
 
 
 def _text(arg: bytes) -> str:

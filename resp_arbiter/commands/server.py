@@ -293,13 +293,7 @@ def _memory_section(c: Client) -> list[tuple[str, object]]:
 
 
 def _persistence_section(c: Client) -> list[tuple[str, object]]:
-    return [
-        ("loading", 0), ("async_loading", 0),
-        ("rdb_changes_since_last_save", c.server.keyspace.dirty),
-        ("rdb_bgsave_in_progress", 0), ("rdb_last_save_time", int(c.server.started)),
-        ("rdb_last_bgsave_status", "ok"), ("aof_enabled", 0),
-        ("aof_rewrite_in_progress", 0), ("aof_last_write_status", "ok"),
-    ]
+    return c.server.aof.info()
 
 
 def _stats_section(c: Client) -> list[tuple[str, object]]:
@@ -496,6 +490,10 @@ def config_set(c: Client, argv: list[bytes]) -> None:
             c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
                                                           errors.CONFIG_IMMUTABLE))
             return
+        if setting.protected:
+            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
+                                                          errors.CONFIG_PROTECTED))
+            return
         if name in names:
             c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
                                                           errors.CONFIG_DUPLICATE))
@@ -515,7 +513,13 @@ def config_set(c: Client, argv: list[bytes]) -> None:
                         "maxclients setting. Restoring previous settings.")
             raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
                 "maxclients", errors.CONFIG_MAXCLIENTS_OS.format(fitting)))
+    previous = {name: config.values[name] for name in changes}
     config.values.update(changes)
+    refused = c.server.aof.config_changed(changes)
+    if refused is not None:
+        config.values.update(previous)
+        c.reply.error(errors.CONFIG_SET_FAILED.format("appendonly", refused))
+        return
     c.server.apply_config()
     c.reply.ok()
 

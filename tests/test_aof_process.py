@@ -1,0 +1,322 @@
+"""Persistence with real processes: restarts, rewrites, SAVE/BGSAVE, switching AOF on and
+off at run time, INFO persistence, and the files loading into a real redis-server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from aof_helpers import arbiter_with_aof, connect, info, short_dir, wait_rewrite_done
+from servers import poll_until, require_binary, start_arbiter, start_redis
+
+from resp_arbiter.aof_manifest import Manifest
+
+
+@pytest.fixture
+def directory():
+    with short_dir() as path:
+        yield path
+
+
+def _manifest(directory) -> Manifest:
+    return Manifest.parse((directory / "appendonlydir" / "appendonly.aof.manifest")
+                          .read_bytes())
+
+
+@pytest.mark.parametrize("policy", ["always", "everysec", "no"])
+def test_data_survives_a_restart(directory, policy):
+    with arbiter_with_aof(directory, "--appendfsync", policy) as server:
+        client = connect(server)
+        client.hset("h", mapping={"a": "1", "b": "2"})
+        client.expire("h", 1000)
+        client.execute_command("STASH.ENSURE", "empty")
+        client.execute_command("HPEXPIRE", "h", "500000", "FIELDS", "1", "a")
+        client.hincrbyfloat("h", "b", "0.5")
+        with client.pipeline(transaction=True) as pipe:
+            pipe.hset("t", "x", "1").hdel("h", "nothing").hset("t", "y", "2").execute()
+        client.hset("gone", "f", "v")
+        client.delete("gone")
+        deadline = client.pexpiretime("h")
+        field_deadline = client.execute_command("HPEXPIRETIME", "h", "FIELDS", "1", "a")
+        client.close()
+    with arbiter_with_aof(directory, "--appendfsync", policy) as server:
+        client = connect(server)
+        assert client.hgetall("h") == {b"a": b"1", b"b": b"2.5"}
+        assert client.pexpiretime("h") == deadline
+        assert client.execute_command("HPEXPIRETIME", "h", "FIELDS", "1", "a") == \
+            field_deadline
+        assert client.hgetall("t") == {b"x": b"1", b"y": b"2"}
+        assert client.exists("empty", "gone") == 1
+        assert client.hlen("empty") == 0
+        assert info(client)["aof_enabled"] == 1
+        client.close()
+    log = (directory / "arbiter.log").read_text()
+    assert "DB loaded from base file appendonly.aof.1.base.aof" in log
+    assert "Calling fsync() on the AOF file." in log
+
+
+def test_a_key_whose_deadline_passed_while_down_is_gone_and_logged_deleted(directory):
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        client.hset("soon", "f", "v")
+        client.pexpire("soon", 300)
+        client.hset("field", mapping={"a": "1", "b": "2"})
+        client.execute_command("HPEXPIRE", "field", "300", "FIELDS", "1", "a")
+        client.close()
+    time.sleep(0.4)  # the deadlines pass while the arbiter is down
+    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.exists("soon") == 0
+        assert client.hgetall("field") == {b"b": b"2"}
+        # Reclaimed after the restart: logged as the deletions they are.
+        assert poll_until(lambda: b"*2\r\n$3\r\nDEL\r\n$4\r\nsoon\r\n" in incr.read_bytes()
+                          and b"*3\r\n$4\r\nHDEL\r\n$5\r\nfield\r\n$1\r\na\r\n"
+                          in incr.read_bytes())
+        client.close()
+
+
+def _lastsave(client: redis.Redis) -> int:
+    return int(client.lastsave().timestamp())  # redis-py reads it as a datetime
+
+
+def test_rewrites_saves_and_their_replies(directory):
+    with arbiter_with_aof(directory, "--auto-aof-rewrite-percentage", "0") as server:
+        client = connect(server)
+        with client.pipeline(transaction=False) as pipe:
+            for start in range(0, 200_000, 1000):
+                pipe.hset("big", mapping={f"f{i}": "x" * 20 for i in range(start, start + 1000)})
+            pipe.execute()
+        before = info(client)
+        assert before["aof_base_size"] == 0 and before["aof_current_size"] > 4_000_000
+        assert _lastsave(client) == before["rdb_last_save_time"]
+        assert client.bgrewriteaof() is True
+        with pytest.raises(redis.ResponseError, match=r"^Background append only file "
+                           r"rewriting already in progress$"):
+            client.bgrewriteaof()
+        with pytest.raises(redis.ResponseError, match=r"^Another child process is active"):
+            client.execute_command("BGSAVE")
+        with pytest.raises(redis.ResponseError, match=r"^Background save already in progress"):
+            client.save()
+        assert client.bgsave(schedule=True) is True  # "Background saving scheduled"
+        assert info(client)["aof_rewrite_scheduled"] == 1
+        client.hset("during", "a", "1")
+        after = wait_rewrite_done(client, 2)
+        assert after["aof_last_bgrewrite_status"] == "ok"
+        assert after["aof_rewrite_scheduled"] == 0
+        manifest = _manifest(directory)
+        assert manifest.base.seq == 3 and [f.seq for f in manifest.incrs] == [3]
+        assert not manifest.history
+        assert sorted(p.name for p in (directory / "appendonlydir").iterdir()) == [
+            "appendonly.aof.3.base.aof", "appendonly.aof.3.incr.aof",
+            "appendonly.aof.manifest"]
+        assert client.save() is True
+        assert info(client)["rdb_changes_since_last_save"] == 0
+        assert _lastsave(client) >= before["rdb_last_save_time"]
+        assert _manifest(directory).base.seq == 4
+        client.close()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("big") == 200_000 and client.hget("during", "a") == b"1"
+        client.close()
+
+
+def test_appendonly_switched_on_and_off_at_run_time(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("before", "a", "1")
+        assert info(client)["aof_enabled"] == 0
+        assert client.config_set("appendonly", "yes") is True
+        client.hset("while-writing-base", "b", "2")
+        state = wait_rewrite_done(client, 1)
+        assert state["aof_enabled"] == 1
+        client.hset("on", "c", "3")
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_set("appendonly", "no") is True
+        assert info(client)["aof_enabled"] == 0
+        client.hset("off", "d", "4")
+        client.close()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.exists("before", "while-writing-base", "on") == 3
+        assert client.exists("off") == 0
+        client.close()
+
+
+def test_switching_on_fails_cleanly_when_the_directory_cannot_be_made(directory):
+    blocker = directory / "file"
+    blocker.write_text("not a directory")
+    with start_arbiter(directory, "--dir", str(blocker)) as server:
+        client = connect(server)
+        with pytest.raises(redis.ResponseError, match=r"^CONFIG SET failed \(possibly "
+                           r"related to argument 'appendonly'\) - Unable to turn on AOF. "
+                           r"Check server logs.$"):
+            client.config_set("appendonly", "yes")
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+        assert client.hset("still", "works", "1") == 1
+        client.close()
+
+
+def _fill_for_redis(client: redis.Redis) -> None:
+    client.hset("h1", mapping={f"f{i}": f"v{i}" for i in range(100)})
+    client.hset("h2", mapping={"a": "1"})
+    client.pexpire("h2", 3_600_000)
+    client.hincrbyfloat("h1", "float", "2.5")
+    client.hincrby("h1", "int", 40)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset("h3", "x", "y").hdel("h1", "f3").execute()
+    client.hset("temp", "x", "y")
+    client.delete("temp")
+    client.hset("big", mapping={f"k{i}": "z" * 100 for i in range(700)})
+
+
+def _snapshot(client: redis.Redis) -> dict:
+    return {key: (client.hgetall(key), client.pexpiretime(key))
+            for key in sorted(client.keys("*"))}
+
+
+def test_the_files_load_into_redis_server(directory):
+    """The arbiter's files (hashes without field TTLs) load into redis-server 7.0 and
+    read back the same data; redis-check-aof finds them valid."""
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        _fill_for_redis(client)
+        assert client.bgrewriteaof() is True
+        client.hset("after-rewrite", "a", "b")
+        wait_rewrite_done(client, 1)
+        client.hset("late", "c", "d")
+        expected = _snapshot(client)
+        client.close()
+    copy = directory / "copy"
+    copy.mkdir()
+    shutil.copytree(directory / "appendonlydir", copy / "appendonlydir")
+    check = subprocess.run(
+        [require_binary("redis-check-aof"),
+         str(copy / "appendonlydir" / "appendonly.aof.manifest")],
+        capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "is valid" in check.stdout
+    with start_redis(copy, "--appendonly", "yes", "--dir", str(copy)) as reference:
+        client = connect(reference)
+        assert _snapshot(client) == expected
+        client.close()
+    assert "DB loaded from incr file" in (copy / "redis.log").read_text()
+
+
+def test_redis_servers_files_load_into_the_arbiter(directory):
+    """The other way round: the multi-part AOF of redis-server (RESP base, SELECT,
+    MULTI/EXEC) loads into the arbiter."""
+    with start_redis(directory, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                     "--dir", str(directory)) as reference:
+        client = connect(reference)
+        _fill_for_redis(client)
+        assert client.bgrewriteaof() is True
+        assert poll_until(lambda: info(client)["aof_rewrites"] == 1
+                          and not info(client)["aof_rewrite_in_progress"], 30)
+        client.hset("after", "a", "b")
+        expected = _snapshot(client)
+        client.close()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert _snapshot(client) == expected
+        client.close()
+
+
+def test_a_torn_tail_loads_and_a_corrupt_middle_refuses_to_start(directory):
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        for i in range(20):
+            client.hset("t", f"f{i}", "v")
+        client.close()
+    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    data = incr.read_bytes()
+    incr.write_bytes(data + b"*4\r\n$4\r\nHSET\r\n$1\r\nt\r\n$3\r\nf20")
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("t") == 20
+        client.close()
+    log = (directory / "arbiter.log").read_text()
+    assert f"Truncating the AOF {incr.name} at offset {len(data)}" in log
+    assert "loaded anyway because aof-load-truncated is enabled" in log
+    assert incr.read_bytes() == data
+    middle = data.index(b"f10") - 10
+    incr.write_bytes(data[:middle] + b"#" + data[middle + 1:])
+    started = subprocess.run(
+        [sys.executable, "-m", "resp_arbiter", "--unixsocket", str(directory / "x.sock"),
+         "--appendonly", "yes", "--dir", str(directory)],
+        capture_output=True, text=True, timeout=60)
+    assert started.returncode == 1
+    assert f"Bad file format reading the append only file {incr.name} at offset" in \
+        started.stdout
+    assert not (directory / "x.sock").exists()
+
+
+def test_bgsave_schedule_runs_once_the_running_rewrite_is_done_with_aof_off(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(50_000)})
+        assert client.bgrewriteaof() is True
+        assert client.bgsave(schedule=True) is True
+        state = wait_rewrite_done(client, 2)
+        assert state["aof_enabled"] == 0 and state["aof_rewrite_scheduled"] == 0
+        assert _manifest(directory).base.seq == 2
+        client.close()
+    # A snapshot taken with AOF off is what a later start with AOF on loads.
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("big") == 50_000
+        client.close()
+
+
+def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(100_000)})
+        assert client.config_set("appendonly", "yes") is True
+        client.hset("after-switch", "a", "1")
+        assert info(client)["aof_rewrite_in_progress"] == 1
+        client.close()
+    assert "Writing the initial AOF in the foreground before exiting" in \
+        (directory / "arbiter.log").read_text()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.hlen("big") == 100_000 and client.hget("after-switch", "a") == b"1"
+        client.close()
+
+
+def test_appendonly_switched_on_inside_a_transaction(directory):
+    with start_arbiter(directory, "--dir", str(directory)) as server:
+        client = connect(server)
+        client.hset("before", "a", "1")
+        with client.pipeline(transaction=True) as pipe:
+            pipe.config_set("appendonly", "yes").hset("inside", "b", "2").hset("x", "c", "3")
+            assert pipe.execute() == [True, 1, 1]
+        client.hset("after", "d", "4")
+        assert wait_rewrite_done(client, 1)["aof_enabled"] == 1
+        client.close()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert client.exists("before", "inside", "x", "after") == 4
+        client.close()
+
+
+def test_an_evicted_key_is_logged_deleted_and_stays_gone(directory):
+    with arbiter_with_aof(directory, "--maxmemory-policy", "allkeys-random") as server:
+        client = connect(server)
+        startup = client.info("memory")["used_memory"]
+        client.config_set("maxmemory", startup + 200_000)
+        for i in range(400):
+            client.hset(f"t{i}", "f", "x" * 1000)
+        assert client.info("stats")["evicted_keys"] > 0
+        kept = set(client.keys("*"))
+        client.close()
+    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    assert b"*2\r\n$3\r\nDEL\r\n" in incr.read_bytes()
+    with arbiter_with_aof(directory) as server:
+        client = connect(server)
+        assert set(client.keys("*")) == kept
+        client.close()
