@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import errors
+from ..glob import compile_pattern
 from ..protocol import _strict_int
 
 if TYPE_CHECKING:
@@ -37,55 +38,17 @@ def text(arg: bytes) -> str:
     return arg.decode("utf-8", "surrogateescape")
 
 
-def compile_glob(pattern: bytes) -> Callable[[bytes], bool]:
-    """A matcher for Redis' glob syntax (stringmatchlen): *, ?, [...] with ^ negation and
-    ranges, backslash escapes. Translated to one regular expression so that KEYS, SCAN
-    and HSCAN match each name at C speed."""
+def compile_glob(pattern: bytes, nocase: bool = False) -> Callable[[bytes], bool]:
+    """A matcher for Redis' glob syntax (see `resp_arbiter.glob`), built once per command
+    and called per name. A lone `*` matches every name, the empty one too, as KEYS, SCAN
+    and HSCAN skip matching for it."""
     if pattern == b"*":
         return _match_all
-    return re.compile(_glob_to_regex(pattern), re.DOTALL).fullmatch  # type: ignore[return-value]
+    return compile_pattern(pattern, nocase)
 
 
 def _match_all(name: bytes) -> bool:
     return True
-
-
-def _glob_to_regex(p: bytes) -> bytes:
-    out = bytearray()
-    i, n = 0, len(p)
-    while i < n:
-        c = p[i]
-        if c == 42:
-            out += b".*"
-        elif c == 63:
-            out += b"."
-        elif c == 91:
-            i += 1
-            negate = i < n and p[i] == 94
-            if negate:
-                i += 1
-            members = bytearray()
-            while i < n and p[i] != 93:
-                if p[i] == 92 and i + 1 < n:
-                    i += 1
-                    members += re.escape(p[i:i + 1])
-                elif i + 2 < n and p[i + 1] == 45:  # a range may end in "]", as in Redis
-                    low, high = sorted((p[i], p[i + 2]))
-                    members += re.escape(bytes([low])) + b"-" + re.escape(bytes([high]))
-                    i += 2
-                else:
-                    members += re.escape(p[i:i + 1])
-                i += 1
-            if not members:
-                out += b"[^\\x00-\\xff]" if not negate else b"."
-            else:
-                out += b"[" + (b"^" if negate else b"") + bytes(members) + b"]"
-        else:
-            if c == 92 and i + 1 < n:
-                i += 1
-            out += re.escape(p[i:i + 1])
-        i += 1
-    return bytes(out)
 
 
 _CURSOR = re.compile(rb"[+-]?[0-9]*\Z")

@@ -213,6 +213,31 @@ def _config_cases() -> list[Case]:
     return cases
 
 
+def _folded_pattern_cases() -> list[Case]:
+    """CONFIG GET and COMMAND LIST match case-insensitively as Redis' stringmatchlen with
+    nocase does: an escaped byte inside a class still compares exactly, and a range's
+    ends fold after being ordered ([Z-a] becomes z..a, empty)."""
+    configs = ["[\\M]axclients", "[\\m]axclients", "[L-M]axclients", "[Z-a]axclients",
+               "[z-A]axclients", "[_-a]axclients", "[A-z]axclients", "MAXCLIEN*", "[^A]axclients",
+               "\\MAXCLIENTS", "maxclient[\\S]", "maxclient[S-S]", "maxcl*\\S", "[M]axc*S"]
+    commands = ["[\\H]get", "[\\h]get", "HGE?", "H[A-Z]ET", "h[^a-z]et", "[^M]GET",
+                "hget[", "[h-]get", "\\Hget", "*[\\T]"]
+    return [
+        case("config get folds case", *[cmd("CONFIG", "GET", pattern) for pattern in configs]),
+        case("command list pattern folds case",
+             *[cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", pattern, compare=_hash_names_or_none)
+               for pattern in commands]),
+    ]
+
+
+def _hash_names_or_none(redis, arbiter) -> bool:
+    """COMMAND LIST FILTERBY PATTERN: the hash commands both servers have, in any order
+    (an empty reply compares exactly)."""
+    if not redis.children and not arbiter.children:
+        return cmp.exact(redis, arbiter)
+    return _hash_names(redis, arbiter)
+
+
 def _server_cases() -> list[Case]:
     return [
         case("time", cmd("TIME", compare=cmp.time_shape), cmd("TIME", "x")),
@@ -224,4 +249,5 @@ def _server_cases() -> list[Case]:
 
 
 CASES: list[Case] = [*_connection_cases(), *_dispatch_cases(), *_command_cases(),
-                     *_config_cases(), *_server_cases()]
+                     *_config_cases(), *_folded_pattern_cases(),
+                     *_server_cases()]
