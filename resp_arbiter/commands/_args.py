@@ -14,7 +14,8 @@ from ..protocol import _strict_int
 if TYPE_CHECKING:
     from ..client import Client
 
-_FLOAT = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z"
+# Unambiguous (each digit can be read one way only), so matching is linear on any input.
+_FLOAT = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z"
                     rb"|[+-]?(?:inf|infinity)\Z", re.IGNORECASE)
 
 
@@ -51,16 +52,25 @@ def _match_all(name: bytes) -> bool:
     return True
 
 
-_CURSOR = re.compile(rb"[+-]?[0-9]*\Z")
+_CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
 UINT64 = 2**64
 
 
 def parse_cursor(c: Client, arg: bytes) -> int | None:
-    """A SCAN cursor as strtoull reads it (so '' is 0 and -1 wraps); replies on error."""
-    if _CURSOR.match(arg) and arg not in (b"+", b"-"):
-        value = int(arg) if arg else 0
-        if -UINT64 < value < UINT64:
-            return value % UINT64
+    """A SCAN cursor as Redis reads it with strtoul: the argument as a C string (up to a
+    NUL byte), no leading space, an optional sign, decimal digits and nothing after; ''
+    is 0, a negative cursor wraps, a magnitude past 64 bits is refused. Replies on error.
+
+    Leading zeros are dropped before `int`, so a cursor of any length costs linear time
+    (and never meets Python's limit on long decimal strings)."""
+    match = _CURSOR.match(arg.partition(b"\0")[0])
+    if match is not None:
+        sign, digits = match.groups()
+        significant = digits.lstrip(b"0")
+        if (digits or not sign) and len(significant) <= 20:
+            value = int(significant or b"0")
+            if value < UINT64:
+                return (-value if sign == b"-" else value) % UINT64
     c.reply.error(errors.INVALID_CURSOR)
     return None
 
