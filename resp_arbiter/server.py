@@ -86,7 +86,7 @@ class Server:
             return
         argc = len(argv)
         if not spec.accepts(argc):
-            self._reject(client, errors.WRONG_ARITY.format(spec.name))
+            self._reject(client, errors.WRONG_ARITY.format(spec.name), spec)
             return
         if spec.subcommands and argc > 1:
             sub = spec.subcommands.get(argv[1].lower())
@@ -99,7 +99,7 @@ class Server:
                 return
             spec = sub
         if not client.authenticated and not spec.no_auth:
-            self._reject(client, errors.NOAUTH)
+            self._reject(client, errors.NOAUTH, spec)
             return
         if client.multi is not None and not spec.runs_in_multi:
             client.multi.append((spec, argv))
@@ -108,8 +108,16 @@ class Server:
         self.execute(spec, client, argv)
 
     @staticmethod
-    def _reject(client: Client, message: str) -> None:
-        """A refused command's error; inside MULTI it also dooms the EXEC."""
+    def _reject(client: Client, message: str, spec: Command | None = None) -> None:
+        """A refused command's error; inside MULTI it also dooms the EXEC. A refused EXEC
+        discards the transaction and the watches, in or out of MULTI (Redis'
+        execCommandAbort), and says why in an EXECABORT error."""
+        if spec is not None and spec.name == "exec":
+            client.multi = None
+            client.multi_error = False
+            client.unwatch_all()
+            client.reply.error(errors.EXECABORT_BECAUSE.format(message.removeprefix("ERR ")))
+            return
         client.reply.error(message)
         if client.multi is not None:
             client.multi_error = True
