@@ -75,20 +75,14 @@ def compile_pattern(pattern: bytes, nocase: bool = False) -> Matcher:
     if not _has_special(pattern):
         return pattern.__eq__
     parsed = _Parsed(pattern, nocase)
-    if len(pattern) <= EAGER_PARSE:
-        parsed.parse(len(pattern))
-        if parsed.match is not None:
-            return parsed.match
+    # A pattern never needs more bytes of name than it has, so this reads it all.
+    if len(pattern) <= EAGER_PARSE and parsed.parse(len(pattern)):
+        return parsed.match  # type: ignore[return-value]
     return parsed
 
 
 def _has_special(text: bytes) -> bool:
     return b"*" in text or b"?" in text or b"[" in text or b"\\" in text
-
-
-def stringmatch(pattern: bytes, name: bytes, nocase: bool = False) -> bool:
-    """Whether `name` matches `pattern` (one-off; compile once to match many names)."""
-    return compile_pattern(pattern, nocase)(name)
 
 
 def _never(name: bytes) -> bool:
