@@ -22,7 +22,7 @@ PROTO_INVALID_MULTIBULK = "ERR Protocol error: invalid multibulk length"
 PROTO_UNAUTH_MULTIBULK = "ERR Protocol error: unauthenticated multibulk length"
 PROTO_INVALID_BULK = "ERR Protocol error: invalid bulk length"
 PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
-PROTO_EXPECTED_DOLLAR = "ERR Protocol error: expected '$', got '{}'"
+PROTO_EXPECTED_DOLLAR = "ERR Protocol error: expected '$', got '{}'"  # the byte as it came
 PROTO_UNBALANCED_QUOTES = "ERR Protocol error: unbalanced quotes in request"
 PROTO_BIG_INLINE = "ERR Protocol error: too big inline request"
 PROTO_BIG_MBULK_COUNT = "ERR Protocol error: too big mbulk count string"
@@ -49,6 +49,7 @@ HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 SELECT_NOT_INTEGER = "ERR value is not an integer or out of range"
+SELECT_OUT_OF_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
 UNKNOWN_TYPE = "ERR unknown type name '{}'"
 
 # Connection and authentication.
@@ -117,7 +118,7 @@ MULTI_NESTED = "ERR MULTI calls can not be nested"
 EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
 DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"  # a refused EXEC
 WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
 
 # Expiry.
@@ -153,3 +154,5 @@ CONFIG_PROTECTED = "can't set protected config"
 
 # The arbiter's own.
 INTERNAL_ERROR = "ERR internal error in '{}' (the arbiter's log has the details)"
+HRANDFIELD_REPLY_LIMIT = ("ERR value is out of range, the arbiter's reply to a negative count "
+                          "holds at most {} fields and {} bytes")

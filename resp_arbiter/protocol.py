@@ -352,7 +352,7 @@ class _StrictParser:
                 if line[:1] != b"$":
                     self._pos = start
                     raise ProtocolError(errors.PROTO_EXPECTED_DOLLAR.format(
-                        chr(buf[start])))
+                        buf[start:start + 1].decode("utf-8", "surrogateescape")))
                 length = _strict_int(line[1:])
                 if length is None or length < 0 or length > owner.max_bulk_len:
                     raise ProtocolError(errors.PROTO_INVALID_BULK)

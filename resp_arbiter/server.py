@@ -154,11 +154,18 @@ class Server:
 
     def _reject(self, client: Client, message: str, spec: Command | None = None) -> None:
         """A refused command's error (counted as a rejected call of `spec`, when the
-        command is known); inside MULTI it also dooms the EXEC."""
+        command is known); inside MULTI it also dooms the EXEC. A refused EXEC discards
+        the transaction and the watches, in or out of MULTI (Redis' execCommandAbort),
+        and says why in an EXECABORT error."""
         self.error_stats.current = None  # a refusal is no failed call of the last command
-        client.reply.error(message)
         if spec is not None:
             self.command_stats[spec].rejected += 1
+            if spec.name == "exec":
+                client.reset_transaction()
+                client.reply.error(errors.EXECABORT_BECAUSE.format(
+                    message.removeprefix("ERR ")))
+                return
+        client.reply.error(message)
         if client.multi is not None:
             client.multi_error = True
 

@@ -4,11 +4,15 @@ side is noticed and reviewed rather than silently compared away."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+from differential.harness import encode
 from differential.session import session
 from servers import ServerProcess
 
-from resp_arbiter import REDIS_VERSION
+from resp_arbiter import REDIS_VERSION, errors
+from resp_arbiter.commands import hashes
 
 pytestmark = pytest.mark.differential
 PROTOCOLS = [pytest.param(2, id="resp2"), pytest.param(3, id="resp3")]
@@ -136,3 +140,51 @@ def test_info_keyspace_counts_field_expiry(protocol: int, arbiter: ServerProcess
     with session(redis_server.socket_path, protocol) as r:
         r.call("HSET", "k", "f", "v")
         assert "db0:keys=1,expires=0,avg_ttl=0\r\n" in r.call("INFO", "keyspace").text()
+
+
+def _raw_reply(path: str, request: bytes, size: int) -> bytes:
+    """The first `size` bytes a server answers to `request` (no parsing: replies of a
+    million elements are read as bytes)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(path)
+        sock.sendall(request)
+        data = bytearray()
+        while len(data) < size:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        return bytes(data)
+
+
+def test_hrandfield_negative_count_reply_is_bounded(arbiter: ServerProcess,
+                                                   redis_server: ServerProcess) -> None:
+    # Difference: a negative count asks for that many picks with repeats, so a short
+    # request could ask for gigabytes; Redis builds whatever is asked, the arbiter
+    # refuses past HRANDFIELD_MAX_REPEATED fields or HRANDFIELD_MAX_BYTES of reply.
+    refusal = errors.HRANDFIELD_REPLY_LIMIT.format(
+        hashes.HRANDFIELD_MAX_REPEATED, hashes.HRANDFIELD_MAX_BYTES).encode()
+    too_many = str(-hashes.HRANDFIELD_MAX_REPEATED - 1)
+    most = str(-hashes.HRANDFIELD_MAX_REPEATED)
+    value = "v" * (1 << 20)
+    too_large = str(-(hashes.HRANDFIELD_MAX_BYTES >> 20) - 1)
+    with session(arbiter.socket_path) as a:
+        assert a.call("HSET", "h", "f", "v").raw == b":1\r\n"
+        assert a.call("HSET", "big", "f", value).raw == b":1\r\n"
+        assert a.call("HRANDFIELD", "h", too_many).raw == b"-%s\r\n" % refusal
+        assert a.call("HRANDFIELD", "h", too_many, "WITHVALUES").raw == b"-%s\r\n" % refusal
+        assert a.call("HRANDFIELD", "big", too_large, "WITHVALUES").raw == b"-%s\r\n" % refusal
+        assert a.call("HRANDFIELD", "big", "-3", "WITHVALUES").raw == (
+            b"*6\r\n" + b"$1\r\nf\r\n$1048576\r\n%s\r\n" % value.encode() * 3)
+        assert a.call("PING").raw == b"+PONG\r\n"
+    request = encode(["HRANDFIELD", "h", most])
+    expected = b"*%d\r\n" % hashes.HRANDFIELD_MAX_REPEATED + b"$1\r\nf\r\n" * (
+        hashes.HRANDFIELD_MAX_REPEATED)
+    assert _raw_reply(arbiter.socket_path, request, len(expected)) == expected
+    with session(redis_server.socket_path) as r:
+        assert r.call("HSET", "h", "f", "v").raw == b":1\r\n"
+    request = encode(["HRANDFIELD", "h", too_many])
+    expected = b"*%d\r\n" % (hashes.HRANDFIELD_MAX_REPEATED + 1) + b"$1\r\nf\r\n" * (
+        hashes.HRANDFIELD_MAX_REPEATED + 1)
+    assert _raw_reply(redis_server.socket_path, request, len(expected)) == expected

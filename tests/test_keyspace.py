@@ -119,12 +119,16 @@ class _Client:
 
 @pytest.mark.parametrize(("text", "value"), [
     (b"0", 0), (b"", 0), (b"+7", 7), (b"-1", 2**64 - 1), (b"18446744073709551615", 2**64 - 1),
+    (b"0" * 100_000 + b"7", 7), (b"-" + b"0" * 5000 + b"1", 2**64 - 1), (b"1\x00x", 1),
+    (b"\x00", 0), (b"-18446744073709551615", 1),
 ])
 def test_scan_cursor_reads_like_strtoull(text, value):
     assert parse_cursor(_Client(), text) == value
 
 
-@pytest.mark.parametrize("text", [b" 1", b"1x", b"18446744073709551616", b"+", b"0x10"])
+@pytest.mark.parametrize("text", [b" 1", b"1x", b"18446744073709551616", b"+", b"0x10",
+                                  b"1" * 5000, b"9" * 100_000, b"-" + b"1" * 5000,
+                                  b"-18446744073709551616", b"+\x00", b"-"])
 def test_bad_scan_cursor_is_refused(text):
     client = _Client()
     assert parse_cursor(client, text) is None

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import errors
+from ..glob import compile_pattern
 from ..protocol import _strict_int
 
 if TYPE_CHECKING:
     from ..client import Client
 
-_FLOAT = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z"
+# Unambiguous (each digit can be read one way only), so matching is linear on any input.
+_FLOAT = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z"
                     rb"|[+-]?(?:inf|infinity)\Z", re.IGNORECASE)
 
 
@@ -37,67 +39,38 @@ def text(arg: bytes) -> str:
     return arg.decode("utf-8", "surrogateescape")
 
 
-def compile_glob(pattern: bytes) -> Callable[[bytes], bool]:
-    """A matcher for Redis' glob syntax (stringmatchlen): *, ?, [...] with ^ negation and
-    ranges, backslash escapes. Translated to one regular expression so that KEYS, SCAN
-    and HSCAN match each name at C speed."""
+def compile_glob(pattern: bytes, nocase: bool = False) -> Callable[[bytes], bool]:
+    """A matcher for Redis' glob syntax (see `resp_arbiter.glob`), built once per command
+    and called per name. A lone `*` matches every name, the empty one too, as KEYS, SCAN
+    and HSCAN skip matching for it."""
     if pattern == b"*":
         return _match_all
-    return re.compile(_glob_to_regex(pattern), re.DOTALL).fullmatch  # type: ignore[return-value]
+    return compile_pattern(pattern, nocase)
 
 
 def _match_all(name: bytes) -> bool:
     return True
 
 
-def _glob_to_regex(p: bytes) -> bytes:
-    out = bytearray()
-    i, n = 0, len(p)
-    while i < n:
-        c = p[i]
-        if c == 42:
-            out += b".*"
-        elif c == 63:
-            out += b"."
-        elif c == 91:
-            i += 1
-            negate = i < n and p[i] == 94
-            if negate:
-                i += 1
-            members = bytearray()
-            while i < n and p[i] != 93:
-                if p[i] == 92 and i + 1 < n:
-                    i += 1
-                    members += re.escape(p[i:i + 1])
-                elif i + 2 < n and p[i + 1] == 45:  # a range may end in "]", as in Redis
-                    low, high = sorted((p[i], p[i + 2]))
-                    members += re.escape(bytes([low])) + b"-" + re.escape(bytes([high]))
-                    i += 2
-                else:
-                    members += re.escape(p[i:i + 1])
-                i += 1
-            if not members:
-                out += b"[^\\x00-\\xff]" if not negate else b"."
-            else:
-                out += b"[" + (b"^" if negate else b"") + bytes(members) + b"]"
-        else:
-            if c == 92 and i + 1 < n:
-                i += 1
-            out += re.escape(p[i:i + 1])
-        i += 1
-    return bytes(out)
-
-
-_CURSOR = re.compile(rb"[+-]?[0-9]*\Z")
+_CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
 UINT64 = 2**64
 
 
 def parse_cursor(c: Client, arg: bytes) -> int | None:
-    """A SCAN cursor as strtoull reads it (so '' is 0 and -1 wraps); replies on error."""
-    if _CURSOR.match(arg) and arg not in (b"+", b"-"):
-        value = int(arg) if arg else 0
-        if -UINT64 < value < UINT64:
-            return value % UINT64
+    """A SCAN cursor as Redis reads it with strtoul: the argument as a C string (up to a
+    NUL byte), no leading space, an optional sign, decimal digits and nothing after; ''
+    is 0, a negative cursor wraps, a magnitude past 64 bits is refused. Replies on error.
+
+    Leading zeros are dropped before `int`, so a cursor of any length costs linear time
+    (and never meets Python's limit on long decimal strings)."""
+    match = _CURSOR.match(arg.partition(b"\0")[0])
+    if match is not None:
+        sign, digits = match.groups()
+        significant = digits.lstrip(b"0")
+        if (digits or not sign) and len(significant) <= 20:
+            value = int(significant or b"0")
+            if value < UINT64:
+                return (-value if sign == b"-" else value) % UINT64
     c.reply.error(errors.INVALID_CURSOR)
     return None
 

@@ -138,6 +138,8 @@ def select(c: Client, argv: list[bytes]) -> None:
     index = parse_int(argv[1])
     if index is None:
         c.reply.error(errors.SELECT_NOT_INTEGER)
+    elif not -(2**31) <= index < 2**31:  # Redis reads the index as a C int
+        c.reply.error(errors.SELECT_OUT_OF_RANGE)
     elif index != 0:
         c.reply.error(errors.DB_INDEX_OUT_OF_RANGE)
     else:

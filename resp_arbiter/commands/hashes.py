@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
@@ -326,7 +327,7 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
         c.reply.error(errors.SYNTAX)
         return
     with_values = len(argv) == 4
-    if with_values and count < -(INT64_MAX // 2):
+    if with_values and abs(count) > INT64_MAX // 2:  # Redis: the reply length would overflow
         c.reply.error(errors.VALUE_OUT_OF_RANGE)
         return
     if table is None or not table.fields or count == 0:
@@ -334,12 +335,51 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
         return
     fields = table.fields
     if count < 0:
-        names = [table.index.random_member() for _ in range(-count)]
-    elif count >= len(fields):
-        names = list(fields)
-    else:
-        names = random.sample(list(fields), count)
+        _reply_repeated(c, table, -count, with_values)
+        return
+    names = list(fields) if count >= len(fields) else random.sample(list(fields), count)
     _reply_fields(c, names, fields if with_values else None)
+
+
+# A negative count asks for that many picks, repeats allowed: a 20-byte request could ask
+# for a reply of any size. Redis builds it whatever its size; the arbiter builds at most
+# this much in one step (about a tenth of a second) and refuses more.
+HRANDFIELD_MAX_REPEATED = 1_000_000
+HRANDFIELD_MAX_BYTES = 512 * 1024 * 1024
+
+
+def _reply_repeated(c: Client, table: Table, count: int, with_values: bool) -> None:
+    """HRANDFIELD with a negative count: `count` independent uniform picks."""
+    if count > HRANDFIELD_MAX_REPEATED:
+        raise errors.CommandError(errors.HRANDFIELD_REPLY_LIMIT.format(
+            HRANDFIELD_MAX_REPEATED, HRANDFIELD_MAX_BYTES))
+    fields = table.fields
+    encode = _field_encoder(c, fields if with_values else None)
+    if count >= len(fields):
+        # Encode each field once and pick among the encodings.
+        picks = random.choices([encode(name) for name in fields], k=count)
+    else:
+        random_member = table.index.random_member
+        picks = [encode(random_member()) for _ in range(count)]
+    if sum(map(len, picks)) > HRANDFIELD_MAX_BYTES:
+        raise errors.CommandError(errors.HRANDFIELD_REPLY_LIMIT.format(
+            HRANDFIELD_MAX_REPEATED, HRANDFIELD_MAX_BYTES))
+    c.reply.array_len(count * 2 if with_values and not c.reply.resp3 else count)
+    c.reply.out += b"".join(picks)
+
+
+def _field_encoder(c: Client, fields: dict[bytes, bytes] | None) -> Callable[[bytes], bytes]:
+    """Encodes one element of HRANDFIELD's reply: a name, or a name and its value
+    (flat in RESP2, a pair in RESP3)."""
+    if fields is None:
+        return lambda name: b"$%d\r\n%s\r\n" % (len(name), name)
+    head = b"*2\r\n" if c.reply.resp3 else b""
+
+    def encode(name: bytes) -> bytes:
+        value = fields[name]
+        return b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (head, len(name), name, len(value), value)
+
+    return encode
 
 
 def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | None) -> None:

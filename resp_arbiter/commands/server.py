@@ -201,7 +201,7 @@ def command_list(c: Client, argv: list[bytes]) -> None:
             return
         kind, value = argv[3].lower(), argv[4]
         if kind == b"pattern":
-            match = compile_glob(value.lower())
+            match = compile_glob(value, nocase=True)
             names = [name for name in names if match(name)]
         elif kind == b"aclcat":
             category = value.lower().decode(errors="replace")
@@ -457,7 +457,7 @@ def config_get(c: Client, argv: list[bytes]) -> None:
             if name in SETTINGS and name not in matched:
                 matched[name] = pattern
             continue
-        match = compile_glob(pattern.lower())
+        match = compile_glob(pattern, nocase=True)
         for name in SETTINGS:
             if name not in matched and match(name.encode()):
                 matched[name] = name.encode()

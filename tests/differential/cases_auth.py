@@ -24,6 +24,7 @@ CASES: list[Case] = [
          cmd("HELLO", "3", "AUTH", "default", PASSWORD, "SETNAME", "w1", compare=cmp.hello),
          cmd("CLIENT", "GETNAME"), cmd("HGET", "h", "f"),
          cmd("HELLO", "2", "AUTH", "default", PASSWORD, compare=cmp.hello)),
+    case("exec refused before auth", cmd("EXEC"), cmd("EXEC", "x"), cmd("MULTI")),
     case("reset deauthenticates", cmd("AUTH", PASSWORD), cmd("RESET"), cmd("PING")),
     case("quit without auth", cmd("QUIT")),
     case("unauthenticated multibulk limit", raw(encode(["PING"] * 11))),

@@ -119,6 +119,8 @@ def _hrandfield_cases() -> list[Case]:
     for bad in (("x",), ("1.5",), ("x", "WITHVALUE"),
                 ("-9223372036854775808", "WITHVALUE"), ("3", "WITHVALUE"), ("3", "WITHVALUES", "x"),
                 ("-9223372036854775808", "WITHVALUES"), ("-4611686018427387904", "WITHVALUES"),
+                ("4611686018427387904", "WITHVALUES"), ("9223372036854775807", "WITHVALUES"),
+                ("-9223372036854775807", "WITHVALUES"), ("-9223372036854775808",),
                 ("99999999999999999999",)):
         cases.append(case(f"hrandfield error {' '.join(bad)}", cmd(*data),
                           cmd("HRANDFIELD", "h", *bad, compare=same)))
@@ -127,7 +129,12 @@ def _hrandfield_cases() -> list[Case]:
     # The most negative count accepted with values; on an existing hash both servers
     # would build a reply of 2**62 pairs, so only the missing key is asked.
     cases.append(case("hrandfield lowest count on missing",
-                      cmd("HRANDFIELD", "nokey", "-4611686018427387903", "WITHVALUES")))
+                      cmd("HRANDFIELD", "nokey", "-4611686018427387903", "WITHVALUES"),
+                      cmd("HRANDFIELD", "nokey", "-9223372036854775807")))
+    # The largest count accepted with values: the whole hash, as any count past its size.
+    cases.append(case("hrandfield highest count with values", cmd(*data),
+                      cmd("HRANDFIELD", "h", "4611686018427387903", "WITHVALUES"),
+                      cmd("HRANDFIELD", "h", "9223372036854775807")))
     return cases
 
 

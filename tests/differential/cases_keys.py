@@ -105,5 +105,34 @@ def _misc_cases() -> list[Case]:
     ]
 
 
+# Byte names for the glob quirks: C's char is signed, so 0x80-0xff sort below 0x00 in
+# ranges; an empty key is matched by the empty pattern and the lone `*` only.
+BYTE_NAMES = [b"", b"\x00", b"\x01", b"a", b"b", b"\x7f", b"\x80", b"\xe9", b"\xff", b"a\xe9"]
+BYTE_PATTERNS = [b"[a-\xff]", b"[\xff-a]", b"[\x80-\x01]", b"[\x7f-\x80]", b"[^\xe9]",
+                 b"*\xe9", b"?", b"*", b"**", b"", b"?*", b"[\x00-\x00]", b"[^a-\xff]"]
+# Runs of stars: Redis stops (no match) past 1000 nested star recursions.
+STARRED_KEYS = [b"a" * 1001, b"a" * 39 + b"b"]
+STARRED_PATTERNS = [b"*a" * 1000, b"*a" * 1001, b"a*" * 1001, b"*a" * 1000 + b"*",
+                    b"*a" * 1001 + b"*", b"*" * 10_000 + b"b", b"*" * 14 + b"b",
+                    b"*a*" * 20 + b"b", b"?" * 40, b"*[ab]" * 999 + b"*",
+                    b"[" + b"a-z" * 1000 + b"]*b"]
+
+
+def _glob_quirk_cases() -> list[Case]:
+    cases = []
+    for names, patterns, label in ((BYTE_NAMES, BYTE_PATTERNS, "bytes"),
+                                   (STARRED_KEYS, STARRED_PATTERNS, "stars")):
+        setup = pipeline(*[("HSET", name, "f", "v") for name in names],
+                         *[("HSET", "\x00fields", name, "v") for name in names])
+        for pattern in patterns:
+            cases.append(case(f"glob {label} {pattern[:30]!r} ({len(pattern)} bytes)", setup,
+                              cmd("KEYS", pattern, compare=cmp.unordered),
+                              cmd("SCAN", "0", "MATCH", pattern, "COUNT", "1000",
+                                  compare=_scan_set),
+                              cmd("HSCAN", "\x00fields", "0", "MATCH", pattern, "COUNT", "1000",
+                                  compare=_scan_set)))
+    return cases
+
+
 CASES: list[Case] = [*[case(f"arity {' '.join(a)}", cmd(*a)) for a in ARITY],
-                     *_keys_cases(), *_scan_cases(), *_misc_cases()]
+                     *_keys_cases(), *_glob_quirk_cases(), *_scan_cases(), *_misc_cases()]

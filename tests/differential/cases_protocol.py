@@ -38,6 +38,8 @@ def _multibulk_cases() -> list[Case]:
         case("bulk too long", raw(b"*1\r\n$536870913\r\n")),
         case("expected dollar", raw(b"*1\r\n:4\r\n")),
         case("expected dollar plus", raw(b"*2\r\n$4\r\nECHO\r\n+hi\r\n")),
+        *[case(f"expected dollar got byte {byte:#04x}", raw(b"*1\r\n%c3\r\nfoo\r\n" % byte))
+          for byte in (0x80, 0xE9, 0xFF, 0x7F, 0x01)],
         case("nested array refused", raw(b"*1\r\n*1\r\n$4\r\nPING\r\n")),
         case("error after owed replies", raw(PING + PING + b"*1\r\n$x\r\n")),
         case("too big mbulk count string", raw(b"*" + b"1" * (70 * 1024))),

@@ -39,7 +39,10 @@ def _connection_cases() -> list[Case]:
              cmd("ECHO"), cmd("ECHO", "a", "b")),
         case("select", cmd("SELECT", "0"), cmd("SELECT", "16"), cmd("SELECT", "-1"),
              cmd("SELECT", "x"), cmd("SELECT", "0.5"), cmd("SELECT", ""),
-             cmd("SELECT", "99999999999999999999"), cmd("SELECT"), cmd("SELECT", "0", "1")),
+             cmd("SELECT", "99999999999999999999"), cmd("SELECT"), cmd("SELECT", "0", "1"),
+             cmd("SELECT", "99999999999"), cmd("SELECT", "2147483647"),
+             cmd("SELECT", "2147483648"), cmd("SELECT", "-2147483648"),
+             cmd("SELECT", "-2147483649"), cmd("SELECT", "-9223372036854775808")),
         case("quit", cmd("HSET", "h", "f", "v"), cmd("QUIT"), cmd("PING")),
         case("quit with args", cmd("QUIT", "now")),
         case("reset", cmd("CLIENT", "SETNAME", "me"), cmd("RESET"), cmd("CLIENT", "GETNAME"),
@@ -248,6 +251,44 @@ def _config_cases() -> list[Case]:
     return cases
 
 
+def _folded_pattern_cases() -> list[Case]:
+    """CONFIG GET and COMMAND LIST match case-insensitively as Redis' stringmatchlen with
+    nocase does: an escaped byte inside a class still compares exactly, and a range's
+    ends fold after being ordered ([Z-a] becomes z..a, empty)."""
+    configs = ["[\\M]axclients", "[\\m]axclients", "[L-M]axclients", "[Z-a]axclients",
+               "[z-A]axclients", "[_-a]axclients", "[A-z]axclients", "MAXCLIEN*", "[^A]axclients",
+               "\\MAXCLIENTS", "maxclient[\\S]", "maxclient[S-S]", "maxcl*\\S", "[M]axc*S"]
+    commands = ["[\\H]get", "[\\h]get", "HGE?", "H[A-Z]ET", "h[^a-z]et", "[^M]GET",
+                "hget[", "[h-]get", "\\Hget", "*[\\T]"]
+    return [
+        case("config get folds case", *[cmd("CONFIG", "GET", pattern) for pattern in configs]),
+        case("command list pattern folds case",
+             *[cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", pattern, compare=_hash_names_or_none)
+               for pattern in commands]),
+    ]
+
+
+def _hash_names_or_none(redis, arbiter) -> bool:
+    """COMMAND LIST FILTERBY PATTERN: the hash commands both servers have, in any order
+    (an empty reply compares exactly)."""
+    if not redis.children and not arbiter.children:
+        return cmp.exact(redis, arbiter)
+    return _hash_names(redis, arbiter)
+
+
+def _transaction_cases() -> list[Case]:
+    """EXEC refused at dispatch (arity, in or out of MULTI) aborts: EXECABORT with the
+    reason, and the transaction and the watched keys are discarded."""
+    return [
+        case("exec with arguments outside multi", cmd("EXEC", "x"), cmd("EXEC"),
+             cmd("DISCARD", "x"), cmd("MULTI", "x")),
+        case("exec with arguments unwatches", cmd("WATCH", "k"), cmd("EXEC", "x"),
+             cmd("HSET", "k", "f", "v"), cmd("MULTI"), cmd("HGET", "k", "f"), cmd("EXEC")),
+        case("exec with arguments discards the transaction", cmd("MULTI"),
+             cmd("HSET", "k", "f", "v"), cmd("EXEC", "x"), cmd("EXEC"), cmd("HGET", "k", "f")),
+    ]
+
+
 def _server_cases() -> list[Case]:
     return [
         case("time", cmd("TIME", compare=cmp.time_shape), cmd("TIME", "x")),
@@ -259,4 +300,5 @@ def _server_cases() -> list[Case]:
 
 
 CASES: list[Case] = [*_connection_cases(), *_dispatch_cases(), *_command_cases(),
-                     *_config_cases(), *_server_cases()]
+                     *_config_cases(), *_folded_pattern_cases(), *_transaction_cases(),
+                     *_server_cases()]
