@@ -60,7 +60,7 @@ GIVE_AWAY_AT = 1024 * 1024
 class Client(asyncio.Protocol):
     """A connection, as Redis' `client` struct sees it."""
 
-    __slots__ = ("server", "id", "transport", "parser", "out", "reply", "resp", "name",
+    __slots__ = ("server", "db", "id", "transport", "parser", "out", "reply", "resp", "name",
                  "lib_name", "lib_ver", "authenticated", "created", "last_interaction",
                  "close_after_reply", "address", "local_address", "last_command",
                  "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
@@ -70,6 +70,8 @@ class Client(asyncio.Protocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        # The keyspace this client's commands read and write (Redis' c->db).
+        self.db = server.keyspace
         self.id = 0
         self.transport: asyncio.Transport | None = None
         config = server.config

@@ -100,7 +100,10 @@ def _kill_during_rewrites(directory, iteration: int, rng: random.Random,
             for pid in rewrite_children:
                 with contextlib.suppress(ProcessLookupError):  # it had just finished
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(rng.uniform(0.15, 0.4))  # the arbiter reaps it and carries on
+            # The arbiter reaps it (logging how it ended) and carries on.
+            assert poll_until(lambda: not any(os.path.exists(f"/proc/{pid}")
+                                              for pid in rewrite_children), 10)
+            time.sleep(rng.uniform(0.0, 0.2))
         kill(server)
     # The child dies with its parent (and never outlives it for long).
     assert poll_until(lambda: all(not os.path.exists(f"/proc/{pid}")

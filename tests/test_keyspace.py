@@ -8,12 +8,13 @@ from fractions import Fraction
 
 import pytest
 
-from resp_arbiter.commands._args import compile_glob, parse_cursor
+from resp_arbiter.commands._args import compile_glob, cursor_arg
 from resp_arbiter.commands.hashes import (
     _format_long_double,
     _parse_long_double,
     _round_long_double,
 )
+from resp_arbiter.errors import CommandError
 from resp_arbiter.keyspace import Keyspace, ScanIndex
 from resp_arbiter.protocol import RequestParser
 
@@ -104,35 +105,21 @@ def test_glob_follows_redis_stringmatch(pattern, name, matches):
     assert bool(compile_glob(pattern)(name)) is matches
 
 
-class _Replies:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def error(self, message: str) -> None:
-        self.errors.append(message)
-
-
-class _Client:
-    def __init__(self) -> None:
-        self.reply = _Replies()
-
-
 @pytest.mark.parametrize(("text", "value"), [
     (b"0", 0), (b"", 0), (b"+7", 7), (b"-1", 2**64 - 1), (b"18446744073709551615", 2**64 - 1),
     (b"0" * 100_000 + b"7", 7), (b"-" + b"0" * 5000 + b"1", 2**64 - 1), (b"1\x00x", 1),
     (b"\x00", 0), (b"-18446744073709551615", 1),
 ])
 def test_scan_cursor_reads_like_strtoull(text, value):
-    assert parse_cursor(_Client(), text) == value
+    assert cursor_arg(text) == value
 
 
 @pytest.mark.parametrize("text", [b" 1", b"1x", b"18446744073709551616", b"+", b"0x10",
                                   b"1" * 5000, b"9" * 100_000, b"-" + b"1" * 5000,
                                   b"-18446744073709551616", b"+\x00", b"-"])
 def test_bad_scan_cursor_is_refused(text):
-    client = _Client()
-    assert parse_cursor(client, text) is None
-    assert client.reply.errors == ["ERR invalid cursor"]
+    with pytest.raises(CommandError, match=r"\AERR invalid cursor\Z"):
+        cursor_arg(text)
 
 
 # Each result is what redis-server 7.0 replied to HSET f x <start>, HINCRBYFLOAT f x <inc>.

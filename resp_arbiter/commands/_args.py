@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from .. import errors
 from ..glob import compile_pattern
+from ..limits import LONG_MAX, ULONG_LIMIT
 from ..protocol import _strict_int
-
-if TYPE_CHECKING:
-    from ..client import Client
-
-# Unambiguous (each digit can be read one way only), so matching is linear on any input.
-_FLOAT = re.compile(rb"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z"
-                    rb"|[+-]?(?:inf|infinity)\Z", re.IGNORECASE)
 
 
 def parse_int(arg: bytes) -> int | None:
@@ -26,12 +19,12 @@ def parse_int(arg: bytes) -> int | None:
     return _strict_int(arg)
 
 
-def parse_float(arg: bytes) -> float | None:
-    """A double as redis-server's strtold-based parsers accept it; NaN is refused."""
-    if not _FLOAT.match(arg):
-        return None
-    value = float(arg)
-    return None if math.isnan(value) else value
+def int_arg(arg: bytes, error: str = errors.NOT_INTEGER) -> int:
+    """An integer argument; anything else is refused with `error`."""
+    value = parse_int(arg)
+    if value is None:
+        raise errors.CommandError(error)
+    return value
 
 
 def text(arg: bytes) -> str:
@@ -53,13 +46,12 @@ def _match_all(name: bytes) -> bool:
 
 
 _CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
-UINT64 = 2**64
 
 
-def parse_cursor(c: Client, arg: bytes) -> int | None:
+def cursor_arg(arg: bytes) -> int:
     """A SCAN cursor as Redis reads it with strtoul: the argument as a C string (up to a
     NUL byte), no leading space, an optional sign, decimal digits and nothing after; ''
-    is 0, a negative cursor wraps, a magnitude past 64 bits is refused. Replies on error.
+    is 0, a negative cursor wraps, a magnitude past 64 bits is refused.
 
     Leading zeros are dropped before `int`, so a cursor of any length costs linear time
     (and never meets Python's limit on long decimal strings)."""
@@ -69,19 +61,21 @@ def parse_cursor(c: Client, arg: bytes) -> int | None:
         significant = digits.lstrip(b"0")
         if (digits or not sign) and len(significant) <= 20:
             value = int(significant or b"0")
-            if value < UINT64:
-                return (-value if sign == b"-" else value) % UINT64
-    c.reply.error(errors.INVALID_CURSOR)
-    return None
+            if value < ULONG_LIMIT:
+                return (-value if sign == b"-" else value) % ULONG_LIMIT
+    raise errors.CommandError(errors.INVALID_CURSOR)
 
 
-def parse_scan_options(c: Client, argv: list[bytes], start: int, *, allow_type: bool,
-                       allow_novalues: bool
-                       ) -> tuple[bytes | None, int, bytes | None, bool] | None:
-    """MATCH/COUNT/TYPE/NOVALUES as Redis' scanGenericCommand parses them.
+class ScanOptions(NamedTuple):
+    pattern: bytes | None  # None: match everything
+    count: int
+    type_name: bytes | None
+    novalues: bool
 
-    Returns (pattern or None for '*', count, type name, novalues), or None after
-    replying with the error."""
+
+def scan_options(argv: list[bytes], start: int, *, allow_type: bool,
+                 allow_novalues: bool) -> ScanOptions:
+    """MATCH/COUNT/TYPE/NOVALUES as Redis' scanGenericCommand parses them."""
     pattern: bytes | None = None
     type_name: bytes | None = None
     count = 10
@@ -91,14 +85,9 @@ def parse_scan_options(c: Client, argv: list[bytes], start: int, *, allow_type: 
         option = argv[i].lower()
         more = len(argv) - i
         if option == b"count" and more >= 2:
-            value = parse_int(argv[i + 1])
-            if value is None:
-                c.reply.error(errors.NOT_INTEGER)
-                return None
-            if value < 1:
-                c.reply.error(errors.SYNTAX)
-                return None
-            count = value
+            count = int_arg(argv[i + 1])
+            if count < 1:
+                raise errors.CommandError(errors.SYNTAX)
         elif option == b"match" and more >= 2:
             pattern = None if argv[i + 1] == b"*" else argv[i + 1]
         elif option == b"type" and allow_type and more >= 2:
@@ -107,7 +96,58 @@ def parse_scan_options(c: Client, argv: list[bytes], start: int, *, allow_type: 
             novalues = True
             i -= 1
         else:
-            c.reply.error(errors.SYNTAX)
-            return None
+            raise errors.CommandError(errors.SYNTAX)
         i += 2
-    return pattern, count, type_name, novalues
+    return ScanOptions(pattern, count, type_name, novalues)
+
+
+# -- expiry ------------------------------------------------------------------------------
+
+NX, XX, GT, LT = 1, 2, 4, 8
+CONDITIONS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
+
+
+def conditions(options: list[bytes]) -> int:
+    """NX/XX/GT/LT as a bit set, with Redis' errors for an unknown or conflicting one."""
+    flags = 0
+    for option in options:
+        flag = CONDITIONS.get(option.lower())
+        if flag is None:
+            raise errors.CommandError(errors.EXPIRE_UNSUPPORTED_OPTION.format(text(option)))
+        flags |= flag
+    if flags & NX and flags & (XX | GT | LT):
+        raise errors.CommandError(errors.EXPIRE_NX_CONFLICT)
+    if flags & GT and flags & LT:
+        raise errors.CommandError(errors.EXPIRE_GT_LT_CONFLICT)
+    return flags
+
+
+def condition_allows(flags: int, current: int, deadline: int) -> bool:
+    """Whether NX/XX/GT/LT let `deadline` replace `current` (0 = no TTL, i.e. infinite)."""
+    if flags & NX and current:
+        return False
+    if flags & XX and not current:
+        return False
+    if flags & GT and (not current or deadline <= current):
+        return False
+    return not (flags & LT and current and deadline >= current)
+
+
+def deadline_arg(arg: bytes, command: str, unit_ms: int, now: int | None, *,
+                 latest: int = LONG_MAX, negative_error: str | None = None) -> int:
+    """The absolute deadline (Unix ms) an expire argument names: `unit_ms` per unit,
+    added to `now` when relative (None: absolute). Past `latest` (in ms, after the
+    addition) it is refused as Redis' invalid expire time; a negative value is refused
+    with `negative_error` when one is given (field expiry), else allowed (a past time)."""
+    when = int_arg(arg)
+    if when < 0 and negative_error is not None:
+        raise errors.CommandError(negative_error)
+    invalid = errors.CommandError(errors.EXPIRE_INVALID_TIME.format(command))
+    if unit_ms != 1:
+        if when > latest // unit_ms or when < -(latest // unit_ms):
+            raise invalid
+        when *= unit_ms
+    base = 0 if now is None else now
+    if when > latest - base:
+        raise invalid
+    return when + base

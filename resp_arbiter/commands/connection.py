@@ -7,10 +7,10 @@ import time
 
 from .. import REDIS_VERSION, errors
 from ..client import Client
-from ..config import LONG_MAX
+from ..limits import INT_MAX, INT_MIN, LONG_MAX
 from ..registry import command, container
 from ..server import PAUSE_ALL, PAUSE_WRITE
-from ._args import parse_int, text
+from ._args import int_arg, parse_int, text
 
 CONN = "connection"
 CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
@@ -22,8 +22,8 @@ CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
          summary="Returns the server's liveliness response.")
 def ping(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 2:
-        c.reply.error(errors.WRONG_ARITY.format("ping"))
-    elif len(argv) == 2:
+        raise errors.CommandError(errors.WRONG_ARITY.format("ping"))
+    if len(argv) == 2:
         c.reply.bulk(argv[1])
     else:
         c.reply.status(b"PONG")
@@ -50,22 +50,19 @@ def _password_matches(c: Client, user: bytes, password: bytes) -> bool:
          summary="Authenticates the connection.")
 def auth(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 3:
-        c.reply.error(errors.SYNTAX)
-        return
+        raise errors.CommandError(errors.SYNTAX)
     for index in range(1, len(argv)):  # MONITOR and the slow log never show passwords
         c.redact(argv, index)
     if len(argv) == 2:
         if not c.server.config["requirepass"]:
-            c.reply.error(errors.AUTH_NO_PASSWORD)
-            return
+            raise errors.CommandError(errors.AUTH_NO_PASSWORD)
         user, password = b"default", argv[1]
     else:
         user, password = argv[1], argv[2]
-    if _password_matches(c, user, password):
-        c.set_authenticated(True)
-        c.reply.ok()
-    else:
-        c.reply.error(errors.WRONGPASS)
+    if not _password_matches(c, user, password):
+        raise errors.CommandError(errors.WRONGPASS)
+    c.set_authenticated(True)
+    c.reply.ok()
 
 
 def _valid_name(name: bytes) -> bool:
@@ -79,13 +76,9 @@ def _valid_name(name: bytes) -> bool:
 def hello(c: Client, argv: list[bytes]) -> None:
     version = c.resp
     if len(argv) >= 2:
-        version = parse_int(argv[1])
-        if version is None:
-            c.reply.error(errors.PROTOCOL_VERSION_NOT_INTEGER)
-            return
+        version = int_arg(argv[1], errors.PROTOCOL_VERSION_NOT_INTEGER)
         if version < 2 or version > 3:
-            c.reply.error(errors.NOPROTO)
-            return
+            raise errors.CommandError(errors.NOPROTO)
     # Options take effect one by one, as in Redis: a name set before a failing option
     # stays set, and only the AUTH arguments read so far are hidden from MONITOR.
     i = 2
@@ -96,22 +89,18 @@ def hello(c: Client, argv: list[bytes]) -> None:
             c.redact(argv, i + 1)
             c.redact(argv, i + 2)
             if not _password_matches(c, argv[i + 1], argv[i + 2]):
-                c.reply.error(errors.WRONGPASS)
-                return
+                raise errors.CommandError(errors.WRONGPASS)
             c.set_authenticated(True)
             i += 3
         elif option == b"setname" and more >= 1:
             if not _valid_name(argv[i + 1]):
-                c.reply.error(errors.CLIENT_NAME_SPACES)
-                return
+                raise errors.CommandError(errors.CLIENT_NAME_SPACES)
             c.name = argv[i + 1]
             i += 2
         else:
-            c.reply.error(f"ERR Syntax error in HELLO option '{text(argv[i])}'")
-            return
+            raise errors.CommandError(f"ERR Syntax error in HELLO option '{text(argv[i])}'")
     if not c.authenticated:
-        c.reply.error(errors.NOAUTH_HELLO)
-        return
+        raise errors.CommandError(errors.NOAUTH_HELLO)
     c.set_protocol(version)
     r = c.reply
     r.map_len(7)
@@ -135,15 +124,12 @@ def hello(c: Client, argv: list[bytes]) -> None:
          syntax="index:integer", categories=CONN, group=CONN, since="1.0.0",
          summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> None:
-    index = parse_int(argv[1])
-    if index is None:
-        c.reply.error(errors.SELECT_NOT_INTEGER)
-    elif not -(2**31) <= index < 2**31:  # Redis reads the index as a C int
-        c.reply.error(errors.SELECT_OUT_OF_RANGE)
-    elif index != 0:
-        c.reply.error(errors.DB_INDEX_OUT_OF_RANGE)
-    else:
-        c.reply.ok()
+    index = int_arg(argv[1], errors.SELECT_NOT_INTEGER)
+    if not INT_MIN <= index <= INT_MAX:  # Redis reads the index as a C int
+        raise errors.CommandError(errors.SELECT_OUT_OF_RANGE)
+    if index != 0:
+        raise errors.CommandError(errors.DB_INDEX_OUT_OF_RANGE)
+    c.reply.ok()
 
 
 @command("quit", -1, CONN_FLAGS, categories=CONN, group=CONN, since="1.0.0",
@@ -190,8 +176,7 @@ def client_getname(c: Client, argv: list[bytes]) -> None:
          parent="client", summary="Sets the connection name.")
 def client_setname(c: Client, argv: list[bytes]) -> None:
     if not _valid_name(argv[2]):
-        c.reply.error(errors.CLIENT_NAME_SPACES)
-        return
+        raise errors.CommandError(errors.CLIENT_NAME_SPACES)
     c.name = argv[2]
     c.reply.ok()
 
@@ -202,11 +187,9 @@ def client_setname(c: Client, argv: list[bytes]) -> None:
 def client_setinfo(c: Client, argv: list[bytes]) -> None:
     attribute = argv[2].lower()
     if attribute not in (b"lib-name", b"lib-ver"):
-        c.reply.error(errors.CLIENT_SETINFO_ATTR.format(text(argv[2])))
-        return
+        raise errors.CommandError(errors.CLIENT_SETINFO_ATTR.format(text(argv[2])))
     if not _valid_name(argv[3]):
-        c.reply.error(errors.CLIENT_INFO_SPACES.format(text(attribute)))
-        return
+        raise errors.CommandError(errors.CLIENT_INFO_SPACES.format(text(attribute)))
     if attribute == b"lib-name":
         c.lib_name = argv[3]
     else:
@@ -245,9 +228,7 @@ def client_list(c: Client, argv: list[bytes]) -> None:
         by_id = c.server.clients
         wanted = []
         for arg in argv[3:]:  # in the order asked, repeats included, as Redis
-            client_id = parse_int(arg)
-            if client_id is None:
-                raise errors.CommandError(errors.INVALID_CLIENT_ID)
+            client_id = int_arg(arg, errors.INVALID_CLIENT_ID)
             if client_id in by_id:
                 wanted.append(by_id[client_id])
         clients = wanted
@@ -282,9 +263,7 @@ def client_kill(c: Client, argv: list[bytes]) -> None:
                 if client_id < 1:
                     raise errors.CommandError(errors.CLIENT_ID_POSITIVE)
             elif option == b"maxage":
-                age = parse_int(value)
-                if age is None:
-                    raise errors.CommandError(errors.MAXAGE_NOT_INTEGER)
+                age = int_arg(value, errors.MAXAGE_NOT_INTEGER)
                 if age <= 0:
                     raise errors.CommandError(errors.MAXAGE_POSITIVE)
                 max_age = age
@@ -321,10 +300,10 @@ def client_kill(c: Client, argv: list[bytes]) -> None:
         killed += 1
     if len(argv) != 3:
         c.reply.integer(killed)
-    elif killed:
-        c.reply.ok()
+    elif not killed:
+        raise errors.CommandError(errors.NO_SUCH_CLIENT)
     else:
-        c.reply.error(errors.NO_SUCH_CLIENT)
+        c.reply.ok()
 
 
 @command("pause", -3, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.9.50",
@@ -342,9 +321,7 @@ def client_pause(c: Client, argv: list[bytes]) -> None:
         if mode not in (b"write", b"all"):
             raise errors.CommandError(errors.PAUSE_MODE)
         kind = PAUSE_WRITE if mode == b"write" else PAUSE_ALL
-    timeout = parse_int(argv[2])
-    if timeout is None:
-        raise errors.CommandError(errors.TIMEOUT_NOT_INTEGER)
+    timeout = int_arg(argv[2], errors.TIMEOUT_NOT_INTEGER)
     if timeout < 0:
         raise errors.CommandError(errors.TIMEOUT_NEGATIVE)
     end = 0

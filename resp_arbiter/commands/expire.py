@@ -3,80 +3,20 @@ PERSIST, with Redis' NX/XX/GT/LT rules (expireGenericCommand, ttlGenericCommand)
 
 from __future__ import annotations
 
-from .. import errors
 from ..client import Client
 from ..registry import KeySpec, command
-from ._args import parse_int, text
+from ._args import condition_allows, conditions, deadline_arg
 
 KEYSPACE = "keyspace"
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 WRITE_SPEC = (KeySpec(("RW", "update"), 1),)
 READ_SPEC = (KeySpec(("RO", "access"), 1),)
-
-NX, XX, GT, LT = 1, 2, 4, 8
-_CONDITIONS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
-
-
-def parse_conditions(c: Client, options: list[bytes]) -> int | None:
-    """NX/XX/GT/LT as a bit set; replies with Redis' error and returns None if invalid."""
-    flags = 0
-    for option in options:
-        flag = _CONDITIONS.get(option.lower())
-        if flag is None:
-            c.reply.error(errors.EXPIRE_UNSUPPORTED_OPTION.format(text(option)))
-            return None
-        flags |= flag
-    if flags & NX and flags & (XX | GT | LT):
-        c.reply.error(errors.EXPIRE_NX_CONFLICT)
-        return None
-    if flags & GT and flags & LT:
-        c.reply.error(errors.EXPIRE_GT_LT_CONFLICT)
-        return None
-    return flags
-
-
-def condition_allows(flags: int, current: int, deadline: int) -> bool:
-    """Whether NX/XX/GT/LT let `deadline` replace `current` (0 = no TTL, i.e. infinite)."""
-    if flags & NX and current:
-        return False
-    if flags & XX and not current:
-        return False
-    if flags & GT and (not current or deadline <= current):
-        return False
-    return not (flags & LT and current and deadline >= current)
-
-
-def deadline_from(c: Client, name: str, arg: bytes, unit_ms: int,
-                  absolute: bool) -> int | None:
-    """The absolute deadline (Unix ms) an expire argument names, with Redis' overflow
-    errors; None after replying."""
-    when = parse_int(arg)
-    if when is None:
-        c.reply.error(errors.NOT_INTEGER)
-        return None
-    if unit_ms == 1000:
-        if when > INT64_MAX // 1000 or when < -(INT64_MAX // 1000):
-            c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
-            return None
-        when *= 1000
-    if not absolute:
-        base = c.server.keyspace.now()
-        if when > INT64_MAX - base:
-            c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
-            return None
-        when += base
-    return when
 
 
 def _expire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
                     absolute: bool) -> None:
-    flags = parse_conditions(c, argv[3:])
-    if flags is None:
-        return
-    deadline = deadline_from(c, name, argv[2], unit_ms, absolute)
-    if deadline is None:
-        return
-    keyspace = c.server.keyspace
+    flags = conditions(argv[3:])
+    keyspace = c.db
+    deadline = deadline_arg(argv[2], name, unit_ms, None if absolute else keyspace.now())
     table = keyspace.get(argv[1])
     if table is None or not condition_allows(flags, table.expires_at, deadline):
         c.reply.integer(0)
@@ -115,7 +55,7 @@ _declare_expire("pexpireat", 1, True, "2.6.0",
 
 
 def _ttl_generic(c: Client, key: bytes, in_ms: bool, absolute: bool) -> None:
-    keyspace = c.server.keyspace
+    keyspace = c.db
     table = keyspace.get(key)
     if table is None:
         c.reply.integer(-2)
@@ -150,6 +90,6 @@ _declare_ttl("pexpiretime", True, True, "7.0.0",
          key_specs=WRITE_SPEC, group="generic", since="2.2.0",
          summary="Removes the expiration time of a key.")
 def persist(c: Client, argv: list[bytes]) -> None:
-    keyspace = c.server.keyspace
+    keyspace = c.db
     table = keyspace.get(argv[1])
     c.reply.integer(1 if table is not None and keyspace.persist(argv[1], table) else 0)

@@ -11,56 +11,39 @@ from __future__ import annotations
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
+from ..limits import INT_MAX
 from ..registry import command, single_key
-from ._args import parse_int, text
-from .expire import GT, LT, NX, XX, condition_allows, time_syntax
+from ._args import CONDITIONS, condition_allows, deadline_arg, parse_int, text
+from .expire import time_syntax
 
 HASH = "hash"
 # Redis' HFE_MAX_ABS_TIME_MSEC (EB_EXPIRE_TIME_MAX >> 2): the latest field deadline, in ms.
 MAX_DEADLINE_MS = ((1 << 48) - 1) >> 2
 
 NO_FIELD, NO_TTL, NOT_MET, DONE, DELETED = -2, -1, 0, 1, 2
-_CONDITION_WORDS = {b"nx": NX, b"xx": XX, b"gt": GT, b"lt": LT}
 
 
-def parse_fields(c: Client, argv: list[bytes], at: int,
-                 count_error: str = errors.HFE_NUMFIELDS_POSITIVE) -> list[bytes] | None:
+def fields_arg(argv: list[bytes], at: int,
+               count_error: str = errors.HFE_NUMFIELDS_POSITIVE) -> list[bytes]:
     """`FIELDS numfields field ...` starting at argv[at], ending the command.
 
     HEXPIRE and HTTL word the numfields error differently in Redis (`count_error`)."""
     if at >= len(argv) or argv[at].lower() != b"fields":
-        c.reply.error(errors.HFE_FIELDS_MISSING)
-        return None
+        raise errors.CommandError(errors.HFE_FIELDS_MISSING)
     count = parse_int(argv[at + 1]) if at + 1 < len(argv) else None
     if count is None or count < 1:
-        c.reply.error(count_error)
-        return None
+        raise errors.CommandError(count_error)
     if count != len(argv) - at - 2:
-        c.reply.error(errors.HFE_NUMFIELDS_MISMATCH)
-        return None
+        raise errors.CommandError(errors.HFE_NUMFIELDS_MISMATCH)
     return argv[at + 2:]
 
 
-def _field_deadline(c: Client, name: str, arg: bytes, unit_ms: int,
-                    absolute: bool) -> int | None:
-    """The absolute deadline (Unix ms) of a field expire argument; None after replying."""
-    when = parse_int(arg)
-    if when is None:
-        c.reply.error(errors.NOT_INTEGER)
-        return None
-    if when < 0:
-        c.reply.error(errors.HFE_NEGATIVE_TIME)
-        return None
-    if unit_ms == 1000:
-        if when > MAX_DEADLINE_MS // 1000:
-            c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
-            return None
-        when *= 1000
-    base = 0 if absolute else c.server.keyspace.now()
-    if when > MAX_DEADLINE_MS - base:
-        c.reply.error(errors.EXPIRE_INVALID_TIME.format(name))
-        return None
-    return when + base
+def field_deadline_arg(c: Client, command: str, arg: bytes, unit_ms: int,
+                       absolute: bool) -> int:
+    """The absolute deadline (Unix ms) of a field expire argument: never negative, never
+    past Redis' latest field deadline."""
+    return deadline_arg(arg, command, unit_ms, None if absolute else c.db.now(),
+                        latest=MAX_DEADLINE_MS, negative_error=errors.HFE_NEGATIVE_TIME)
 
 
 def _codes(c: Client, codes: list[int]) -> None:
@@ -72,14 +55,10 @@ def _codes(c: Client, codes: list[int]) -> None:
 
 def _hexpire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
                      absolute: bool) -> None:
-    deadline = _field_deadline(c, name, argv[2], unit_ms, absolute)
-    if deadline is None:
-        return
-    flags = _CONDITION_WORDS.get(argv[3].lower(), 0)
-    fields = parse_fields(c, argv, 4 if flags else 3)
-    if fields is None:
-        return
-    keyspace = c.server.keyspace
+    deadline = field_deadline_arg(c, name, argv[2], unit_ms, absolute)
+    flags = CONDITIONS.get(argv[3].lower(), 0)
+    fields = fields_arg(argv, 4 if flags else 3)
+    keyspace = c.db
     key = argv[1]
     table = keyspace.get(key)
     if table is None:
@@ -123,11 +102,9 @@ _declare_hexpire("hpexpireat", 1, True, "Set expiry for hash field using an abso
 def _fields_of_live_table(c: Client, argv: list[bytes]
                           ) -> tuple[list[bytes], Table] | None:
     """HTTL/HPERSIST's `key FIELDS n field...`: the fields and the table, or None after
-    replying (an error, or -2 for every field of a missing key)."""
-    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
-    if fields is None:
-        return None
-    table = c.server.keyspace.get(argv[1])
+    replying -2 for every field of a missing key."""
+    fields = fields_arg(argv, 2, errors.HFE_NUMFIELDS_INTEGER)
+    table = c.db.get(argv[1])
     if table is None:
         _codes(c, [NO_FIELD] * len(fields))
         return None
@@ -139,7 +116,7 @@ def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> No
     if found is None:
         return
     fields, table = found
-    now = c.server.keyspace.now()
+    now = c.db.now()
     codes = []
     for field in fields:
         if field not in table.fields:
@@ -183,7 +160,7 @@ def hpersist(c: Client, argv: list[bytes]) -> None:
     if found is None:
         return
     fields, table = found
-    keyspace = c.server.keyspace
+    keyspace = c.db
     codes = []
     for field in fields:
         if field not in table.fields:
@@ -204,10 +181,8 @@ def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
          complexity="O(N) where N is the number of specified fields",
          summary="Returns the value of a field and deletes it from the hash.")
 def hgetdel(c: Client, argv: list[bytes]) -> None:
-    fields = parse_fields(c, argv, 2, errors.HFE_NUMFIELDS_INTEGER)
-    if fields is None:
-        return
-    keyspace = c.server.keyspace
+    fields = fields_arg(argv, 2, errors.HFE_NUMFIELDS_INTEGER)
+    keyspace = c.db
     key = argv[1]
     table = keyspace.get(key)
     values: list[bytes | None] = []
@@ -239,17 +214,13 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
     option = argv[2].lower()
     if option in _EXPIRE_OPTIONS:
         unit_ms, absolute = _EXPIRE_OPTIONS[option]
-        deadline = _field_deadline(c, "hgetex", argv[3], unit_ms, absolute)
-        if deadline is None:
-            return
+        deadline = field_deadline_arg(c, "hgetex", argv[3], unit_ms, absolute)
         at = 4
     elif option == b"persist":
         persist = True
         at = 3
-    fields = parse_fields(c, argv, at, errors.HFE_NUMFIELDS_INTEGER)
-    if fields is None:
-        return
-    keyspace = c.server.keyspace
+    fields = fields_arg(argv, at, errors.HFE_NUMFIELDS_INTEGER)
+    keyspace = c.db
     key = argv[1]
     table = keyspace.get(key)
     _values(c, table, fields)
@@ -273,11 +244,8 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
          summary="Set the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")
 def hsetex(c: Client, argv: list[bytes]) -> None:
-    options = _parse_hsetex(c, argv)
-    if options is None:
-        return
-    condition, deadline, keep_ttl, pairs = options
-    keyspace = c.server.keyspace
+    condition, deadline, keep_ttl, pairs = _hsetex_options(c, argv)
+    keyspace = c.db
     key = argv[1]
     table = keyspace.get(key)
     names = pairs[0::2]
@@ -296,8 +264,8 @@ def hsetex(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(1)
 
 
-def _parse_hsetex(c: Client, argv: list[bytes]
-                  ) -> tuple[bytes | None, int | None, bool, list[bytes]] | None:
+def _hsetex_options(c: Client, argv: list[bytes]
+                    ) -> tuple[bytes | None, int | None, bool, list[bytes]]:
     """HSETEX's options in any order up to FIELDS, with Redis' errors, left to right.
 
     Returns (FNX/FXX or None, deadline or None, KEEPTTL, field/value pairs)."""
@@ -311,37 +279,29 @@ def _parse_hsetex(c: Client, argv: list[bytes]
             if i >= len(argv) - 3:
                 break
             count = parse_int(argv[i + 1])
-            if count is None or not 1 <= count <= 2**31 - 1:
-                c.reply.error(errors.HSETEX_BAD_NUMFIELDS)
-                return None
+            if count is None or not 1 <= count <= INT_MAX:
+                raise errors.CommandError(errors.HSETEX_BAD_NUMFIELDS)
             pairs = argv[i + 2:]
             if len(pairs) != 2 * count:
                 break
             return condition, deadline, keep_ttl, pairs
         if option in _EXPIRE_OPTIONS or option == b"keepttl":
             if expiry_seen:
-                c.reply.error(errors.HSETEX_ONE_EXPIRY)
-                return None
+                raise errors.CommandError(errors.HSETEX_ONE_EXPIRY)
             expiry_seen = True
             if option == b"keepttl":
                 keep_ttl = True
             else:
                 if i + 1 >= len(argv):
-                    c.reply.error(errors.HSETEX_MISSING_TIME)
-                    return None
+                    raise errors.CommandError(errors.HSETEX_MISSING_TIME)
                 unit_ms, absolute = _EXPIRE_OPTIONS[option]
-                deadline = _field_deadline(c, "hsetex", argv[i + 1], unit_ms, absolute)
-                if deadline is None:
-                    return None
+                deadline = field_deadline_arg(c, "hsetex", argv[i + 1], unit_ms, absolute)
                 i += 1
         elif option in (b"fnx", b"fxx"):
             if condition is not None:
-                c.reply.error(errors.HSETEX_ONE_CONDITION)
-                return None
+                raise errors.CommandError(errors.HSETEX_ONE_CONDITION)
             condition = option
         else:
-            c.reply.error(errors.HSETEX_UNKNOWN_ARGUMENT.format(text(argv[i])))
-            return None
+            raise errors.CommandError(errors.HSETEX_UNKNOWN_ARGUMENT.format(text(argv[i])))
         i += 1
-    c.reply.error(errors.WRONG_ARITY.format("hsetex"))
-    return None
+    raise errors.CommandError(errors.WRONG_ARITY.format("hsetex"))

@@ -12,14 +12,14 @@ from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..registry import command, single_key
-from ._args import compile_glob, parse_cursor, parse_int, parse_scan_options
+from ._args import compile_glob, cursor_arg, int_arg, parse_int, scan_options
 
 HASH = "hash"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _table(c: Client, key: bytes) -> Table | None:
-    return c.server.keyspace.get(key)
+    return c.db.get(key)
 
 
 @command("hset", -4, "write denyoom fast",
@@ -29,9 +29,8 @@ def _table(c: Client, key: bytes) -> Table | None:
          summary="Creates or modifies the value of a field in a hash.")
 def hset(c: Client, argv: list[bytes]) -> None:
     if len(argv) % 2:
-        c.reply.error(errors.WRONG_ARITY.format("hset"))
-        return
-    c.reply.integer(c.server.keyspace.set_fields(argv[1], argv, 2))
+        raise errors.CommandError(errors.WRONG_ARITY.format("hset"))
+    c.reply.integer(c.db.set_fields(argv[1], argv, 2))
 
 
 @command("hmset", -4, "write denyoom fast",
@@ -41,9 +40,8 @@ def hset(c: Client, argv: list[bytes]) -> None:
          summary="Sets the values of multiple fields.")
 def hmset(c: Client, argv: list[bytes]) -> None:
     if len(argv) % 2:
-        c.reply.error(errors.WRONG_ARITY.format("hmset"))
-        return
-    c.server.keyspace.set_fields(argv[1], argv, 2)
+        raise errors.CommandError(errors.WRONG_ARITY.format("hmset"))
+    c.db.set_fields(argv[1], argv, 2)
     c.reply.ok()
 
 
@@ -56,7 +54,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
     if table is not None and argv[2] in table.fields:
         c.reply.integer(0)
         return
-    c.server.keyspace.set_fields(argv[1], argv, 2)
+    c.db.set_fields(argv[1], argv, 2)
     c.reply.integer(1)
 
 
@@ -65,7 +63,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
          key_specs=single_key("RO", "access"), group=HASH, since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
-    table = c.server.keyspace.get(argv[1])
+    table = c.db.get(argv[1])
     c.reply.bulk_or_null(None if table is None else table.fields.get(argv[2]))
 
 
@@ -149,7 +147,7 @@ def hdel(c: Client, argv: list[bytes]) -> None:
     if table is None:
         c.reply.integer(0)
         return
-    c.reply.integer(c.server.keyspace.delete_fields(argv[1], table, argv, 2))
+    c.reply.integer(c.db.delete_fields(argv[1], table, argv, 2))
 
 
 @command("hincrby", 4, "write denyoom fast",
@@ -158,21 +156,16 @@ def hdel(c: Client, argv: list[bytes]) -> None:
          summary="Increments the integer value of a field in a hash by a number. Uses 0 "
                  "as initial value if the field doesn't exist.")
 def hincrby(c: Client, argv: list[bytes]) -> None:
-    increment = parse_int(argv[3])
-    if increment is None:
-        c.reply.error(errors.NOT_INTEGER)
-        return
+    increment = int_arg(argv[3])
     table = _table(c, argv[1])
     current = table.fields.get(argv[2]) if table is not None else None
     value = 0 if current is None else parse_int(current)
     if value is None:
-        c.reply.error(errors.HASH_NOT_INTEGER)
-        return
+        raise errors.CommandError(errors.HASH_NOT_INTEGER)
     result = value + increment
     if not INT64_MIN <= result <= INT64_MAX:
-        c.reply.error(errors.INCR_OVERFLOW)
-        return
-    c.server.keyspace.set_field(argv[1], argv[2], b"%d" % result, keep_ttl=True)
+        raise errors.CommandError(errors.INCR_OVERFLOW)
+    c.db.set_field(argv[1], argv[2], b"%d" % result, keep_ttl=True)
     c.reply.integer(result)
 
 
@@ -184,26 +177,21 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
 def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
     increment = _parse_long_double(argv[3])
     if increment is None:
-        c.reply.error(errors.NOT_FLOAT)
-        return
+        raise errors.CommandError(errors.NOT_FLOAT)
     if isinstance(increment, float):
-        c.reply.error(errors.VALUE_NAN_OR_INFINITY)
-        return
+        raise errors.CommandError(errors.VALUE_NAN_OR_INFINITY)
     table = _table(c, argv[1])
     current = table.fields.get(argv[2]) if table is not None else None
     value = Fraction(0) if current is None else _parse_long_double(current)
     if value is None:
-        c.reply.error(errors.HASH_NOT_FLOAT)
-        return
+        raise errors.CommandError(errors.HASH_NOT_FLOAT)
     if isinstance(value, float):
-        c.reply.error(errors.INCR_NAN)  # the stored value is an infinity
-        return
+        raise errors.CommandError(errors.INCR_NAN)
     result = _round_long_double(value + increment)
     if result is None:
-        c.reply.error(errors.INCR_NAN)
-        return
+        raise errors.CommandError(errors.INCR_NAN)
     formatted = _format_long_double(result)
-    c.server.keyspace.set_field(argv[1], argv[2], formatted, keep_ttl=True)
+    c.db.set_field(argv[1], argv[2], formatted, keep_ttl=True)
     c.reply.bulk(formatted)
 
 
@@ -316,20 +304,14 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
     if len(argv) == 2:
         c.reply.bulk_or_null(table.index.random_member() if table and table.fields else None)
         return
-    count = parse_int(argv[2])
-    if count is None:
-        c.reply.error(errors.NOT_INTEGER)
-        return
+    count = int_arg(argv[2])
     if count < -INT64_MAX:
-        c.reply.error(errors.VALUE_OUT_OF_RANGE_BETWEEN.format(-INT64_MAX, INT64_MAX))
-        return
+        raise errors.CommandError(errors.VALUE_OUT_OF_RANGE_BETWEEN.format(-INT64_MAX, INT64_MAX))
     if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
-        c.reply.error(errors.SYNTAX)
-        return
+        raise errors.CommandError(errors.SYNTAX)
     with_values = len(argv) == 4
     if with_values and abs(count) > INT64_MAX // 2:  # Redis: the reply length would overflow
-        c.reply.error(errors.VALUE_OUT_OF_RANGE)
-        return
+        raise errors.CommandError(errors.VALUE_OUT_OF_RANGE)
     if table is None or not table.fields or count == 0:
         c.reply.array_len(0)
         return
@@ -404,19 +386,14 @@ def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | No
          "number of elements inside the collection.",
          summary="Iterates over fields and values of a hash.")
 def hscan(c: Client, argv: list[bytes]) -> None:
-    cursor = parse_cursor(c, argv[2])
-    if cursor is None:
-        return
+    cursor = cursor_arg(argv[2])
     table = _table(c, argv[1])
     if table is None:
         c.reply.array_len(2)
         c.reply.bulk(b"0")
         c.reply.array_len(0)
         return
-    options = parse_scan_options(c, argv, 3, allow_type=False, allow_novalues=True)
-    if options is None:
-        return
-    pattern, count, _, novalues = options
+    pattern, count, _, novalues = scan_options(argv, 3, allow_type=False, allow_novalues=True)
     if table.listpack:
         next_cursor, names = 0, list(table.fields)
     else:

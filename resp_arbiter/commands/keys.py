@@ -7,7 +7,7 @@ from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..registry import KeySpec, command, container
-from ._args import compile_glob, parse_cursor, parse_scan_options
+from ._args import compile_glob, cursor_arg, scan_options
 from .connection import help_reply
 
 KEYSPACE = "keyspace"
@@ -16,7 +16,7 @@ MULTI_SHARD = "request_policy:multi_shard response_policy:agg_sum"
 
 
 def _delete(c: Client, argv: list[bytes]) -> None:
-    delete = c.server.keyspace.delete
+    delete = c.db.delete
     c.reply.integer(sum(1 for key in argv[1:] if delete(key)))
 
 
@@ -36,7 +36,7 @@ command("unlink", -2, "write fast", syntax="key+", categories=KEYSPACE, keys=(1,
          since="1.0.0", complexity="O(N) where N is the number of keys to check.",
          summary="Determines whether one or more keys exist.")
 def exists(c: Client, argv: list[bytes]) -> None:
-    exists = c.server.keyspace.exists
+    exists = c.db.exists
     c.reply.integer(sum(1 for key in argv[1:] if exists(key)))
 
 
@@ -45,7 +45,7 @@ def exists(c: Client, argv: list[bytes]) -> None:
          key_specs=(KeySpec(("RO",), 1),), group="generic", since="1.0.0",
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
-    c.reply.status(b"hash" if c.server.keyspace.exists(argv[1]) else b"none")
+    c.reply.status(b"hash" if c.db.exists(argv[1]) else b"none")
 
 
 @command("keys", 2, "readonly",
@@ -57,7 +57,7 @@ def type_(c: Client, argv: list[bytes]) -> None:
          summary="Returns all key names that match a pattern.")
 def keys(c: Client, argv: list[bytes]) -> None:
     match = compile_glob(argv[1])
-    c.reply.bulks([key for key in c.server.keyspace if match(key)])
+    c.reply.bulks([key for key in c.db if match(key)])
 
 
 @command("scan", -2, "readonly",
@@ -69,14 +69,9 @@ def keys(c: Client, argv: list[bytes]) -> None:
          "number of elements inside the collection.",
          summary="Iterates over the key names in the database.")
 def scan(c: Client, argv: list[bytes]) -> None:
-    cursor = parse_cursor(c, argv[1])
-    if cursor is None:
-        return
-    options = parse_scan_options(c, argv, 2, allow_type=True, allow_novalues=False)
-    if options is None:
-        return
-    pattern, count, type_name, _ = options
-    next_cursor, names = c.server.keyspace.scan_keys(cursor, count)
+    cursor = cursor_arg(argv[1])
+    pattern, count, type_name, _ = scan_options(argv, 2, allow_type=True, allow_novalues=False)
+    next_cursor, names = c.db.scan_keys(cursor, count)
     if pattern is not None:
         match = compile_glob(pattern)
         names = [name for name in names if match(name)]
@@ -93,10 +88,9 @@ def scan(c: Client, argv: list[bytes]) -> None:
          group="generic", since="1.0.0", summary="Renames a key and overwrites the "
          "destination.")
 def rename(c: Client, argv: list[bytes]) -> None:
-    keyspace = c.server.keyspace
+    keyspace = c.db
     if not keyspace.exists(argv[1]):
-        c.reply.error(errors.NO_SUCH_KEY)
-        return
+        raise errors.CommandError(errors.NO_SUCH_KEY)
     if argv[1] != argv[2]:
         keyspace.rename(argv[1], argv[2])
     c.reply.ok()
@@ -108,10 +102,9 @@ def rename(c: Client, argv: list[bytes]) -> None:
          group="generic", since="1.0.0",
          summary="Renames a key only when the target key name doesn't exist.")
 def renamenx(c: Client, argv: list[bytes]) -> None:
-    keyspace = c.server.keyspace
+    keyspace = c.db
     if not keyspace.exists(argv[1]):
-        c.reply.error(errors.NO_SUCH_KEY)
-        return
+        raise errors.CommandError(errors.NO_SUCH_KEY)
     if argv[1] == argv[2] or keyspace.exists(argv[2]):
         c.reply.integer(0)
         return
@@ -123,7 +116,7 @@ def renamenx(c: Client, argv: list[bytes]) -> None:
          tips="request_policy:all_shards nondeterministic_output", group="generic",
          since="1.0.0", summary="Returns a random key name from the database.")
 def randomkey(c: Client, argv: list[bytes]) -> None:
-    c.reply.bulk_or_null(c.server.keyspace.random_key())
+    c.reply.bulk_or_null(c.db.random_key())
 
 
 # -- OBJECT ---------------------------------------------------------------------------
@@ -136,7 +129,7 @@ OBJECT_KEY = (KeySpec(("RO",), 2),)
 def _object_table(c: Client, key: bytes) -> Table | None:
     """The table OBJECT describes, looked up without counting as an access (so that
     `redis-cli --hotkeys` does not heat every key it reads); a null reply if missing."""
-    table = c.server.keyspace.peek(key)
+    table = c.db.peek(key)
     if table is None:
         c.reply.null()
     return table
@@ -160,7 +153,7 @@ def object_freq(c: Client, argv: list[bytes]) -> None:
     table = _object_table(c, argv[2])
     if table is None:
         return
-    keyspace = c.server.keyspace
+    keyspace = c.db
     if not keyspace.lfu:
         raise errors.CommandError(errors.OBJECT_FREQ_NOT_LFU)
     c.reply.integer(keyspace.lfu_counter(table.access))
@@ -174,7 +167,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> None:
     table = _object_table(c, argv[2])
     if table is None:
         return
-    keyspace = c.server.keyspace
+    keyspace = c.db
     if keyspace.lfu:
         raise errors.CommandError(errors.OBJECT_IDLETIME_LFU)
     c.reply.integer(max(0, keyspace.lru_clock - table.access) // 1000)

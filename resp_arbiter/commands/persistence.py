@@ -21,7 +21,7 @@ FLAGS = "admin noscript no_async_loading"
 
 def _in_exec(c: Client) -> bool:
     """Forking inside EXEC would split the transaction between base and increment."""
-    return c.server.keyspace.frozen
+    return c.db.frozen
 
 
 @command("bgrewriteaof", 1, FLAGS, group=SERVER, since="1.0.0",

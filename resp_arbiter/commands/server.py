@@ -20,7 +20,7 @@ from ..memory import resident_bytes
 from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
 from ..server import NOTICE
 from ..stats import CommandStats, safe_info_name
-from ._args import compile_glob, parse_int, text
+from ._args import compile_glob, int_arg, text
 from .connection import help_reply
 
 log = logging.getLogger("resp_arbiter")
@@ -197,8 +197,7 @@ def command_list(c: Client, argv: list[bytes]) -> None:
              for spec in (top, *top.subcommands.values())]
     if len(argv) > 2:
         if len(argv) != 5 or argv[2].lower() != b"filterby":
-            c.reply.error(errors.SYNTAX)
-            return
+            raise errors.CommandError(errors.SYNTAX)
         kind, value = argv[3].lower(), argv[4]
         if kind == b"pattern":
             match = compile_glob(value, nocase=True)
@@ -209,8 +208,7 @@ def command_list(c: Client, argv: list[bytes]) -> None:
         elif kind == b"module":
             names = []
         else:
-            c.reply.error(errors.SYNTAX)
-            return
+            raise errors.CommandError(errors.SYNTAX)
     c.reply.bulks(names)
 
 
@@ -277,7 +275,7 @@ def _memory_section(c: Client) -> list[tuple[str, object]]:
     """`used_memory` is the startup baseline plus the keyspace's running estimate (and
     removed values not yet freed); `used_memory_rss` is what the process really holds."""
     memory = c.server.memory
-    keyspace = c.server.keyspace
+    keyspace = c.db
     used = memory.used()
     rss = resident_bytes()
     return [
@@ -306,9 +304,9 @@ def _stats_section(c: Client) -> list[tuple[str, object]]:
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
-        ("expired_subkeys", c.server.keyspace.expired_fields),
-        ("expired_keys", c.server.keyspace.expired_keys),
-        ("evicted_keys", c.server.keyspace.evicted_keys),
+        ("expired_subkeys", c.db.expired_fields),
+        ("expired_keys", c.db.expired_keys),
+        ("evicted_keys", c.db.evicted_keys),
         ("keyspace_hits", hits), ("keyspace_misses", misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("unexpected_error_replies", 0),
@@ -387,7 +385,7 @@ def _cluster_section(c: Client) -> list[tuple[str, object]]:
 
 def _keyspace_section(c: Client) -> list[tuple[str, object]]:
     """From counters kept by every write: O(1) whatever the keyspace holds."""
-    keyspace = c.server.keyspace
+    keyspace = c.db
     count = len(keyspace)
     line = f"keys={count},expires={keyspace.expires},avg_ttl=0,subexpiry={keyspace.subexpiry}"
     return [("db0", line)] if count else []
@@ -471,8 +469,7 @@ def config_get(c: Client, argv: list[bytes]) -> None:
          summary="Sets configuration parameters in-flight.")
 def config_set(c: Client, argv: list[bytes]) -> None:
     if len(argv) % 2:
-        c.reply.error(errors.SYNTAX)
-        return
+        raise errors.CommandError(errors.SYNTAX)
     config = c.server.config
     for i in range(2, len(argv) - 1, 2):  # the slow log never shows a password
         if argv[i].lower() == b"requirepass":
@@ -484,28 +481,23 @@ def config_set(c: Client, argv: list[bytes]) -> None:
         name = text(argv[i]).lower()
         setting = SETTINGS.get(name)
         if setting is None:
-            c.reply.error(errors.CONFIG_UNKNOWN_OPTION.format(text(argv[i])))
-            return
+            raise errors.CommandError(errors.CONFIG_UNKNOWN_OPTION.format(text(argv[i])))
         if not setting.mutable:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
-                                                          errors.CONFIG_IMMUTABLE))
-            return
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
+                text(argv[i]), errors.CONFIG_IMMUTABLE))
         if setting.protected:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
-                                                          errors.CONFIG_PROTECTED))
-            return
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
+                text(argv[i]), errors.CONFIG_PROTECTED))
         if name in names:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(text(argv[i]),
-                                                          errors.CONFIG_DUPLICATE))
-            return
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(
+                text(argv[i]), errors.CONFIG_DUPLICATE))
         names.append(name)
     changes: dict[str, object] = {}
     for name, value in zip(names, argv[3::2], strict=True):
         try:
             changes[name] = SETTINGS[name].convert(text(value), config.values[name])
         except ConfigError as exc:
-            c.reply.error(errors.CONFIG_SET_FAILED.format(name, exc))
-            return
+            raise errors.CommandError(errors.CONFIG_SET_FAILED.format(name, exc)) from None
     if "maxclients" in changes:
         fitting = fit_open_files(changes["maxclients"])
         if fitting != changes["maxclients"]:
@@ -518,8 +510,7 @@ def config_set(c: Client, argv: list[bytes]) -> None:
     refused = c.server.aof.config_changed(changes)
     if refused is not None:
         config.values.update(previous)
-        c.reply.error(errors.CONFIG_SET_FAILED.format("appendonly", refused))
-        return
+        raise errors.CommandError(errors.CONFIG_SET_FAILED.format("appendonly", refused))
     c.server.apply_config()
     c.reply.ok()
 
@@ -566,7 +557,7 @@ def config_help(c: Client, argv: list[bytes]) -> None:
          since="1.0.0", tips="request_policy:all_shards response_policy:agg_sum",
          summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(len(c.server.keyspace))
+    c.reply.integer(len(c.db))
 
 
 @command("time", 1, "loading stale fast", group=SERVER, since="2.6.0",
@@ -578,9 +569,8 @@ def time_(c: Client, argv: list[bytes]) -> None:
 
 def _flush(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() not in (b"async", b"sync")):
-        c.reply.error(errors.SYNTAX)
-        return
-    c.server.keyspace.flush()
+        raise errors.CommandError(errors.SYNTAX)
+    c.db.flush()
     c.reply.ok()
 
 
@@ -608,20 +598,15 @@ def memory_usage(c: Client, argv: list[bytes]) -> None:
     i = 3
     while i < len(argv):  # SAMPLES <count>, any number of times, as Redis parses it
         if argv[i].lower() != b"samples" or i + 1 >= len(argv):
-            c.reply.error(errors.SYNTAX)
-            return
-        samples = parse_int(argv[i + 1])
-        if samples is None:
-            c.reply.error(errors.NOT_INTEGER)
-            return
+            raise errors.CommandError(errors.SYNTAX)
+        samples = int_arg(argv[i + 1])
         if samples < 0:
-            c.reply.error(errors.SYNTAX)
-            return
+            raise errors.CommandError(errors.SYNTAX)
         i += 2
     # Redis samples SAMPLES fields and extrapolates; the arbiter keeps each table's
     # estimate up to date on every write, so the answer is exact (for the estimate) and
     # O(1) at any SAMPLES.
-    keyspace = c.server.keyspace
+    keyspace = c.db
     table = keyspace.peek(argv[2])
     if table is None:
         c.reply.null()

@@ -17,7 +17,7 @@ STASH = "stash"
          summary="Creates an empty stash table if missing; it persists while empty. "
                  "Returns 1 if created, 0 if it existed.")
 def stash_ensure(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(1 if c.server.keyspace.ensure(argv[1]) else 0)
+    c.reply.integer(1 if c.db.ensure(argv[1]) else 0)
 
 
 @command("stash.clear", 2, "write fast",
@@ -27,4 +27,4 @@ def stash_ensure(c: Client, argv: list[bytes]) -> None:
          summary="Removes every field of a stash table but keeps the (now empty) table. "
                  "Returns the number of fields removed; a missing table is not created.")
 def stash_clear(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(c.server.keyspace.clear(argv[1]))
+    c.reply.integer(c.db.clear(argv[1]))

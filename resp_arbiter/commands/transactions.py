@@ -20,8 +20,7 @@ TX_FLAGS = "noscript loading stale fast allow_busy"
          summary="Starts a transaction.")
 def multi(c: Client, argv: list[bytes]) -> None:
     if c.multi is not None:
-        c.reply.error(errors.MULTI_NESTED)
-        return
+        raise errors.CommandError(errors.MULTI_NESTED)
     c.multi = []
     c.reply.ok()
 
@@ -32,15 +31,13 @@ def multi(c: Client, argv: list[bytes]) -> None:
 def exec_(c: Client, argv: list[bytes]) -> None:
     queued = c.multi
     if queued is None:
-        c.reply.error(errors.EXEC_WITHOUT_MULTI)
-        return
+        raise errors.CommandError(errors.EXEC_WITHOUT_MULTI)
     c.multi = None
     if c.multi_error:
         c.multi_error = False
         c.unwatch_all()
-        c.reply.error(errors.EXECABORT)
-        return
-    keyspace = c.server.keyspace
+        raise errors.CommandError(errors.EXECABORT)
+    keyspace = c.db
     for key in c.watched:
         keyspace.get(key)  # a watched key that expired since WATCH touches itself here
     aborted = c.dirty_cas
@@ -64,8 +61,7 @@ def exec_(c: Client, argv: list[bytes]) -> None:
          summary="Discards a transaction.")
 def discard(c: Client, argv: list[bytes]) -> None:
     if c.multi is None:
-        c.reply.error(errors.DISCARD_WITHOUT_MULTI)
-        return
+        raise errors.CommandError(errors.DISCARD_WITHOUT_MULTI)
     c.multi = None
     c.multi_error = False
     c.unwatch_all()
@@ -78,9 +74,8 @@ def discard(c: Client, argv: list[bytes]) -> None:
          summary="Monitors changes to keys to determine the execution of a transaction.")
 def watch(c: Client, argv: list[bytes]) -> None:
     if c.multi is not None:
-        c.reply.error(errors.WATCH_IN_MULTI)
-        return
-    keyspace = c.server.keyspace
+        raise errors.CommandError(errors.WATCH_IN_MULTI)
+    keyspace = c.db
     for key in argv[1:]:
         if key not in c.watched:
             keyspace.get(key)  # settle a key already due, so that only later changes count
