@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from . import errors
 from .aof_manifest import AofDirectory, Manifest
 from .client import Client
+from .limits import INT_MAX
 from .registry import Command, lookup
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ log = logging.getLogger("resp_arbiter")
 NOTICE = 25
 # The largest argument count and bulk length the loader believes; anything larger is
 # corruption (Redis' own limits on a request are far below these).
-MAX_ARGS = 2**31 - 1
+MAX_ARGS = INT_MAX
 CHECK_AOF_HINT = ("make a backup of your AOF file, then use ./redis-check-aof --fix "
                   "<filename.manifest>")
 

@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-LONG_MAX = 2**63 - 1
-INT_MAX = 2**31 - 1
-UINT_MAX = 2**32 - 1
+from .limits import INT_MAX, LONG_MAX, LONG_MIN, UINT_MAX, ULONG_LIMIT
+
 LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 # In the order redis-server lists them in its CONFIG SET error.
 MAXMEMORY_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -41,7 +40,7 @@ _STRING2LL = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
 def _parse_int(text: str) -> int:
     """An integer as Redis' string2ll reads it (no sign but '-', no leading zeros)."""
     if (len(text) >= _LONG_STR_SIZE or not _STRING2LL.match(text)
-            or not -(2**63) <= int(text) < 2**63):
+            or not LONG_MIN <= int(text) <= LONG_MAX):
         raise ConfigError("argument couldn't be parsed into an integer")
     return int(text)
 
@@ -54,9 +53,9 @@ def _parse_memory(text: str) -> int:
     if not match or len(match.group(1)) > _MEMORY_DIGITS_MAX:
         raise ConfigError("argument must be a memory value")
     unit = match.group(2)
-    number = min(int(match.group(1) or "0"), 2**64 - 1)
-    value = number * _UNITS[unit.lower() if unit else None] % 2**64
-    return value - 2**64 if value > LONG_MAX else value
+    number = min(int(match.group(1) or "0"), ULONG_LIMIT - 1)
+    value = number * _UNITS[unit.lower() if unit else None] % ULONG_LIMIT
+    return value - ULONG_LIMIT if value > LONG_MAX else value
 
 
 def is_memory(setting: Setting) -> bool:
@@ -100,7 +99,7 @@ def _memtoull(text: str) -> int | None:
     multiplier = _MEMTOULL_UNITS.get(unit.lower()) if unit.isascii() else None
     if multiplier is None or len(digits) >= 128:
         return None
-    return min(int(digits or "0"), 2**64 - 1) * multiplier % 2**64
+    return min(int(digits or "0"), ULONG_LIMIT - 1) * multiplier % ULONG_LIMIT
 
 
 def _soft_seconds(text: str) -> int | None:
@@ -110,7 +109,7 @@ def _soft_seconds(text: str) -> int | None:
     match = _STRTOLL.match(text)
     if match is None:
         return None
-    value = max(-(2**63), min(int(match.group(1)), LONG_MAX))
+    value = max(LONG_MIN, min(int(match.group(1)), LONG_MAX))
     return (value + 2**31) % 2**32 - 2**31
 
 

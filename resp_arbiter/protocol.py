@@ -17,13 +17,13 @@ from typing import Final, Protocol
 import hiredis
 
 from . import errors
+from .limits import INT_MAX, LONG_MAX, LONG_MIN
 
 # redis-server's PROTO_INLINE_MAX_SIZE: the longest inline request or header line.
 INLINE_MAX_SIZE: Final = 64 * 1024
 # Limits redis-server applies to clients that still have to authenticate.
 UNAUTH_MAX_MULTIBULK: Final = 10
 UNAUTH_MAX_BULK: Final = 16384
-INT_MAX: Final = 2**31 - 1
 # redis-server's PROTO_MBULK_BIG_ARG: a bulk at least this long that has not fully
 # arrived is received straight into one buffer of its exact size (see `_BigBulk`) once
 # an eighth of it, or 4 MiB, is there; until then that part waits in the query buffer
@@ -396,7 +396,7 @@ def _strict_int(text: bytes) -> int | None:
     if not _STRICT_INT.match(text):
         return None
     value = int(text)
-    if not -(2**63) <= value < 2**63:
+    if not LONG_MIN <= value <= LONG_MAX:
         return None
     return value
 

@@ -7,7 +7,7 @@ import time
 
 from .. import REDIS_VERSION, errors
 from ..client import Client
-from ..limits import INT_MAX, INT_MIN, LONG_MAX
+from ..limits import INT_MAX, INT_MIN, LONG_MAX, ULONG_LIMIT
 from ..registry import command, container
 from ..server import PAUSE_ALL, PAUSE_WRITE
 from ._args import int_arg, parse_int, text
@@ -330,7 +330,7 @@ def client_pause(c: Client, argv: list[bytes]) -> None:
         # wraps around into the past, and the pause is over at once.
         end = timeout + time.time_ns() // 1_000_000
         if end > LONG_MAX:
-            end -= 2**64
+            end -= ULONG_LIMIT
     c.server.pause(end, kind)
     c.reply.ok()
 

@@ -11,11 +11,11 @@ from fractions import Fraction
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
+from ..limits import LONG_MAX, LONG_MIN
 from ..registry import command, single_key
 from ._args import compile_glob, cursor_arg, int_arg, parse_int, scan_options
 
 HASH = "hash"
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _table(c: Client, key: bytes) -> Table | None:
@@ -163,7 +163,7 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
     if value is None:
         raise errors.CommandError(errors.HASH_NOT_INTEGER)
     result = value + increment
-    if not INT64_MIN <= result <= INT64_MAX:
+    if not LONG_MIN <= result <= LONG_MAX:
         raise errors.CommandError(errors.INCR_OVERFLOW)
     c.db.set_field(argv[1], argv[2], b"%d" % result, keep_ttl=True)
     c.reply.integer(result)
@@ -305,12 +305,13 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
         c.reply.bulk_or_null(table.index.random_member() if table and table.fields else None)
         return
     count = int_arg(argv[2])
-    if count < -INT64_MAX:
-        raise errors.CommandError(errors.VALUE_OUT_OF_RANGE_BETWEEN.format(-INT64_MAX, INT64_MAX))
+    if count < -LONG_MAX:
+        raise errors.CommandError(
+            errors.VALUE_OUT_OF_RANGE_BETWEEN.format(-LONG_MAX, LONG_MAX))
     if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
         raise errors.CommandError(errors.SYNTAX)
     with_values = len(argv) == 4
-    if with_values and abs(count) > INT64_MAX // 2:  # Redis: the reply length would overflow
+    if with_values and abs(count) > LONG_MAX // 2:  # Redis: the reply length would overflow
         raise errors.CommandError(errors.VALUE_OUT_OF_RANGE)
     if table is None or not table.fields or count == 0:
         c.reply.array_len(0)
