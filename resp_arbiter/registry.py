@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import Client
@@ -108,8 +108,21 @@ def single_key(*flags: str) -> tuple[KeySpec, ...]:
     return (KeySpec(flags, 1),)
 
 
+def legacy_key_range(key_specs: tuple[KeySpec, ...]) -> tuple[int, int, int]:
+    """COMMAND INFO's first key, last key and step, derived from the key specs as Redis'
+    populateCommandLegacyRangeSpec does: the range the specs cover together (a negative
+    last key counts from the end); (0, 0, 0) for a command without keys."""
+    if not key_specs:
+        return 0, 0, 0
+    first = min(spec.index for spec in key_specs)
+    ends = [spec.lastkey if spec.lastkey < 0 else spec.index + spec.lastkey
+            for spec in key_specs]
+    last = min(ends) if min(ends) < 0 else max(ends)
+    return first, last, key_specs[0].keystep
+
+
 def command(name: str, arity: int, flags: str = "", *, categories: str = "",
-            keys: tuple[int, int, int] = (0, 0, 0), key_specs: tuple[KeySpec, ...] = (),
+            key_specs: tuple[KeySpec, ...] = (),
             tips: str = "", group: str = "generic", since: str = "1.0.0",
             summary: str = "", complexity: str = "O(1)", syntax: str = "",
             parent: str | None = None) -> Callable[[Handler], Handler]:
@@ -122,15 +135,17 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
     if unknown:
         raise ValueError(f"unknown command flags {unknown}")
 
+    first_key, last_key, step = legacy_key_range(key_specs)
+
     def register(handler: Handler) -> Handler:
         spec = Command(
             name=name, handler=handler, arity=arity, flags=_ordered(flag_set, _FLAG_ORDER),
-            categories=_implicit_categories(flag_set, categories), first_key=keys[0],
-            last_key=keys[1], step=keys[2], tips=tuple(tips.split()), key_specs=key_specs,
+            categories=_implicit_categories(flag_set, categories), first_key=first_key,
+            last_key=last_key, step=step, tips=tuple(tips.split()), key_specs=key_specs,
             group=group, since=since, summary=summary, complexity=complexity,
             syntax=syntax, is_write="write" in flag_set, no_auth="no_auth" in flag_set,
             runs_in_multi=name in _RUN_IN_MULTI and parent is None,
-            counts_lookups="readonly" in flag_set and bool(keys[0] or key_specs)
+            counts_lookups="readonly" in flag_set and bool(key_specs)
             and (name if parent is None else f"{parent}|{name}") not in _NO_LOOKUP_STATS,
             monitored=not flag_set & {"admin", "skip_monitor"},
             slowlogged="skip_slowlog" not in flag_set)
@@ -145,6 +160,27 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
         return handler
 
     return register
+
+
+@dataclass(frozen=True)
+class Family:
+    """A command family's group and ACL categories, given once for all its declarations
+    (a command's own `categories` are added to the family's)."""
+
+    group: str
+    categories: str = ""
+
+    def command(self, name: str, arity: int, flags: str = "", *, categories: str = "",
+                **options: Any) -> Callable[[Handler], Handler]:
+        options.setdefault("group", self.group)
+        return command(name, arity, flags, categories=self._with(categories), **options)
+
+    def container(self, name: str, **options: Any) -> None:
+        """A container of subcommands (its own categories are only @slow, as in Redis)."""
+        container(name, group=self.group, **options)
+
+    def _with(self, categories: str) -> str:
+        return f"{self.categories} {categories}".strip()
 
 
 def container(name: str, categories: str = "", *, group: str, since: str,

@@ -8,16 +8,19 @@ import time
 from .. import REDIS_VERSION, errors
 from ..client import Client
 from ..limits import INT_MAX, INT_MIN, LONG_MAX, ULONG_LIMIT
-from ..registry import command, container
+from ..registry import Family
 from ..server import PAUSE_ALL, PAUSE_WRITE
 from ._args import int_arg, parse_int, text
 
 CONN = "connection"
+FAMILY = Family(CONN, categories=CONN)
+command = FAMILY.command
+container = FAMILY.container
 CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
 
 
 @command("ping", -1, "fast",
-         syntax="[message]", categories=CONN, group=CONN, since="1.0.0",
+         syntax="[message]", since="1.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Returns the server's liveliness response.")
 def ping(c: Client, argv: list[bytes]) -> None:
@@ -30,7 +33,7 @@ def ping(c: Client, argv: list[bytes]) -> None:
 
 
 @command("echo", 2, "loading stale fast",
-         syntax="message", categories=CONN, group=CONN, since="1.0.0",
+         syntax="message", since="1.0.0",
          summary="Returns the given string.")
 def echo(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk(argv[1])
@@ -44,8 +47,8 @@ def _password_matches(c: Client, user: bytes, password: bytes) -> bool:
     return not required or hmac.compare_digest(password, required)
 
 
-@command("auth", -2, CONN_FLAGS, syntax="[username] password", categories=CONN,
-         group=CONN, since="1.0.0",
+@command("auth", -2, CONN_FLAGS, syntax="[username] password",
+         since="1.0.0",
          complexity="O(N) where N is the number of passwords defined for the user",
          summary="Authenticates the connection.")
 def auth(c: Client, argv: list[bytes]) -> None:
@@ -69,9 +72,9 @@ def _valid_name(name: bytes) -> bool:
     return all(33 <= b <= 126 for b in name)
 
 
-@command("hello", -1, CONN_FLAGS, categories=CONN,
+@command("hello", -1, CONN_FLAGS,
          syntax="[(protover:integer [(AUTH:username password)] [SETNAME:clientname])]",
-         group=CONN, since="6.0.0",
+         since="6.0.0",
          summary="Handshakes with the Redis server.")
 def hello(c: Client, argv: list[bytes]) -> None:
     version = c.resp
@@ -121,7 +124,7 @@ def hello(c: Client, argv: list[bytes]) -> None:
 
 
 @command("select", 2, "loading stale fast",
-         syntax="index:integer", categories=CONN, group=CONN, since="1.0.0",
+         syntax="index:integer", since="1.0.0",
          summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> None:
     index = int_arg(argv[1], errors.SELECT_NOT_INTEGER)
@@ -132,14 +135,14 @@ def select(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("quit", -1, CONN_FLAGS, categories=CONN, group=CONN, since="1.0.0",
+@command("quit", -1, CONN_FLAGS, since="1.0.0",
          summary="Closes the connection.")
 def quit_(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
     c.close_after_reply = True
 
 
-@command("reset", 1, CONN_FLAGS, categories=CONN, group=CONN, since="6.2.0",
+@command("reset", 1, CONN_FLAGS, since="6.2.0",
          summary="Resets the connection.")
 def reset(c: Client, argv: list[bytes]) -> None:
     if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
@@ -153,26 +156,26 @@ def reset(c: Client, argv: list[bytes]) -> None:
 
 # -- CLIENT ---------------------------------------------------------------------------
 
-container("client", group=CONN, since="2.4.0",
+container("client", since="2.4.0",
           summary="A container for client connection commands.")
 CLIENT_FLAGS = "noscript loading stale"
 CLIENT_ADMIN = "admin noscript loading stale"
 
 
-@command("id", 2, CLIENT_FLAGS, categories=CONN, group=CONN, since="5.0.0",
+@command("id", 2, CLIENT_FLAGS, since="5.0.0",
          parent="client", summary="Returns the unique client ID of the connection.")
 def client_id(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(c.id)
 
 
-@command("getname", 2, CLIENT_FLAGS, categories=CONN, group=CONN, since="2.6.9",
+@command("getname", 2, CLIENT_FLAGS, since="2.6.9",
          parent="client", summary="Returns the name of the connection.")
 def client_getname(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk_or_null(c.name or None)
 
 
-@command("setname", 3, CLIENT_FLAGS, syntax="connection-name", categories=CONN,
-         group=CONN, since="2.6.9",
+@command("setname", 3, CLIENT_FLAGS, syntax="connection-name",
+         since="2.6.9",
          parent="client", summary="Sets the connection name.")
 def client_setname(c: Client, argv: list[bytes]) -> None:
     if not _valid_name(argv[2]):
@@ -182,7 +185,7 @@ def client_setname(c: Client, argv: list[bytes]) -> None:
 
 
 @command("setinfo", 4, CLIENT_FLAGS, syntax="LIB-NAME:libname|LIB-VER:libver",
-         categories=CONN, group=CONN, since="7.2.0",
+         since="7.2.0",
          parent="client", summary="Sets information specific to the client or connection.")
 def client_setinfo(c: Client, argv: list[bytes]) -> None:
     attribute = argv[2].lower()
@@ -197,7 +200,7 @@ def client_setinfo(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("info", 2, CLIENT_FLAGS, categories=CONN, group=CONN, since="6.2.0",
+@command("info", 2, CLIENT_FLAGS, since="6.2.0",
          parent="client", tips="nondeterministic_output",
          summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> None:
@@ -216,7 +219,7 @@ def _client_type(name: bytes) -> str:
     return kind
 
 
-@command("list", -2, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.4.0",
+@command("list", -2, CLIENT_ADMIN, since="2.4.0",
          parent="client", tips="nondeterministic_output", complexity="O(N)",
          summary="Lists open connections.")
 def client_list(c: Client, argv: list[bytes]) -> None:
@@ -238,7 +241,7 @@ def client_list(c: Client, argv: list[bytes]) -> None:
                               for other in clients))
 
 
-@command("kill", -3, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.4.0",
+@command("kill", -3, CLIENT_ADMIN, since="2.4.0",
          parent="client", complexity="O(N) where N is the number of client connections",
          syntax="[old-format] [ID:client-id:integer] [TYPE:type] [USER:username] "
                 "[ADDR:addr] [LADDR:laddr] [SKIPME:skipme] [MAXAGE:maxage:integer]",
@@ -306,7 +309,7 @@ def client_kill(c: Client, argv: list[bytes]) -> None:
         c.reply.ok()
 
 
-@command("pause", -3, CLIENT_ADMIN, categories=CONN, group=CONN, since="2.9.50",
+@command("pause", -3, CLIENT_ADMIN, since="2.9.50",
          parent="client", syntax="timeout:integer [WRITE|ALL]",
          summary="Suspends commands processing.")
 def client_pause(c: Client, argv: list[bytes]) -> None:
@@ -335,7 +338,7 @@ def client_pause(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("unpause", 2, CLIENT_ADMIN, categories=CONN, group=CONN, since="6.2.0",
+@command("unpause", 2, CLIENT_ADMIN, since="6.2.0",
          parent="client", complexity="O(N) Where N is the number of paused clients",
          summary="Resumes processing of clients that were paused.")
 def client_unpause(c: Client, argv: list[bytes]) -> None:
@@ -343,7 +346,7 @@ def client_unpause(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("no-evict", 3, CLIENT_ADMIN, syntax="ON|OFF", categories=CONN, group=CONN,
+@command("no-evict", 3, CLIENT_ADMIN, syntax="ON|OFF",
          since="7.0.0", parent="client",
          summary="Sets the client eviction mode of the connection.")
 def client_no_evict(c: Client, argv: list[bytes]) -> None:
@@ -355,8 +358,8 @@ def client_no_evict(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("no-touch", 3, "noscript loading stale", syntax="ON|OFF", categories=CONN,
-         group=CONN, since="7.2.0", parent="client",
+@command("no-touch", 3, "noscript loading stale", syntax="ON|OFF",
+         since="7.2.0", parent="client",
          summary="Controls whether commands sent by the client affect the LRU/LFU of "
                  "accessed keys.")
 def client_no_touch(c: Client, argv: list[bytes]) -> None:
@@ -396,7 +399,7 @@ _CLIENT_HELP = (
 )
 
 
-@command("help", 2, "loading stale", categories=CONN, group=CONN, since="5.0.0",
+@command("help", 2, "loading stale", since="5.0.0",
          parent="client", summary="Returns helpful text about the different subcommands.")
 def client_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, _CLIENT_HELP)

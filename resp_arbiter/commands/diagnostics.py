@@ -6,20 +6,23 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..registry import command, container
+from ..registry import Family
 from ._args import parse_int, text
 from .connection import help_reply
 
 SERVER = "server"
+FAMILY = Family(SERVER)
+command = FAMILY.command
+container = FAMILY.container
 ADMIN = "admin loading stale"
 
 # -- SLOWLOG --------------------------------------------------------------------------
 
-container("slowlog", group=SERVER, since="2.2.12",
+container("slowlog", since="2.2.12",
           summary="A container for slow log commands.")
 
 
-@command("get", -2, ADMIN, syntax="[count:integer]", group=SERVER, since="2.2.12",
+@command("get", -2, ADMIN, syntax="[count:integer]", since="2.2.12",
          parent="slowlog", tips="request_policy:all_nodes nondeterministic_output",
          complexity="O(N) where N is the number of entries returned",
          summary="Returns the slow log's entries.")
@@ -51,14 +54,14 @@ def slowlog_get(c: Client, argv: list[bytes]) -> None:
         r.bulk(name)
 
 
-@command("len", 2, ADMIN, group=SERVER, since="2.2.12", parent="slowlog",
+@command("len", 2, ADMIN, since="2.2.12", parent="slowlog",
          tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
          summary="Returns the number of entries in the slow log.")
 def slowlog_len(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(c.server.slowlog.entries))
 
 
-@command("reset", 2, ADMIN, group=SERVER, since="2.2.12", parent="slowlog",
+@command("reset", 2, ADMIN, since="2.2.12", parent="slowlog",
          tips="request_policy:all_nodes response_policy:all_succeeded",
          complexity="O(N) where N is the number of entries in the slowlog",
          summary="Clears all entries from the slow log.")
@@ -67,7 +70,7 @@ def slowlog_reset(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("help", 2, "loading stale", group=SERVER, since="6.2.0", parent="slowlog",
+@command("help", 2, "loading stale", since="6.2.0", parent="slowlog",
          summary="Show helpful text about the different subcommands")
 def slowlog_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (
@@ -85,7 +88,7 @@ def slowlog_help(c: Client, argv: list[bytes]) -> None:
 
 # -- MONITOR --------------------------------------------------------------------------
 
-@command("monitor", 1, "admin noscript loading stale", group=SERVER, since="1.0.0",
+@command("monitor", 1, "admin noscript loading stale", since="1.0.0",
          summary="Listens for all requests received by the server in real-time.")
 def monitor(c: Client, argv: list[bytes]) -> None:
     """From now on the client gets a line for every command run (admin commands and
@@ -103,33 +106,33 @@ def monitor(c: Client, argv: list[bytes]) -> None:
 
 # The arbiter records no latency events (Redis' latency monitor is off by default too,
 # latency-monitor-threshold 0), so LATEST and HISTORY are empty and RESET resets none.
-container("latency", group=SERVER, since="2.8.13",
+container("latency", since="2.8.13",
           summary="A container for latency diagnostics commands.")
 LATENCY_ADMIN = "admin noscript loading stale"
 LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
 
 
-@command("latest", 2, LATENCY_ADMIN, group=SERVER, since="2.8.13", parent="latency",
+@command("latest", 2, LATENCY_ADMIN, since="2.8.13", parent="latency",
          tips=LATENCY_TIPS, summary="Returns the latest latency samples for all events.")
 def latency_latest(c: Client, argv: list[bytes]) -> None:
     c.reply.array_len(0)
 
 
-@command("history", 3, LATENCY_ADMIN, syntax="event", group=SERVER, since="2.8.13",
+@command("history", 3, LATENCY_ADMIN, syntax="event", since="2.8.13",
          parent="latency", tips=LATENCY_TIPS,
          summary="Returns timestamp-latency samples for an event.")
 def latency_history(c: Client, argv: list[bytes]) -> None:
     c.reply.array_len(0)
 
 
-@command("reset", -2, LATENCY_ADMIN, syntax="[event+]", group=SERVER, since="2.8.13",
+@command("reset", -2, LATENCY_ADMIN, syntax="[event+]", since="2.8.13",
          parent="latency", tips="request_policy:all_nodes response_policy:all_succeeded",
          summary="Resets the latency data for one or more events.")
 def latency_reset(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(0)
 
 
-@command("help", 2, "loading stale", group=SERVER, since="2.8.13", parent="latency",
+@command("help", 2, "loading stale", since="2.8.13", parent="latency",
          summary="Returns helpful text about the different subcommands.")
 def latency_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (

@@ -4,10 +4,12 @@ PERSIST, with Redis' NX/XX/GT/LT rules (expireGenericCommand, ttlGenericCommand)
 from __future__ import annotations
 
 from ..client import Client
-from ..registry import KeySpec, command
+from ..registry import Family, KeySpec
 from ._args import condition_allows, conditions, deadline_arg
 
 KEYSPACE = "keyspace"
+FAMILY = Family("generic", categories=KEYSPACE)
+command = FAMILY.command
 WRITE_SPEC = (KeySpec(("RW", "update"), 1),)
 READ_SPEC = (KeySpec(("RO", "access"), 1),)
 
@@ -39,8 +41,8 @@ def _declare_expire(name: str, unit_ms: int, absolute: bool, since: str,
         _expire_generic(c, argv, name, unit_ms, absolute)
 
     handler.__name__ = name
-    command(name, -3, "write fast", categories=KEYSPACE, keys=(1, 1, 1),
-            key_specs=WRITE_SPEC, group="generic", since=since, summary=summary,
+    command(name, -3, "write fast",
+            key_specs=WRITE_SPEC, since=since, summary=summary,
             syntax=f"key {time_syntax(unit_ms, absolute)} [NX|XX|GT|LT]")(handler)
 
 
@@ -71,9 +73,9 @@ def _declare_ttl(name: str, in_ms: bool, absolute: bool, since: str, summary: st
         _ttl_generic(c, argv[1], in_ms, absolute)
 
     handler.__name__ = name
-    command(name, 2, "readonly fast", categories=KEYSPACE, keys=(1, 1, 1),
+    command(name, 2, "readonly fast",
             key_specs=READ_SPEC, tips="" if absolute else "nondeterministic_output",
-            group="generic", since=since, summary=summary, syntax="key")(handler)
+            since=since, summary=summary, syntax="key")(handler)
 
 
 _declare_ttl("ttl", False, False, "1.0.0", "Returns the expiration time in seconds of a key.")
@@ -86,8 +88,8 @@ _declare_ttl("pexpiretime", True, True, "7.0.0",
 
 
 @command("persist", 2, "write fast",
-         syntax="key", categories=KEYSPACE, keys=(1, 1, 1),
-         key_specs=WRITE_SPEC, group="generic", since="2.2.0",
+         syntax="key",
+         key_specs=WRITE_SPEC, since="2.2.0",
          summary="Removes the expiration time of a key.")
 def persist(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db

@@ -12,11 +12,13 @@ from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..limits import INT_MAX
-from ..registry import command, single_key
+from ..registry import Family, single_key
 from ._args import CONDITIONS, condition_allows, deadline_arg, parse_int, text
 from .expire import time_syntax
 
 HASH = "hash"
+FAMILY = Family(HASH, categories=HASH)
+command = FAMILY.command
 # Redis' HFE_MAX_ABS_TIME_MSEC (EB_EXPIRE_TIME_MAX >> 2): the latest field deadline, in ms.
 MAX_DEADLINE_MS = ((1 << 48) - 1) >> 2
 
@@ -83,8 +85,8 @@ def _declare_hexpire(name: str, unit_ms: int, absolute: bool, summary: str) -> N
 
     handler.__name__ = name
     time = time_syntax(unit_ms, absolute)
-    command(name, -6, "write fast", categories=HASH, keys=(1, 1, 1),
-            key_specs=single_key("RW", "update"), group=HASH, since="7.4.0",
+    command(name, -6, "write fast",
+            key_specs=single_key("RW", "update"), since="7.4.0",
             complexity="O(N) where N is the number of specified fields", summary=summary,
             syntax=f"key {time} [NX|XX|GT|LT] (FIELDS:numfields:integer field+)")(handler)
 
@@ -136,8 +138,8 @@ def _declare_httl(name: str, in_ms: bool, absolute: bool, summary: str) -> None:
         _field_ttls(c, argv, in_ms, absolute)
 
     handler.__name__ = name
-    command(name, -5, "readonly fast", categories=HASH, keys=(1, 1, 1),
-            key_specs=single_key("RO", "access"), group=HASH, since="7.4.0",
+    command(name, -5, "readonly fast",
+            key_specs=single_key("RO", "access"), since="7.4.0",
             complexity="O(N) where N is the number of specified fields", summary=summary,
             syntax="key (FIELDS:numfields:integer field+)")(handler)
 
@@ -151,8 +153,8 @@ _declare_httl("hpexpiretime", True, True, "Returns the expiration time of a hash
 
 
 @command("hpersist", -5, "write fast",
-         syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "update"), group=HASH, since="7.4.0",
+         syntax="key (FIELDS:numfields:integer field+)",
+         key_specs=single_key("RW", "update"), since="7.4.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Removes the expiration time for each specified field")
 def hpersist(c: Client, argv: list[bytes]) -> None:
@@ -176,8 +178,8 @@ def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
 
 
 @command("hgetdel", -5, "write fast",
-         syntax="key (FIELDS:numfields:integer field+)", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "access", "delete"), group=HASH, since="8.0.0",
+         syntax="key (FIELDS:numfields:integer field+)",
+         key_specs=single_key("RW", "access", "delete"), since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Returns the value of a field and deletes it from the hash.")
 def hgetdel(c: Client, argv: list[bytes]) -> None:
@@ -202,8 +204,7 @@ _EXPIRE_OPTIONS = {b"ex": (1000, False), b"px": (1, False), b"exat": (1000, True
 
 @command("hgetex", -5, "write fast",
          syntax=f"key [{_EXPIRY_SYNTAX}|PERSIST] (FIELDS:numfields:integer field+)",
-         categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "access", "update"), group=HASH, since="8.0.0",
+         key_specs=single_key("RW", "access", "update"), since="8.0.0",
          complexity="O(N) where N is the number of specified fields",
          summary="Get the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")
@@ -238,8 +239,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
 @command("hsetex", -6, "write denyoom fast",
          syntax=f"key [FNX|FXX] [{_EXPIRY_SYNTAX}|KEEPTTL] "
                 "(FIELDS:numfields:integer (field value)+)",
-         categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "update"), group=HASH, since="8.0.0",
+         key_specs=single_key("RW", "update"), since="8.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Set the value of one or more fields of a given hash key, and optionally "
                  "set their expiration.")

@@ -12,42 +12,45 @@ from .. import errors
 from ..client import Client
 from ..keyspace import Table
 from ..limits import LONG_MAX, LONG_MIN
-from ..registry import command, single_key
+from ..registry import Family, single_key
 from ._args import compile_glob, cursor_arg, int_arg, parse_int, scan_options
 
 HASH = "hash"
+FAMILY = Family(HASH, categories=HASH)
+command = FAMILY.command
 
 
 def _table(c: Client, key: bytes) -> Table | None:
     return c.db.get(key)
 
 
-@command("hset", -4, "write denyoom fast",
-         syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "update"), group=HASH, since="2.0.0",
+def _set_fields(name: str, c: Client, argv: list[bytes]) -> int:
+    """The body of HSET and HMSET: the pairs set, the number of new fields returned."""
+    if len(argv) % 2:
+        raise errors.CommandError(errors.WRONG_ARITY.format(name))
+    return c.db.set_fields(argv[1], argv, 2)
+
+
+@command("hset", -4, "write denyoom fast", syntax="key (field value)+",
+         key_specs=single_key("RW", "update"), since="2.0.0",
          complexity="O(1) for each field/value pair added",
          summary="Creates or modifies the value of a field in a hash.")
 def hset(c: Client, argv: list[bytes]) -> None:
-    if len(argv) % 2:
-        raise errors.CommandError(errors.WRONG_ARITY.format("hset"))
-    c.reply.integer(c.db.set_fields(argv[1], argv, 2))
+    c.reply.integer(_set_fields("hset", c, argv))
 
 
-@command("hmset", -4, "write denyoom fast",
-         syntax="key (field value)+", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "update"), group=HASH, since="2.0.0",
+@command("hmset", -4, "write denyoom fast", syntax="key (field value)+",
+         key_specs=single_key("RW", "update"), since="2.0.0",
          complexity="O(N) where N is the number of fields being set.",
          summary="Sets the values of multiple fields.")
 def hmset(c: Client, argv: list[bytes]) -> None:
-    if len(argv) % 2:
-        raise errors.CommandError(errors.WRONG_ARITY.format("hmset"))
-    c.db.set_fields(argv[1], argv, 2)
+    _set_fields("hmset", c, argv)
     c.reply.ok()
 
 
 @command("hsetnx", 4, "write denyoom fast",
-         syntax="key field value", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "insert"), group=HASH, since="2.0.0",
+         syntax="key field value",
+         key_specs=single_key("RW", "insert"), since="2.0.0",
          summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -59,8 +62,8 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hget", 3, "readonly fast",
-         syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO", "access"), group=HASH, since="2.0.0",
+         syntax="key field",
+         key_specs=single_key("RO", "access"), since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
     table = c.db.get(argv[1])
@@ -68,8 +71,8 @@ def hget(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hmget", -3, "readonly fast",
-         syntax="key field+", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO", "access"), group=HASH, since="2.0.0",
+         syntax="key field+",
+         key_specs=single_key("RO", "access"), since="2.0.0",
          complexity="O(N) where N is the number of fields being requested.",
          summary="Returns the values of all fields in a hash.")
 def hmget(c: Client, argv: list[bytes]) -> None:
@@ -79,9 +82,9 @@ def hmget(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hgetall", 2, "readonly",
-         syntax="key", categories=HASH, keys=(1, 1, 1),
+         syntax="key",
          key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
-         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields and values in a hash.")
 def hgetall(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -89,9 +92,9 @@ def hgetall(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hkeys", 2, "readonly",
-         syntax="key", categories=HASH, keys=(1, 1, 1),
+         syntax="key",
          key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
-         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all fields in a hash.")
 def hkeys(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -99,9 +102,9 @@ def hkeys(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hvals", 2, "readonly",
-         syntax="key", categories=HASH, keys=(1, 1, 1),
+         syntax="key",
          key_specs=single_key("RO", "access"), tips="nondeterministic_output_order",
-         group=HASH, since="2.0.0", complexity="O(N) where N is the size of the hash.",
+         since="2.0.0", complexity="O(N) where N is the size of the hash.",
          summary="Returns all values in a hash.")
 def hvals(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -109,8 +112,8 @@ def hvals(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hlen", 2, "readonly fast",
-         syntax="key", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO"), group=HASH, since="2.0.0",
+         syntax="key",
+         key_specs=single_key("RO"), since="2.0.0",
          summary="Returns the number of fields in a hash.")
 def hlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -118,8 +121,8 @@ def hlen(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hexists", 3, "readonly fast",
-         syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO"), group=HASH, since="2.0.0",
+         syntax="key field",
+         key_specs=single_key("RO"), since="2.0.0",
          summary="Determines whether a field exists in a hash.")
 def hexists(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -127,8 +130,8 @@ def hexists(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hstrlen", 3, "readonly fast",
-         syntax="key field", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO"), group=HASH, since="3.2.0",
+         syntax="key field",
+         key_specs=single_key("RO"), since="3.2.0",
          summary="Returns the length of the value of a field.")
 def hstrlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
@@ -137,8 +140,8 @@ def hstrlen(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hdel", -3, "write fast",
-         syntax="key field+", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "delete"), group=HASH, since="2.0.0",
+         syntax="key field+",
+         key_specs=single_key("RW", "delete"), since="2.0.0",
          complexity="O(N) where N is the number of fields to be removed.",
          summary="Deletes one or more fields and their values from a hash. Deletes the "
                  "hash if no fields remain.")
@@ -151,8 +154,8 @@ def hdel(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hincrby", 4, "write denyoom fast",
-         syntax="key field increment:integer", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "access", "update"), group=HASH, since="2.0.0",
+         syntax="key field increment:integer",
+         key_specs=single_key("RW", "access", "update"), since="2.0.0",
          summary="Increments the integer value of a field in a hash by a number. Uses 0 "
                  "as initial value if the field doesn't exist.")
 def hincrby(c: Client, argv: list[bytes]) -> None:
@@ -170,8 +173,8 @@ def hincrby(c: Client, argv: list[bytes]) -> None:
 
 
 @command("hincrbyfloat", 4, "write denyoom fast",
-         syntax="key field increment:double", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RW", "access", "update"), group=HASH, since="2.6.0",
+         syntax="key field increment:double",
+         key_specs=single_key("RW", "access", "update"), since="2.6.0",
          summary="Increments the floating point value of a field by a number. Uses 0 as "
                  "initial value if the field doesn't exist.")
 def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
@@ -295,8 +298,8 @@ def _format_long_double(value: Fraction) -> bytes:
 
 
 @command("hrandfield", -2, "readonly",
-         syntax="key [(count:integer [WITHVALUES])]", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO", "access"), tips="nondeterministic_output", group=HASH,
+         syntax="key [(count:integer [WITHVALUES])]",
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output",
          since="6.2.0", complexity="O(N) where N is the number of fields returned",
          summary="Returns one or more random fields from a hash.")
 def hrandfield(c: Client, argv: list[bytes]) -> None:
@@ -380,8 +383,8 @@ def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | No
 
 @command("hscan", -3, "readonly",
          syntax="key cursor:integer [MATCH:pattern:pattern] [COUNT:count:integer] "
-         "[NOVALUES]", categories=HASH, keys=(1, 1, 1),
-         key_specs=single_key("RO", "access"), tips="nondeterministic_output", group=HASH,
+         "[NOVALUES]",
+         key_specs=single_key("RO", "access"), tips="nondeterministic_output",
          since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
          "including enough command calls for the cursor to return back to 0. N is the "
          "number of elements inside the collection.",

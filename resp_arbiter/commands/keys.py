@@ -6,11 +6,14 @@ from __future__ import annotations
 from .. import errors
 from ..client import Client
 from ..keyspace import Table
-from ..registry import KeySpec, command, container
+from ..registry import Family, KeySpec
 from ._args import compile_glob, cursor_arg, scan_options
 from .connection import help_reply
 
 KEYSPACE = "keyspace"
+FAMILY = Family("generic", categories=KEYSPACE)
+command = FAMILY.command
+container = FAMILY.container
 ALL_KEYS = (KeySpec(("RM", "delete"), 1, lastkey=-1),)
 MULTI_SHARD = "request_policy:multi_shard response_policy:agg_sum"
 
@@ -20,19 +23,19 @@ def _delete(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(sum(1 for key in argv[1:] if delete(key)))
 
 
-command("del", -2, "write", syntax="key+", categories=KEYSPACE, keys=(1, -1, 1), key_specs=ALL_KEYS,
-        tips=MULTI_SHARD, group="generic", since="1.0.0",
+command("del", -2, "write", syntax="key+", key_specs=ALL_KEYS,
+        tips=MULTI_SHARD, since="1.0.0",
         complexity="O(N) where N is the number of keys that will be removed.",
         summary="Deletes one or more keys.")(_delete)
-command("unlink", -2, "write fast", syntax="key+", categories=KEYSPACE, keys=(1, -1, 1),
-        key_specs=ALL_KEYS, tips=MULTI_SHARD, group="generic", since="4.0.0",
+command("unlink", -2, "write fast", syntax="key+",
+        key_specs=ALL_KEYS, tips=MULTI_SHARD, since="4.0.0",
         complexity="O(1) for each key removed regardless of its size.",
         summary="Asynchronously deletes one or more keys.")(_delete)
 
 
 @command("exists", -2, "readonly fast",
-         syntax="key+", categories=KEYSPACE, keys=(1, -1, 1),
-         key_specs=(KeySpec(("RO",), 1, lastkey=-1),), tips=MULTI_SHARD, group="generic",
+         syntax="key+",
+         key_specs=(KeySpec(("RO",), 1, lastkey=-1),), tips=MULTI_SHARD,
          since="1.0.0", complexity="O(N) where N is the number of keys to check.",
          summary="Determines whether one or more keys exist.")
 def exists(c: Client, argv: list[bytes]) -> None:
@@ -41,16 +44,16 @@ def exists(c: Client, argv: list[bytes]) -> None:
 
 
 @command("type", 2, "readonly fast",
-         syntax="key", categories=KEYSPACE, keys=(1, 1, 1),
-         key_specs=(KeySpec(("RO",), 1),), group="generic", since="1.0.0",
+         syntax="key",
+         key_specs=(KeySpec(("RO",), 1),), since="1.0.0",
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
     c.reply.status(b"hash" if c.db.exists(argv[1]) else b"none")
 
 
 @command("keys", 2, "readonly",
-         syntax="pattern:pattern", categories=KEYSPACE + " dangerous",
-         tips="request_policy:all_shards nondeterministic_output_order", group="generic",
+         syntax="pattern:pattern", categories="dangerous",
+         tips="request_policy:all_shards nondeterministic_output_order",
          since="1.0.0", complexity="O(N) with N being the number of keys in the database, "
          "under the assumption that the key names in the database and the given pattern "
          "have limited length.",
@@ -62,8 +65,8 @@ def keys(c: Client, argv: list[bytes]) -> None:
 
 @command("scan", -2, "readonly",
          syntax="cursor:integer [MATCH:pattern:pattern] [COUNT:count:integer] "
-         "[TYPE:type]", categories=KEYSPACE,
-         tips="nondeterministic_output request_policy:special", group="generic",
+         "[TYPE:type]",
+         tips="nondeterministic_output request_policy:special",
          since="2.8.0", complexity="O(1) for every call. O(N) for a complete iteration, "
          "including enough command calls for the cursor to return back to 0. N is the "
          "number of elements inside the collection.",
@@ -83,9 +86,9 @@ def scan(c: Client, argv: list[bytes]) -> None:
 
 
 @command("rename", 3, "write",
-         syntax="key newkey", categories=KEYSPACE, keys=(1, 2, 1),
+         syntax="key newkey",
          key_specs=(KeySpec(("RW", "access", "delete"), 1), KeySpec(("OW", "update"), 2)),
-         group="generic", since="1.0.0", summary="Renames a key and overwrites the "
+         since="1.0.0", summary="Renames a key and overwrites the "
          "destination.")
 def rename(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
@@ -97,9 +100,9 @@ def rename(c: Client, argv: list[bytes]) -> None:
 
 
 @command("renamenx", 3, "write fast",
-         syntax="key newkey", categories=KEYSPACE, keys=(1, 2, 1),
+         syntax="key newkey",
          key_specs=(KeySpec(("RW", "access", "delete"), 1), KeySpec(("OW", "insert"), 2)),
-         group="generic", since="1.0.0",
+         since="1.0.0",
          summary="Renames a key only when the target key name doesn't exist.")
 def renamenx(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
@@ -112,8 +115,8 @@ def renamenx(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(1)
 
 
-@command("randomkey", 1, "readonly", categories=KEYSPACE,
-         tips="request_policy:all_shards nondeterministic_output", group="generic",
+@command("randomkey", 1, "readonly",
+         tips="request_policy:all_shards nondeterministic_output",
          since="1.0.0", summary="Returns a random key name from the database.")
 def randomkey(c: Client, argv: list[bytes]) -> None:
     c.reply.bulk_or_null(c.db.random_key())
@@ -121,7 +124,7 @@ def randomkey(c: Client, argv: list[bytes]) -> None:
 
 # -- OBJECT ---------------------------------------------------------------------------
 
-container("object", group="generic", since="2.2.3",
+container("object", since="2.2.3",
           summary="A container for object introspection commands.")
 OBJECT_KEY = (KeySpec(("RO",), 2),)
 
@@ -135,8 +138,8 @@ def _object_table(c: Client, key: bytes) -> Table | None:
     return table
 
 
-@command("encoding", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
-         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+@command("encoding", 3, "readonly", syntax="key",
+         key_specs=OBJECT_KEY, tips="nondeterministic_output",
          since="2.2.3", parent="object",
          summary="Returns the internal encoding of a Redis object.")
 def object_encoding(c: Client, argv: list[bytes]) -> None:
@@ -145,8 +148,8 @@ def object_encoding(c: Client, argv: list[bytes]) -> None:
         c.reply.bulk(b"listpack" if table.listpack else b"hashtable")
 
 
-@command("freq", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
-         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+@command("freq", 3, "readonly", syntax="key",
+         key_specs=OBJECT_KEY, tips="nondeterministic_output",
          since="4.0.0", parent="object",
          summary="Returns the logarithmic access frequency counter of a Redis object.")
 def object_freq(c: Client, argv: list[bytes]) -> None:
@@ -159,8 +162,8 @@ def object_freq(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(keyspace.lfu_counter(table.access))
 
 
-@command("idletime", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
-         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+@command("idletime", 3, "readonly", syntax="key",
+         key_specs=OBJECT_KEY, tips="nondeterministic_output",
          since="2.2.3", parent="object",
          summary="Returns the time since the last access to a Redis object.")
 def object_idletime(c: Client, argv: list[bytes]) -> None:
@@ -173,8 +176,8 @@ def object_idletime(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(max(0, keyspace.lru_clock - table.access) // 1000)
 
 
-@command("refcount", 3, "readonly", syntax="key", categories=KEYSPACE, keys=(2, 2, 1),
-         key_specs=OBJECT_KEY, tips="nondeterministic_output", group="generic",
+@command("refcount", 3, "readonly", syntax="key",
+         key_specs=OBJECT_KEY, tips="nondeterministic_output",
          since="2.2.3", parent="object",
          summary="Returns the reference count of a value of a key.")
 def object_refcount(c: Client, argv: list[bytes]) -> None:
@@ -182,7 +185,7 @@ def object_refcount(c: Client, argv: list[bytes]) -> None:
         c.reply.integer(1)  # a hash is never a shared object
 
 
-@command("help", 2, "loading stale", categories=KEYSPACE, group="generic", since="6.2.0",
+@command("help", 2, "loading stale", since="6.2.0",
          parent="object", summary="Returns helpful text about the different subcommands.")
 def object_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..registry import command
+from ..registry import Family
 
 SERVER = "server"
+FAMILY = Family(SERVER)
+command = FAMILY.command
 FLAGS = "admin noscript no_async_loading"
 
 
@@ -24,7 +26,7 @@ def _in_exec(c: Client) -> bool:
     return c.db.frozen
 
 
-@command("bgrewriteaof", 1, FLAGS, group=SERVER, since="1.0.0",
+@command("bgrewriteaof", 1, FLAGS, since="1.0.0",
          summary="Asynchronously rewrites the append-only file to disk.")
 def bgrewriteaof(c: Client, argv: list[bytes]) -> None:
     aof = c.server.aof
@@ -39,7 +41,7 @@ def bgrewriteaof(c: Client, argv: list[bytes]) -> None:
     c.reply.status(b"Background append only file rewriting started")
 
 
-@command("bgsave", -1, FLAGS, syntax="[SCHEDULE]", group=SERVER, since="1.0.0",
+@command("bgsave", -1, FLAGS, syntax="[SCHEDULE]", since="1.0.0",
          summary="Asynchronously saves the database(s) to disk.")
 def bgsave(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() != b"schedule"):
@@ -58,7 +60,7 @@ def bgsave(c: Client, argv: list[bytes]) -> None:
     c.reply.status(b"Background saving started")
 
 
-@command("save", 1, FLAGS + " no_multi", group=SERVER, since="1.0.0",
+@command("save", 1, FLAGS + " no_multi", since="1.0.0",
          complexity="O(N) where N is the total number of keys in all databases",
          summary="Synchronously saves the database(s) to disk.")
 def save(c: Client, argv: list[bytes]) -> None:
@@ -70,7 +72,7 @@ def save(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("lastsave", 1, "loading stale fast", categories="admin dangerous", group=SERVER,
+@command("lastsave", 1, "loading stale fast", categories="admin dangerous",
          since="1.0.0", tips="nondeterministic_output",
          summary="Returns the Unix timestamp of the last successful save to disk.")
 def lastsave(c: Client, argv: list[bytes]) -> None:

@@ -17,7 +17,7 @@ from ..conffile import rewrite
 from ..config import SETTINGS, ConfigError
 from ..listeners import fit_open_files
 from ..memory import resident_bytes
-from ..registry import COMMANDS, Argument, Command, KeySpec, command, container, parse_syntax
+from ..registry import COMMANDS, Argument, Command, Family, KeySpec, parse_syntax
 from ..server import NOTICE
 from ..stats import CommandStats, safe_info_name
 from ._args import compile_glob, int_arg, text
@@ -25,6 +25,9 @@ from .connection import help_reply
 
 log = logging.getLogger("resp_arbiter")
 SERVER = "server"
+FAMILY = Family(SERVER)
+command = FAMILY.command
+container = FAMILY.container
 ADMIN = "admin noscript loading stale"
 
 # -- COMMAND --------------------------------------------------------------------------
@@ -141,7 +144,7 @@ def _find(name: bytes) -> Command | None:
     return spec
 
 
-@command("command", -1, "loading stale", categories="connection", group=SERVER,
+@command("command", -1, "loading stale", categories="connection",
          since="2.8.13", tips="nondeterministic_output_order",
          complexity="O(N) where N is the total number of Redis commands",
          summary="Returns detailed information about all commands.")
@@ -152,14 +155,14 @@ def command_all(c: Client, argv: list[bytes]) -> None:
         _command_info(c, spec)
 
 
-@command("count", 2, "loading stale", categories="connection", group=SERVER,
+@command("count", 2, "loading stale", categories="connection",
          since="2.8.13", parent="command", summary="Returns a count of commands.")
 def command_count(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(COMMANDS))
 
 
 @command("info", -2, "loading stale",
-         syntax="[command-name+]", categories="connection", group=SERVER,
+         syntax="[command-name+]", categories="connection",
          since="2.8.13", parent="command", tips="nondeterministic_output_order",
          complexity="O(N) where N is the number of commands to look up",
          summary="Returns information about one, multiple or all commands.")
@@ -173,7 +176,7 @@ def command_info(c: Client, argv: list[bytes]) -> None:
             _command_info(c, spec)
 
 
-@command("docs", -2, "loading stale", categories="connection", group=SERVER,
+@command("docs", -2, "loading stale", categories="connection",
          since="7.0.0", parent="command", tips="nondeterministic_output_order",
          complexity="O(N) where N is the number of commands to look up",
          summary="Returns documentary information about one, multiple or all commands.")
@@ -188,7 +191,7 @@ def command_docs(c: Client, argv: list[bytes]) -> None:
         _command_docs(c, spec)
 
 
-@command("list", -2, "loading stale", categories="connection", group=SERVER,
+@command("list", -2, "loading stale", categories="connection",
          since="7.0.0", parent="command", tips="nondeterministic_output_order",
          complexity="O(N) where N is the total number of Redis commands",
          summary="Returns a list of command names.")
@@ -212,7 +215,7 @@ def command_list(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks(names)
 
 
-@command("help", 2, "loading stale", categories="connection", group=SERVER,
+@command("help", 2, "loading stale", categories="connection",
          since="5.0.0", parent="command",
          summary="Returns helpful text about the different subcommands.")
 def command_help(c: Client, argv: list[bytes]) -> None:
@@ -428,7 +431,7 @@ def info_text(c: Client, names: list[str]) -> bytes:
 
 
 @command("info", -1, "loading stale",
-         syntax="[section+]", categories="dangerous", group=SERVER,
+         syntax="[section+]", categories="dangerous",
          since="1.0.0", tips="nondeterministic_output request_policy:all_shards "
          "response_policy:special", summary="Returns information and statistics about "
          "the server.")
@@ -438,11 +441,11 @@ def info(c: Client, argv: list[bytes]) -> None:
 
 # -- CONFIG ---------------------------------------------------------------------------
 
-container("config", group=SERVER, since="2.0.0",
+container("config", since="2.0.0",
           summary="A container for server configuration commands.")
 
 
-@command("get", -3, ADMIN, group=SERVER, since="2.0.0", parent="config",
+@command("get", -3, ADMIN, since="2.0.0", parent="config",
          complexity="O(N) when N is the number of configuration parameters provided",
          summary="Returns the effective values of configuration parameters.")
 def config_get(c: Client, argv: list[bytes]) -> None:
@@ -463,7 +466,7 @@ def config_get(c: Client, argv: list[bytes]) -> None:
                    for name, spelling in matched.items()])
 
 
-@command("set", -4, ADMIN, group=SERVER, since="2.0.0", parent="config",
+@command("set", -4, ADMIN, since="2.0.0", parent="config",
          tips="request_policy:all_nodes response_policy:all_succeeded",
          complexity="O(N) when N is the number of configuration parameters provided",
          summary="Sets configuration parameters in-flight.")
@@ -515,14 +518,14 @@ def config_set(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("resetstat", 2, ADMIN, group=SERVER, since="2.0.0", parent="config",
+@command("resetstat", 2, ADMIN, since="2.0.0", parent="config",
          summary="Resets the server's statistics.")
 def config_resetstat(c: Client, argv: list[bytes]) -> None:
     c.server.reset_stats()
     c.reply.ok()
 
 
-@command("rewrite", 2, ADMIN, group=SERVER, since="2.8.0", parent="config",
+@command("rewrite", 2, ADMIN, since="2.8.0", parent="config",
          summary="Persists the effective configuration to file.")
 def config_rewrite(c: Client, argv: list[bytes]) -> None:
     if not c.server.config.config_file:
@@ -537,7 +540,7 @@ def config_rewrite(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("help", 2, "loading stale", group=SERVER, since="5.0.0", parent="config",
+@command("help", 2, "loading stale", since="5.0.0", parent="config",
          summary="Returns helpful text about the different subcommands.")
 def config_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (
@@ -553,14 +556,14 @@ def config_help(c: Client, argv: list[bytes]) -> None:
 
 # -- the rest -------------------------------------------------------------------------
 
-@command("dbsize", 1, "readonly fast", categories="keyspace", group=SERVER,
+@command("dbsize", 1, "readonly fast", categories="keyspace",
          since="1.0.0", tips="request_policy:all_shards response_policy:agg_sum",
          summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(len(c.db))
 
 
-@command("time", 1, "loading stale fast", group=SERVER, since="2.6.0",
+@command("time", 1, "loading stale fast", since="2.6.0",
          tips="nondeterministic_output", summary="Returns the server time.")
 def time_(c: Client, argv: list[bytes]) -> None:
     now = time.time_ns() // 1000
@@ -576,22 +579,22 @@ def _flush(c: Client, argv: list[bytes]) -> None:
 
 FLUSH_TIPS = "request_policy:all_shards response_policy:all_succeeded"
 command("flushdb", -1, "write",
-        syntax="[ASYNC|SYNC]", categories="keyspace dangerous", group=SERVER,
+        syntax="[ASYNC|SYNC]", categories="keyspace dangerous",
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the number of keys "
         "in the selected database", summary="Remove all keys from the current "
         "database.")(_flush)
 command("flushall", -1, "write",
-        syntax="[ASYNC|SYNC]", categories="keyspace dangerous", group=SERVER,
+        syntax="[ASYNC|SYNC]", categories="keyspace dangerous",
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the total number of "
         "keys in all databases", summary="Removes all keys from all databases.")(_flush)
 
-container("memory", group=SERVER, since="4.0.0",
+container("memory", since="4.0.0",
           summary="A container for memory diagnostics commands.")
 
 
 @command("usage", -3, "readonly",
-         syntax="key [SAMPLES:count:integer]", keys=(2, 2, 1), key_specs=(KeySpec(("RO",), 2),),
-         group=SERVER, since="4.0.0", parent="memory",
+         syntax="key [SAMPLES:count:integer]", key_specs=(KeySpec(("RO",), 2),),
+         since="4.0.0", parent="memory",
          complexity="O(N) where N is the number of samples.",
          summary="Estimates the memory usage of a key.")
 def memory_usage(c: Client, argv: list[bytes]) -> None:
@@ -614,7 +617,7 @@ def memory_usage(c: Client, argv: list[bytes]) -> None:
     c.reply.integer(keyspace.memory_usage(argv[2], table))
 
 
-@command("help", 2, "loading stale", group=SERVER, since="4.0.0", parent="memory",
+@command("help", 2, "loading stale", since="4.0.0", parent="memory",
          summary="Returns helpful text about the different subcommands.")
 def memory_help(c: Client, argv: list[bytes]) -> None:
     help_reply(c, (

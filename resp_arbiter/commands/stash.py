@@ -6,14 +6,16 @@ commands pin a table so that it survives losing its last field (until DEL/UNLINK
 from __future__ import annotations
 
 from ..client import Client
-from ..registry import KeySpec, command
+from ..registry import Family, KeySpec
 
 STASH = "stash"
+FAMILY = Family(STASH, categories="hash")
+command = FAMILY.command
 
 
 @command("stash.ensure", 2, "write denyoom fast",
-         syntax="key", categories="hash", keys=(1, 1, 1),
-         key_specs=(KeySpec(("RW", "insert"), 1),), group=STASH, since="0.1.0",
+         syntax="key",
+         key_specs=(KeySpec(("RW", "insert"), 1),), since="0.1.0",
          summary="Creates an empty stash table if missing; it persists while empty. "
                  "Returns 1 if created, 0 if it existed.")
 def stash_ensure(c: Client, argv: list[bytes]) -> None:
@@ -21,8 +23,8 @@ def stash_ensure(c: Client, argv: list[bytes]) -> None:
 
 
 @command("stash.clear", 2, "write fast",
-         syntax="key", categories="hash", keys=(1, 1, 1),
-         key_specs=(KeySpec(("RW", "delete"), 1),), group=STASH, since="0.1.0",
+         syntax="key",
+         key_specs=(KeySpec(("RW", "delete"), 1),), since="0.1.0",
          complexity="O(N) where N is the number of fields removed",
          summary="Removes every field of a stash table but keeps the (now empty) table. "
                  "Returns the number of fields removed; a missing table is not created.")

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..registry import KeySpec, command
+from ..registry import Family, KeySpec
 
 TX = "transaction"
+FAMILY = Family(TX, categories=TX)
+command = FAMILY.command
 TX_FLAGS = "noscript loading stale fast allow_busy"
 
 
-@command("multi", 1, TX_FLAGS, categories=TX, group=TX, since="1.2.0",
+@command("multi", 1, TX_FLAGS, since="1.2.0",
          summary="Starts a transaction.")
 def multi(c: Client, argv: list[bytes]) -> None:
     if c.multi is not None:
@@ -25,7 +27,7 @@ def multi(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog", categories=TX, group=TX,
+@command("exec", 1, "noscript loading stale skip_slowlog",
          since="1.2.0", complexity="Depends on commands in the transaction",
          summary="Executes all commands in a transaction.")
 def exec_(c: Client, argv: list[bytes]) -> None:
@@ -56,7 +58,7 @@ def exec_(c: Client, argv: list[bytes]) -> None:
         keyspace.frozen = False
 
 
-@command("discard", 1, TX_FLAGS, categories=TX, group=TX, since="2.0.0",
+@command("discard", 1, TX_FLAGS, since="2.0.0",
          complexity="O(N), when N is the number of queued commands",
          summary="Discards a transaction.")
 def discard(c: Client, argv: list[bytes]) -> None:
@@ -68,8 +70,8 @@ def discard(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("watch", -2, TX_FLAGS, syntax="key+", categories=TX, keys=(1, -1, 1),
-         key_specs=(KeySpec(("RO",), 1, lastkey=-1),), group=TX, since="2.2.0",
+@command("watch", -2, TX_FLAGS, syntax="key+",
+         key_specs=(KeySpec(("RO",), 1, lastkey=-1),), since="2.2.0",
          complexity="O(1) for every key.",
          summary="Monitors changes to keys to determine the execution of a transaction.")
 def watch(c: Client, argv: list[bytes]) -> None:
@@ -84,7 +86,7 @@ def watch(c: Client, argv: list[bytes]) -> None:
     c.reply.ok()
 
 
-@command("unwatch", 1, TX_FLAGS, categories=TX, group=TX, since="2.2.0",
+@command("unwatch", 1, TX_FLAGS, since="2.2.0",
          summary="Forgets about watched keys of a transaction.")
 def unwatch(c: Client, argv: list[bytes]) -> None:
     c.unwatch_all()
