@@ -18,6 +18,7 @@ from bench.servers import (
     Pair,
     ServerProcess,
     SetupError,
+    alive,
     poll_until,
     start_arbiter,
     start_pair,
@@ -26,7 +27,7 @@ from bench.servers import (
 )
 
 __all__ = ["REDIS_PY_DEFAULT_PROTOCOL", "Pair", "PairFactory", "ServerProcess", "SetupError",
-           "poll_until", "require_binary", "start_arbiter", "start_pair", "start_redis",
+           "alive", "poll_until", "require_binary", "start_arbiter", "start_pair", "start_redis",
            "stop_pid"]
 
 # redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
