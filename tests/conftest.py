@@ -62,6 +62,13 @@ def redis_server(session_pair: Pair) -> ServerProcess:
 
 
 
+@pytest.fixture(params=["arbiter", "redis_server"])
+def any_server(request: pytest.FixtureRequest) -> ServerProcess:
+    """The arbiter, then redis-server (each emptied): a test that passes on both shows
+    Redis' behaviour."""
+    return request.getfixturevalue(request.param)
+
+
 def _pair_factory(directory: Path) -> Iterator[PairFactory]:
     """Start pairs with the given options on demand; stop them all at the end."""
     with ExitStack() as stack:

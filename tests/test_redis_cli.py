@@ -222,12 +222,6 @@ def test_commands_piped_on_stdin_match_redis(arbiter, redis_server):
     assert "(integer) 11" in mine
 
 
-@pytest.fixture(params=["arbiter", "redis_server"])
-def any_server(request: pytest.FixtureRequest) -> ServerProcess:
-    """The arbiter, then redis-server: a check that passes on both is Redis' behaviour."""
-    return request.getfixturevalue(request.param)
-
-
 def test_interactive_hints_come_from_command_docs(any_server, terminal_for):
     """Interactive mode reads COMMAND DOCS at start; typing `hset ` then shows HSET's
     arguments as a hint, narrowing as arguments are typed."""
