@@ -30,10 +30,9 @@ import redis
 
 from bench import redis_benchmark
 from bench.client_loops import Limits, timed
-from bench.run import _terminate_as_exit, best_of
+from bench.run import best_of, guarded
 from bench.servers import (
     ServerProcess,
-    SetupError,
     require_binary,
     start_arbiter,
     start_redis,
@@ -183,17 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small counts: a smoke run for tests (figures not comparable)")
     args = parser.parse_args(argv)
-    try:
-        with _terminate_as_exit():
-            rows = run(QUICK if args.quick else FULL)
-    except SetupError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    print_report(rows)
-    return 0
+    return guarded(lambda: print_report(run(QUICK if args.quick else FULL)))
 
 
 if __name__ == "__main__":

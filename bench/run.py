@@ -294,6 +294,21 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def guarded(work: Callable[[], object]) -> int:
+    """Run `work` and give the exit status: 0 when it completes, 1 when a server or tool
+    it needs is missing or did not start, 130 on Ctrl-C (its servers are stopped)."""
+    try:
+        with _terminate_as_exit():
+            work()
+    except SetupError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
 def _redis_py_version() -> str:
     import redis
 
@@ -336,21 +351,15 @@ def main(argv: list[str] | None = None) -> int:
                              "cProfile data to FILE and print the top functions")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    try:
-        with _terminate_as_exit():
-            if args.profile is not None:
-                with tempfile.TemporaryDirectory(prefix="rab-") as name:
-                    profile(Path(name), args.profile.resolve(), settings.benchmark_requests)
-                return 0
-            report = run(settings)
-    except SetupError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    print_summary(report)
-    return 0
+
+    def work() -> None:
+        if args.profile is not None:
+            with tempfile.TemporaryDirectory(prefix="rab-") as name:
+                profile(Path(name), args.profile.resolve(), settings.benchmark_requests)
+        else:
+            print_summary(run(settings))
+
+    return guarded(work)
 
 
 if __name__ == "__main__":
