@@ -30,8 +30,13 @@ import redis
 
 from bench import redis_benchmark
 from bench.client_loops import Limits, timed
-from bench.run import _terminate_as_exit, best_of
-from bench.servers import BenchSetupError, Server, ping, require_binary, start_arbiter
+from bench.run import best_of, guarded
+from bench.servers import (
+    ServerProcess,
+    require_binary,
+    start_arbiter,
+    start_redis,
+)
 
 POLICIES = ("none", "everysec", "always")
 EVERYSEC_TARGET = 0.80  # everysec keeps at least this share of the no-persistence rate
@@ -63,20 +68,16 @@ def _aof_options(policy: str) -> tuple[str, ...]:
             "--auto-aof-rewrite-percentage", "0", "--aof-use-rdb-preamble", "no")
 
 
-def start_redis(directory: Path, policy: str) -> Server:
+def start_redis_with(directory: Path, policy: str) -> ServerProcess:
     directory.mkdir()
-    path = str(directory / "redis.sock")
-    argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", path,
-            "--save", "", "--dir", str(directory), *_aof_options(policy)]
-    server = Server(f"redis-{policy}", argv, path, directory)
-    server.wait_ready(lambda: ping(path))
-    return server
+    return start_redis(directory, "--dir", str(directory), *_aof_options(policy),
+                       name=f"redis-{policy}")
 
 
-def start_arbiter_with(directory: Path, policy: str) -> Server:
+def start_arbiter_with(directory: Path, policy: str) -> ServerProcess:
     directory.mkdir()
-    return start_arbiter(directory, name=f"arbiter-{policy}",
-                         options=("--dir", str(directory), *_aof_options(policy)))
+    return start_arbiter(directory, "--dir", str(directory), *_aof_options(policy),
+                         name=f"arbiter-{policy}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _redis_py_hset(socket_path: str, limits: Limits) -> tuple[float, int]:
     return rate.per_second, rate.ops
 
 
-def _measure(server: Server, policy: str, settings: Settings):
+def _measure(server: ServerProcess, policy: str, settings: Settings):
     requests = settings.always_requests if policy == "always" else settings.requests
 
     def one(run) -> Result:
@@ -129,7 +130,7 @@ def run(settings: Settings) -> list[tuple[str, str, Result, Result]]:
         targets = {}
         pids = []
         for policy in POLICIES:
-            for kind, start in (("redis", start_redis), ("arbiter", start_arbiter_with)):
+            for kind, start in (("redis", start_redis_with), ("arbiter", start_arbiter_with)):
                 server = start(root / f"{kind}-{policy}", policy)
                 stack.callback(server.stop)
                 pids.append(f"{server.name} {server.pid}")
@@ -181,17 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small counts: a smoke run for tests (figures not comparable)")
     args = parser.parse_args(argv)
-    try:
-        with _terminate_as_exit():
-            rows = run(QUICK if args.quick else FULL)
-    except BenchSetupError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    print_report(rows)
-    return 0
+    return guarded(lambda: print_report(run(QUICK if args.quick else FULL)))
 
 
 if __name__ == "__main__":

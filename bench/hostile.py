@@ -131,8 +131,8 @@ class Outcome:
 
 def attack(directory: Path, seconds: float) -> Outcome:
     """Start an arbiter, run every attacker for `seconds`, measure a good client."""
-    arbiter = start_arbiter(directory, options=("--requirepass", PASSWORD,
-                                                "--maxclients", str(MAXCLIENTS)))
+    arbiter = start_arbiter(directory, "--requirepass", PASSWORD,
+                            "--maxclients", str(MAXCLIENTS))
     try:
         return _attack(arbiter.socket_path, arbiter.pid, seconds)
     finally:

@@ -11,7 +11,7 @@ import csv
 import subprocess
 from dataclasses import dataclass
 
-from .servers import BenchSetupError, require_binary
+from .servers import SetupError, require_binary
 
 CLIENTS = 50
 PIPELINE = 16
@@ -47,7 +47,7 @@ def run(socket_path: str, workload: Workload, requests: int) -> Throughput:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False,
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        raise BenchSetupError(f"redis-benchmark failed ({done.returncode}): "
+        raise SetupError(f"redis-benchmark failed ({done.returncode}): "
                               f"{done.stderr.strip() or done.stdout.strip()}")
     return parse_csv(done.stdout)
 
@@ -56,5 +56,5 @@ def parse_csv(output: str) -> Throughput:
     """The one result row of `redis-benchmark --csv` output."""
     rows = [row for row in csv.DictReader(output.splitlines()) if row.get("rps")]
     if len(rows) != 1:
-        raise BenchSetupError(f"unexpected redis-benchmark output: {output!r}")
+        raise SetupError(f"unexpected redis-benchmark output: {output!r}")
     return Throughput(float(rows[0]["rps"]), float(rows[0]["p50_latency_ms"]))

@@ -32,9 +32,9 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the `bench` package
 from bench import client_loops, redis_benchmark
 from bench.client_loops import Limits, Rate
 from bench.servers import (
-    BenchSetupError,
     GunicornStash,
-    Server,
+    ServerProcess,
+    SetupError,
     require_binary,
     start_arbiter,
     start_redis,
@@ -92,13 +92,13 @@ def best_of(rounds: int, targets: dict[str, Measure]) -> dict[str, dict]:
     return best
 
 
-def bench_redis_benchmark(redis: Server, arbiter: Server, settings: Settings,
+def bench_redis_benchmark(redis: ServerProcess, arbiter: ServerProcess, settings: Settings,
                           report: Report) -> None:
     requests = settings.benchmark_requests
     print(f"\n## redis-benchmark, {requests} requests, {redis_benchmark.CLIENTS} clients, "
           f"best of {settings.rounds} (requests/s, p50 latency)")
 
-    def measure(server: Server) -> Measure:
+    def measure(server: ServerProcess) -> Measure:
         _seed_hget_field(server.socket_path)
         return lambda: {workload.name: redis_benchmark.run(server.socket_path, workload,
                                                            requests)
@@ -122,7 +122,7 @@ def _seed_hget_field(socket_path: str) -> None:
         client.hset("myhash", "element:1", "xxx")
 
 
-def bench_redis_py(redis: Server, arbiter: Server, settings: Settings,
+def bench_redis_py(redis: ServerProcess, arbiter: ServerProcess, settings: Settings,
                    report: Report) -> None:
     limits = settings.loop_limits
     print(f"\n## redis-py {_redis_py_version()}, one sync connection, RESP3, best of "
@@ -161,7 +161,7 @@ GUNICORN = "gunicorn.dirty.stash on gunicorn's dirty arbiter"
 EXT = "gunicorn_ext.stash on {}"
 
 
-def bench_stash(redis: Server, arbiter: Server, gunicorn: GunicornStash | None,
+def bench_stash(redis: ServerProcess, arbiter: ServerProcess, gunicorn: GunicornStash | None,
                 settings: Settings, report: Report) -> None:
     limits = settings.loop_limits
     print(f"\n## stash put/get of a 32-character str, one worker-like client, best of "
@@ -264,7 +264,7 @@ def print_summary(report: Report) -> None:
 
 def profile(directory: Path, output: Path, requests: int) -> None:
     """redis-benchmark HSET and HGET against an arbiter running under cProfile."""
-    arbiter = start_arbiter(directory, "-m", "cProfile", "-o", str(output))
+    arbiter = start_arbiter(directory, prefix=("-m", "cProfile", "-o", str(output)))
     try:
         _seed_hget_field(arbiter.socket_path)
         for workload in redis_benchmark.WORKLOADS:
@@ -292,6 +292,21 @@ def _terminate_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def guarded(work: Callable[[], object]) -> int:
+    """Run `work` and give the exit status: 0 when it completes, 1 when a server or tool
+    it needs is missing or did not start, 130 on Ctrl-C (its servers are stopped)."""
+    try:
+        with _terminate_as_exit():
+            work()
+    except SetupError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _redis_py_version() -> str:
@@ -336,21 +351,15 @@ def main(argv: list[str] | None = None) -> int:
                              "cProfile data to FILE and print the top functions")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    try:
-        with _terminate_as_exit():
-            if args.profile is not None:
-                with tempfile.TemporaryDirectory(prefix="rab-") as name:
-                    profile(Path(name), args.profile.resolve(), settings.benchmark_requests)
-                return 0
-            report = run(settings)
-    except BenchSetupError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    print_summary(report)
-    return 0
+
+    def work() -> None:
+        if args.profile is not None:
+            with tempfile.TemporaryDirectory(prefix="rab-") as name:
+                profile(Path(name), args.profile.resolve(), settings.benchmark_requests)
+        else:
+            print_summary(run(settings))
+
+    return guarded(work)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""The server processes a benchmark run owns: redis-server, the arbiter, a gunicorn master.
+"""Server processes for the test suite and the benchmark: redis-server, the arbiter, and
+a gunicorn master whose dirty arbiter serves gunicorn's stash.
 
-Each listens only on a Unix socket inside the run's temporary directory, counts as ready
-when it answers, and is stopped by its PID (SIGTERM, then SIGKILL) with its socket
-removed, whatever way the run ends. The benchmark must not depend on pytest, so this is a
-small sibling of the test suite's helpers rather than an import of them.
+Each listens only on a Unix socket inside a temporary directory the caller owns, counts
+as ready when it answers PING, and is stopped by its PID (SIGTERM, then SIGKILL) with its
+socket removed. This module does not depend on pytest (`python -m bench.run` runs
+without it); the test suite's `servers` module wraps it so that a missing binary fails
+the test instead of raising `SetupError`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from gunicorn_ext.supervisor import ping
 
@@ -26,17 +30,28 @@ STOP_TIMEOUT = 10.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class BenchSetupError(RuntimeError):
-    """A server or tool the benchmark needs is missing or did not start."""
+class SetupError(RuntimeError):
+    """A server or tool is missing or did not start."""
+
 
 
 def require_binary(name: str) -> str:
-    """The path of `name`, or a loud failure: a benchmark with a missing side is void."""
+    """The path of `name`, or a loud failure: a comparison with a missing side is void."""
     path = shutil.which(name)
     if path is None:
-        raise BenchSetupError(f"{name} is not installed; the benchmark needs it "
-                              "(Debian packages redis-server and redis-tools)")
+        raise SetupError(f"{name} is not installed; it is needed here "
+                         "(Debian packages redis-server and redis-tools)")
     return path
+
+
+def poll_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
 
 
 def accepts_connections(path: str) -> bool:
@@ -50,6 +65,15 @@ def accepts_connections(path: str) -> bool:
     return True
 
 
+def alive(pid: int) -> bool:
+    """True for a running process, ours or not (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 def stop_pid(pid: int, process: subprocess.Popen | None = None) -> None:
     """SIGTERM `pid`, SIGKILL it if it lingers. `process` reaps our own children."""
     with contextlib.suppress(ProcessLookupError):
@@ -59,7 +83,7 @@ def stop_pid(pid: int, process: subprocess.Popen | None = None) -> None:
         if process is not None:
             if process.poll() is not None:
                 return
-        elif not _alive(pid):
+        elif not alive(pid):
             return
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError):
@@ -68,78 +92,109 @@ def stop_pid(pid: int, process: subprocess.Popen | None = None) -> None:
         process.wait(STOP_TIMEOUT)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class ServerProcess:
+    """A server subprocess listening on `socket_path`, its output in `log_path`; ready
+    (answering PING) when the constructor returns."""
 
-
-class Server:
-    """One server subprocess whose log goes to a file in the run directory."""
-
-    def __init__(self, name: str, argv: list[str], socket_path: str, directory: Path,
-                 env: dict[str, str] | None = None) -> None:
-        self.name = name
+    def __init__(self, argv: list[str], socket_path: str, log_path: Path,
+                 preexec_fn: Callable[[], None] | None = None, *,
+                 cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.name = log_path.stem
         self.socket_path = socket_path
-        self.log_path = directory / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=REPO_ROOT, env=env)
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
+                                        cwd=cwd, env=env)
         self.pid = self.process.pid
+        self._wait_ready()
 
-    def wait_ready(self, check) -> None:
-        """Poll `check()` until it is true; fail with the log if the process dies first."""
+    def ready(self) -> bool:
+        """Whether the server serves yet."""
+        return ping(self.socket_path)
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
-            if check():
+            if self.ready():
                 return
             time.sleep(0.02)
         self.stop()
-        raise BenchSetupError(f"{self.name} did not become ready; its log:\n"
-                              f"{self.log_path.read_text(errors='replace')}")
+        raise SetupError(f"{self.name} did not become ready; its log:\n"
+                         f"{self.log_path.read_text(errors='replace')}")
 
-    def stop(self) -> None:
-        stop_pid(self.pid, self.process)
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL if it lingers; returns the exit code."""
+        if self.process.poll() is None:
+            stop_pid(self.pid, self.process)
         self._log.close()
-        if os.path.exists(self.socket_path) and not accepts_connections(self.socket_path):
+        if (self.socket_path and os.path.exists(self.socket_path)
+                and not accepts_connections(self.socket_path)):
             os.unlink(self.socket_path)
+        return self.process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-def start_redis(directory: Path) -> Server:
-    """redis-server without TCP and without persistence."""
-    path = str(directory / "redis.sock")
-    argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", path,
-            "--save", "", "--appendonly", "no", "--dir", str(directory)]
-    server = Server("redis-server", argv, path, directory)
-    server.wait_ready(lambda: ping(path))
-    return server
-
-
-def start_arbiter(directory: Path, *prefix: str, name: str = "arbiter",
-                  options: tuple[str, ...] = ()) -> Server:
-    """`python [prefix...] -m resp_arbiter --unixsocket ... [options...]`; the prefix can
-    add a profiler (`-m cProfile -o FILE`). The arbiter exits when this process is gone."""
-    path = str(directory / f"{name}.sock")
-    argv = [sys.executable, *prefix, "-m", "resp_arbiter", "--unixsocket", path,
+def start_arbiter(directory: Path, *options: str, name: str = "arbiter",
+                  preexec_fn: Callable[[], None] | None = None,
+                  prefix: tuple[str, ...] = ()) -> ServerProcess:
+    """`python [prefix...] -m resp_arbiter` on `directory`/`name`.sock. `prefix` can add a
+    profiler (`-m cProfile -o FILE`); `preexec_fn` runs in the child before exec (to start
+    it under other limits). The arbiter exits when this process is gone."""
+    socket_path = str(directory / f"{name}.sock")
+    argv = [sys.executable, *prefix, "-m", "resp_arbiter", "--unixsocket", socket_path,
             "--parent-pid", str(os.getpid()), *options]
-    server = Server(name, argv, path, directory)
-    server.wait_ready(lambda: ping(path))
-    return server
+    return ServerProcess(argv, socket_path, directory / f"{name}.log", preexec_fn)
 
 
-class GunicornStash(Server):
+def start_redis(directory: Path, *options: str, name: str = "redis",
+                preexec_fn: Callable[[], None] | None = None) -> ServerProcess:
+    """redis-server on `directory`/`name`.sock, without TCP and (unless `options` say
+    otherwise) without persistence."""
+    socket_path = str(directory / f"{name}.sock")
+    argv = [require_binary("redis-server"), "--port", "0", "--unixsocket", socket_path,
+            "--save", "", "--appendonly", "no", "--dir", str(directory), *options]
+    return ServerProcess(argv, socket_path, directory / f"{name}.log", preexec_fn)
+
+
+class Pair(NamedTuple):
+    """An arbiter and a redis-server started with the same options, to compare."""
+
+    arbiter: ServerProcess
+    redis: ServerProcess
+
+
+@contextlib.contextmanager
+def start_pair(directory: Path, *options: str, name: str = "",
+               preexec_fn: Callable[[], None] | None = None) -> Iterator[Pair]:
+    """Both servers with the same `options` (sockets `arbiter<name>`, `redis<name>`);
+    both are stopped when the block ends."""
+    with start_redis(directory, *options, name=f"redis{name}",
+                     preexec_fn=preexec_fn) as redis_server, \
+            start_arbiter(directory, *options, name=f"arbiter{name}",
+                          preexec_fn=preexec_fn) as arbiter:
+        yield Pair(arbiter, redis_server)
+
+
+class GunicornStash(ServerProcess):
     """A gunicorn master with one dirty worker, so that its dirty arbiter (and with it
     gunicorn's stash) runs. `bench/gunicorn_stash.py` is its config; its `when_ready`
     hook reports the dirty arbiter's socket and PID in a JSON file."""
 
     def __init__(self, directory: Path) -> None:
         self.info_path = directory / "gunicorn-stash.json"
+        self.dirty_pid = 0
         env = dict(os.environ)
         # gunicorn puts the dirty arbiter's socket and PID file in the temp directory.
         env["TMPDIR"] = str(directory)
@@ -147,11 +202,10 @@ class GunicornStash(Server):
         env.pop("GUNICORN_DIRTY_SOCKET", None)
         argv = [sys.executable, "-m", "gunicorn", "-c",
                 str(REPO_ROOT / "bench" / "gunicorn_stash.py"), "bench.gunicorn_stash:app"]
-        super().__init__("gunicorn", argv, "", directory, env)
-        self.dirty_pid = 0
-        self.wait_ready(self._dirty_arbiter_listens)
+        super().__init__(argv, "", directory / "gunicorn.log", cwd=REPO_ROOT, env=env)
 
-    def _dirty_arbiter_listens(self) -> bool:
+    def ready(self) -> bool:
+        """The dirty arbiter, named in the info file, listens."""
         if not self.socket_path:
             try:
                 info = json.loads(self.info_path.read_text())
@@ -161,11 +215,11 @@ class GunicornStash(Server):
             self.dirty_pid = info["pid"]
         return accepts_connections(self.socket_path)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
         """The master stops its dirty arbiter; make sure, by its PID, that it did."""
-        stop_pid(self.pid, self.process)
-        if self.dirty_pid and _alive(self.dirty_pid):
+        returncode = super().stop()
+        if self.dirty_pid and alive(self.dirty_pid):
             stop_pid(self.dirty_pid)
-        self._log.close()
         if self.socket_path and os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
+        return returncode

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from gunicorn_procs import Gunicorn, Server, start_arbiter, start_redis
+from gunicorn_procs import Gunicorn, Server
+from servers import Pair, start_pair
 
 
 @pytest.fixture
@@ -30,17 +31,20 @@ def module_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def redis_server(module_dir: Path) -> Iterator[Server]:
-    server = start_redis(module_dir)
-    yield server
-    server.stop()
+def module_pair(module_dir: Path) -> Iterator[Pair]:
+    """The module's arbiter and redis-server, for tests that run against either."""
+    with start_pair(module_dir) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def arbiter_server(module_dir: Path) -> Iterator[Server]:
-    server = start_arbiter(module_dir)
-    yield server
-    server.stop()
+def redis_server(module_pair: Pair) -> Server:
+    return module_pair.redis
+
+
+@pytest.fixture(scope="module")
+def arbiter_server(module_pair: Pair) -> Server:
+    return module_pair.arbiter
 
 
 @pytest.fixture

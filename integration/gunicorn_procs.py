@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import pytest
 from servers import ServerProcess as Server
-from servers import require_binary, start_arbiter, start_redis
+from servers import alive, require_binary, start_arbiter, start_redis
 
 import gunicorn_ext
 from gunicorn_ext.supervisor import ping
@@ -48,15 +48,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """True for a running process (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
 
 
 def children(pid: int) -> list[int]:

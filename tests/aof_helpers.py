@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 from servers import ServerProcess, poll_until, start_arbiter
-
-
-@contextmanager
-def short_dir() -> Iterator[Path]:
-    """A temporary directory with a short path (Unix socket paths are limited)."""
-    with tempfile.TemporaryDirectory(prefix="raof-") as directory:
-        yield Path(directory)
 
 
 def arbiter_with_aof(directory: Path, *options: str, name: str = "arbiter") -> ServerProcess:

@@ -13,16 +13,10 @@ import signal
 import time
 
 import pytest
-from aof_helpers import Writers, arbiter_with_aof, children, connect, kill, short_dir
+from aof_helpers import Writers, arbiter_with_aof, children, connect, kill
 from servers import poll_until
 
 from resp_arbiter.aof_manifest import Manifest
-
-
-@pytest.fixture
-def directory():
-    with short_dir() as path:
-        yield path
 
 
 def _check(client, writers: Writers) -> None:
@@ -35,13 +29,13 @@ def _check(client, writers: Writers) -> None:
 
 
 @pytest.mark.parametrize("policy", ["always", "everysec"])
-def test_sigkill_during_writes_loses_no_acknowledged_write(directory, policy):
-    server = arbiter_with_aof(directory, "--appendfsync", policy)
+def test_sigkill_during_writes_loses_no_acknowledged_write(workdir, policy):
+    server = arbiter_with_aof(workdir, "--appendfsync", policy)
     with Writers(server, clients=4) as writers:
         assert poll_until(lambda: writers.total() >= 3000, 30)
         kill(server)
     assert writers.total() >= 3000
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         _check(client, writers)
         client.close()
@@ -50,25 +44,25 @@ def test_sigkill_during_writes_loses_no_acknowledged_write(directory, policy):
 _FSYNC_DONE = re.compile(r"AOF fsync done: (\S+) is on disk up to offset (\d+)")
 
 
-def test_everysec_loses_at_most_about_a_second_on_power_loss(directory):
+def test_everysec_loses_at_most_about_a_second_on_power_loss(workdir):
     """SIGKILL, then cut the increment file back to the last offset the arbiter logged
     as fsynced: what a power loss at that moment would leave. The acknowledged writes
     lost must all be younger than about a second."""
-    server = arbiter_with_aof(directory, "--appendfsync", "everysec", "--loglevel", "debug")
+    server = arbiter_with_aof(workdir, "--appendfsync", "everysec", "--loglevel", "debug")
     with Writers(server, clients=4) as writers:
         time.sleep(random.uniform(3.0, 4.5))  # several fsync periods, then any moment
         killed_at = time.monotonic()
         kill(server)
-    synced = _FSYNC_DONE.findall((directory / "arbiter.log").read_text())
-    manifest = Manifest.parse((directory / "appendonlydir" / "appendonly.aof.manifest")
+    synced = _FSYNC_DONE.findall((workdir / "arbiter.log").read_text())
+    manifest = Manifest.parse((workdir / "appendonlydir" / "appendonly.aof.manifest")
                               .read_bytes())
     incr = manifest.incrs[-1].name
     offsets = [int(offset) for name, offset in synced if name == incr]
     assert offsets, "no fsync was logged"
-    path = directory / "appendonlydir" / incr
+    path = workdir / "appendonlydir" / incr
     written = path.stat().st_size
     os.truncate(path, offsets[-1])
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         lost = writers.missing(client)
         client.close()
@@ -79,10 +73,10 @@ def test_everysec_loses_at_most_about_a_second_on_power_loss(directory):
     assert window <= 2.0
 
 
-def _kill_during_rewrites(directory, iteration: int, rng: random.Random,
+def _kill_during_rewrites(workdir, iteration: int, rng: random.Random,
                           history: list[Writers]) -> None:
     policy = rng.choice(["always", "everysec"])
-    server = arbiter_with_aof(directory, "--appendfsync", policy,
+    server = arbiter_with_aof(workdir, "--appendfsync", policy,
                               "--auto-aof-rewrite-percentage", "1",
                               "--auto-aof-rewrite-min-size", "1kb", name=f"run{iteration}")
     client = connect(server)
@@ -119,21 +113,21 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_sigkill_of_the_arbiter_or_its_rewrite_child_at_random_moments(directory):
+def test_sigkill_of_the_arbiter_or_its_rewrite_child_at_random_moments(workdir):
     rng = random.Random(os.environ.get("AOF_CRASH_SEED", "aof"))
     history: list[Writers] = []
     iterations = int(os.environ.get("AOF_CRASH_ITERATIONS", "6"))
     for iteration in range(iterations):
-        _kill_during_rewrites(directory, iteration, rng, history)
-    with arbiter_with_aof(directory) as server:
+        _kill_during_rewrites(workdir, iteration, rng, history)
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         for writers in history:
             _check(client, writers)
         client.close()
-    logs = "".join(path.read_text() for path in directory.glob("run*.log"))
+    logs = "".join(path.read_text() for path in workdir.glob("run*.log"))
     # Both kinds of kill happened, and rewrites did complete between them.
     assert "Background AOF rewrite terminated by signal 9" in logs
     assert "Background AOF rewrite finished successfully" in logs
-    leftovers = sorted(p.name for p in (directory / "appendonlydir").iterdir())
+    leftovers = sorted(p.name for p in (workdir / "appendonlydir").iterdir())
     assert not [name for name in leftovers if name.startswith("temp-")], leftovers
     assert sum(writers.total() for writers in history) > 1000

@@ -15,17 +15,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from aof_helpers import arbiter_with_aof, connect, info, short_dir
+from aof_helpers import arbiter_with_aof, connect, info
 from servers import ServerProcess, poll_until, require_binary
 
 MISCONF = "MISCONF Errors writing to the AOF file: "
 VALUE = "x" * 1000
-
-
-@pytest.fixture
-def directory():
-    with short_dir() as path:
-        yield path
 
 
 def _limit_file_size(server: ServerProcess, limit: int) -> None:
@@ -37,8 +31,8 @@ def _unlimit(server: ServerProcess) -> None:
                      (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
-def _incr_size(directory: Path) -> int:
-    return sum(p.stat().st_size for p in (directory / "appendonlydir").glob("*.incr.aof"))
+def _incr_size(workdir: Path) -> int:
+    return sum(p.stat().st_size for p in (workdir / "appendonlydir").glob("*.incr.aof"))
 
 
 def _write_until_refused(client: redis.Redis, key: str = "big") -> list[int]:
@@ -61,11 +55,11 @@ def _writes_again(client: redis.Redis) -> bool:
         return False
 
 
-def test_everysec_refuses_writes_while_the_disk_fails_then_recovers(directory):
-    with arbiter_with_aof(directory, "--auto-aof-rewrite-percentage", "0") as server:
+def test_everysec_refuses_writes_while_the_disk_fails_then_recovers(workdir):
+    with arbiter_with_aof(workdir, "--auto-aof-rewrite-percentage", "0") as server:
         writer, reader = connect(server), connect(server)
         writer.hset("big", "f-first", VALUE)
-        _limit_file_size(server, _incr_size(directory) + 20_000)
+        _limit_file_size(server, _incr_size(workdir) + 20_000)
         acked = _write_until_refused(writer)
         assert 10 <= len(acked) <= 30
         state = info(reader)
@@ -85,11 +79,11 @@ def test_everysec_refuses_writes_while_the_disk_fails_then_recovers(directory):
         writer.hset("big", "f-after", VALUE)
         writer.close()
         reader.close()
-    log = (directory / "arbiter.log").read_text()
+    log = (workdir / "arbiter.log").read_text()
     assert "AOF write error looks solved" in log
     assert "Short write while writing to the AOF file" in log or \
         "Error writing to the AOF file: File too large" in log
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         fields = set(client.hkeys("big"))
         assert {b"f%d" % i for i in acked} | {b"f-first", b"f-after"} <= fields
@@ -110,13 +104,13 @@ def _reply(sock: socket.socket, timeout: float) -> bytes | None:
         return None
 
 
-def test_always_holds_the_reply_of_a_write_caught_in_the_failure(directory):
+def test_always_holds_the_reply_of_a_write_caught_in_the_failure(workdir):
     """Under `always` a reply means "on disk": the write whose log write failed gets its
     reply only once the disk works again (its client is paused meanwhile)."""
-    with arbiter_with_aof(directory, "--appendfsync", "always",
+    with arbiter_with_aof(workdir, "--appendfsync", "always",
                           "--auto-aof-rewrite-percentage", "0") as server:
         other = connect(server)
-        _limit_file_size(server, _incr_size(directory) + 8_000)
+        _limit_file_size(server, _incr_size(workdir) + 8_000)
         with socket.socket(socket.AF_UNIX) as held:
             held.connect(server.socket_path)
             for i in range(100):
@@ -135,7 +129,7 @@ def test_always_holds_the_reply_of_a_write_caught_in_the_failure(directory):
             assert _reply(held, 10.0) == b":1\r\n"
         assert poll_until(lambda: _writes_again(other), 10)
         other.close()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.hexists("big", f"f{i}")  # the held write is on disk
         assert not client.hexists("big", "refused")
@@ -143,13 +137,13 @@ def test_always_holds_the_reply_of_a_write_caught_in_the_failure(directory):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-def test_a_full_disk_gives_misconf_and_writes_resume_when_space_returns(directory):
+def test_a_full_disk_gives_misconf_and_writes_resume_when_space_returns(workdir):
     mount, umount = require_binary("mount"), require_binary("umount")
-    disk = directory / "disk"
+    disk = workdir / "disk"
     disk.mkdir()
     subprocess.run([mount, "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], check=True)
     try:
-        with arbiter_with_aof(directory, "--dir", str(disk),
+        with arbiter_with_aof(workdir, "--dir", str(disk),
                              "--auto-aof-rewrite-percentage", "0") as server:
             writer, reader = connect(server), connect(server)
             acked = _write_until_refused(writer)
@@ -162,7 +156,7 @@ def test_a_full_disk_gives_misconf_and_writes_resume_when_space_returns(director
             assert poll_until(lambda: _writes_again(writer), 10)
             writer.close()
             reader.close()
-        with arbiter_with_aof(directory, "--dir", str(disk)) as server:
+        with arbiter_with_aof(workdir, "--dir", str(disk)) as server:
             client = connect(server)
             assert {b"f%d" % i for i in acked} <= set(client.hkeys("big"))
             client.close()

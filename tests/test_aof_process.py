@@ -10,26 +10,20 @@ import time
 
 import pytest
 import redis
-from aof_helpers import arbiter_with_aof, connect, info, short_dir, wait_rewrite_done
+from aof_helpers import arbiter_with_aof, connect, info, wait_rewrite_done
 from servers import poll_until, require_binary, start_arbiter, start_redis
 
 from resp_arbiter.aof_manifest import Manifest
 
 
-@pytest.fixture
-def directory():
-    with short_dir() as path:
-        yield path
-
-
-def _manifest(directory) -> Manifest:
-    return Manifest.parse((directory / "appendonlydir" / "appendonly.aof.manifest")
+def _manifest(workdir) -> Manifest:
+    return Manifest.parse((workdir / "appendonlydir" / "appendonly.aof.manifest")
                           .read_bytes())
 
 
 @pytest.mark.parametrize("policy", ["always", "everysec", "no"])
-def test_data_survives_a_restart(directory, policy):
-    with arbiter_with_aof(directory, "--appendfsync", policy) as server:
+def test_data_survives_a_restart(workdir, policy):
+    with arbiter_with_aof(workdir, "--appendfsync", policy) as server:
         client = connect(server)
         client.hset("h", mapping={"a": "1", "b": "2"})
         client.expire("h", 1000)
@@ -43,7 +37,7 @@ def test_data_survives_a_restart(directory, policy):
         deadline = client.pexpiretime("h")
         field_deadline = client.execute_command("HPEXPIRETIME", "h", "FIELDS", "1", "a")
         client.close()
-    with arbiter_with_aof(directory, "--appendfsync", policy) as server:
+    with arbiter_with_aof(workdir, "--appendfsync", policy) as server:
         client = connect(server)
         assert client.hgetall("h") == {b"a": b"1", b"b": b"2.5"}
         assert client.pexpiretime("h") == deadline
@@ -54,13 +48,13 @@ def test_data_survives_a_restart(directory, policy):
         assert client.hlen("empty") == 0
         assert info(client)["aof_enabled"] == 1
         client.close()
-    log = (directory / "arbiter.log").read_text()
+    log = (workdir / "arbiter.log").read_text()
     assert "DB loaded from base file appendonly.aof.1.base.aof" in log
     assert "Calling fsync() on the AOF file." in log
 
 
-def test_a_key_whose_deadline_passed_while_down_is_gone_and_logged_deleted(directory):
-    with arbiter_with_aof(directory) as server:
+def test_a_key_whose_deadline_passed_while_down_is_gone_and_logged_deleted(workdir):
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         client.hset("soon", "f", "v")
         client.pexpire("soon", 300)
@@ -68,8 +62,8 @@ def test_a_key_whose_deadline_passed_while_down_is_gone_and_logged_deleted(direc
         client.execute_command("HPEXPIRE", "field", "300", "FIELDS", "1", "a")
         client.close()
     time.sleep(0.4)  # the deadlines pass while the arbiter is down
-    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
-    with arbiter_with_aof(directory) as server:
+    incr = workdir / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.exists("soon") == 0
         assert client.hgetall("field") == {b"b": b"2"}
@@ -84,8 +78,8 @@ def _lastsave(client: redis.Redis) -> int:
     return int(client.lastsave().timestamp())  # redis-py reads it as a datetime
 
 
-def test_rewrites_saves_and_their_replies(directory):
-    with arbiter_with_aof(directory, "--auto-aof-rewrite-percentage", "0") as server:
+def test_rewrites_saves_and_their_replies(workdir):
+    with arbiter_with_aof(workdir, "--auto-aof-rewrite-percentage", "0") as server:
         client = connect(server)
         with client.pipeline(transaction=False) as pipe:
             for start in range(0, 200_000, 1000):
@@ -108,25 +102,25 @@ def test_rewrites_saves_and_their_replies(directory):
         after = wait_rewrite_done(client, 2)
         assert after["aof_last_bgrewrite_status"] == "ok"
         assert after["aof_rewrite_scheduled"] == 0
-        manifest = _manifest(directory)
+        manifest = _manifest(workdir)
         assert manifest.base.seq == 3 and [f.seq for f in manifest.incrs] == [3]
         assert not manifest.history
-        assert sorted(p.name for p in (directory / "appendonlydir").iterdir()) == [
+        assert sorted(p.name for p in (workdir / "appendonlydir").iterdir()) == [
             "appendonly.aof.3.base.aof", "appendonly.aof.3.incr.aof",
             "appendonly.aof.manifest"]
         assert client.save() is True
         assert info(client)["rdb_changes_since_last_save"] == 0
         assert _lastsave(client) >= before["rdb_last_save_time"]
-        assert _manifest(directory).base.seq == 4
+        assert _manifest(workdir).base.seq == 4
         client.close()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.hlen("big") == 200_000 and client.hget("during", "a") == b"1"
         client.close()
 
 
-def test_appendonly_switched_on_and_off_at_run_time(directory):
-    with start_arbiter(directory, "--dir", str(directory)) as server:
+def test_appendonly_switched_on_and_off_at_run_time(workdir):
+    with start_arbiter(workdir, "--dir", str(workdir)) as server:
         client = connect(server)
         client.hset("before", "a", "1")
         assert info(client)["aof_enabled"] == 0
@@ -140,17 +134,17 @@ def test_appendonly_switched_on_and_off_at_run_time(directory):
         assert info(client)["aof_enabled"] == 0
         client.hset("off", "d", "4")
         client.close()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.exists("before", "while-writing-base", "on") == 3
         assert client.exists("off") == 0
         client.close()
 
 
-def test_switching_on_fails_cleanly_when_the_directory_cannot_be_made(directory):
-    blocker = directory / "file"
+def test_switching_on_fails_cleanly_when_the_directory_cannot_be_made(workdir):
+    blocker = workdir / "file"
     blocker.write_text("not a directory")
-    with start_arbiter(directory, "--dir", str(blocker)) as server:
+    with start_arbiter(workdir, "--dir", str(blocker)) as server:
         client = connect(server)
         with pytest.raises(redis.ResponseError, match=r"^CONFIG SET failed \(possibly "
                            r"related to argument 'appendonly'\) - Unable to turn on AOF. "
@@ -179,10 +173,10 @@ def _snapshot(client: redis.Redis) -> dict:
             for key in sorted(client.keys("*"))}
 
 
-def test_the_files_load_into_redis_server(directory):
+def test_the_files_load_into_redis_server(workdir):
     """The arbiter's files (hashes without field TTLs) load into redis-server 7.0 and
     read back the same data; redis-check-aof finds them valid."""
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         _fill_for_redis(client)
         assert client.bgrewriteaof() is True
@@ -191,9 +185,9 @@ def test_the_files_load_into_redis_server(directory):
         client.hset("late", "c", "d")
         expected = _snapshot(client)
         client.close()
-    copy = directory / "copy"
+    copy = workdir / "copy"
     copy.mkdir()
-    shutil.copytree(directory / "appendonlydir", copy / "appendonlydir")
+    shutil.copytree(workdir / "appendonlydir", copy / "appendonlydir")
     check = subprocess.run(
         [require_binary("redis-check-aof"),
          str(copy / "appendonlydir" / "appendonly.aof.manifest")],
@@ -207,11 +201,11 @@ def test_the_files_load_into_redis_server(directory):
     assert "DB loaded from incr file" in (copy / "redis.log").read_text()
 
 
-def test_redis_servers_files_load_into_the_arbiter(directory):
+def test_redis_servers_files_load_into_the_arbiter(workdir):
     """The other way round: the multi-part AOF of redis-server (RESP base, SELECT,
     MULTI/EXEC) loads into the arbiter."""
-    with start_redis(directory, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
-                     "--dir", str(directory)) as reference:
+    with start_redis(workdir, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                     "--dir", str(workdir)) as reference:
         client = connect(reference)
         _fill_for_redis(client)
         assert client.bgrewriteaof() is True
@@ -220,60 +214,60 @@ def test_redis_servers_files_load_into_the_arbiter(directory):
         client.hset("after", "a", "b")
         expected = _snapshot(client)
         client.close()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert _snapshot(client) == expected
         client.close()
 
 
-def test_a_torn_tail_loads_and_a_corrupt_middle_refuses_to_start(directory):
-    with arbiter_with_aof(directory) as server:
+def test_a_torn_tail_loads_and_a_corrupt_middle_refuses_to_start(workdir):
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         for i in range(20):
             client.hset("t", f"f{i}", "v")
         client.close()
-    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    incr = workdir / "appendonlydir" / "appendonly.aof.1.incr.aof"
     data = incr.read_bytes()
     incr.write_bytes(data + b"*4\r\n$4\r\nHSET\r\n$1\r\nt\r\n$3\r\nf20")
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.hlen("t") == 20
         client.close()
-    log = (directory / "arbiter.log").read_text()
+    log = (workdir / "arbiter.log").read_text()
     assert f"Truncating the AOF {incr.name} at offset {len(data)}" in log
     assert "loaded anyway because aof-load-truncated is enabled" in log
     assert incr.read_bytes() == data
     middle = data.index(b"f10") - 10
     incr.write_bytes(data[:middle] + b"#" + data[middle + 1:])
     started = subprocess.run(
-        [sys.executable, "-m", "resp_arbiter", "--unixsocket", str(directory / "x.sock"),
-         "--appendonly", "yes", "--dir", str(directory)],
+        [sys.executable, "-m", "resp_arbiter", "--unixsocket", str(workdir / "x.sock"),
+         "--appendonly", "yes", "--dir", str(workdir)],
         capture_output=True, text=True, timeout=60)
     assert started.returncode == 1
     assert f"Bad file format reading the append only file {incr.name} at offset" in \
         started.stdout
-    assert not (directory / "x.sock").exists()
+    assert not (workdir / "x.sock").exists()
 
 
-def test_bgsave_schedule_runs_once_the_running_rewrite_is_done_with_aof_off(directory):
-    with start_arbiter(directory, "--dir", str(directory)) as server:
+def test_bgsave_schedule_runs_once_the_running_rewrite_is_done_with_aof_off(workdir):
+    with start_arbiter(workdir, "--dir", str(workdir)) as server:
         client = connect(server)
         client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(50_000)})
         assert client.bgrewriteaof() is True
         assert client.bgsave(schedule=True) is True
         state = wait_rewrite_done(client, 2)
         assert state["aof_enabled"] == 0 and state["aof_rewrite_scheduled"] == 0
-        assert _manifest(directory).base.seq == 2
+        assert _manifest(workdir).base.seq == 2
         client.close()
     # A snapshot taken with AOF off is what a later start with AOF on loads.
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.hlen("big") == 50_000
         client.close()
 
 
-def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(directory):
-    with start_arbiter(directory, "--dir", str(directory)) as server:
+def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(workdir):
+    with start_arbiter(workdir, "--dir", str(workdir)) as server:
         client = connect(server)
         client.hset("big", mapping={f"f{i}": "x" * 50 for i in range(100_000)})
         assert client.config_set("appendonly", "yes") is True
@@ -281,15 +275,15 @@ def test_sigterm_while_the_first_base_is_written_still_leaves_complete_files(dir
         assert info(client)["aof_rewrite_in_progress"] == 1
         client.close()
     assert "Writing the initial AOF in the foreground before exiting" in \
-        (directory / "arbiter.log").read_text()
-    with arbiter_with_aof(directory) as server:
+        (workdir / "arbiter.log").read_text()
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.hlen("big") == 100_000 and client.hget("after-switch", "a") == b"1"
         client.close()
 
 
-def test_appendonly_switched_on_inside_a_transaction(directory):
-    with start_arbiter(directory, "--dir", str(directory)) as server:
+def test_appendonly_switched_on_inside_a_transaction(workdir):
+    with start_arbiter(workdir, "--dir", str(workdir)) as server:
         client = connect(server)
         client.hset("before", "a", "1")
         with client.pipeline(transaction=True) as pipe:
@@ -298,14 +292,14 @@ def test_appendonly_switched_on_inside_a_transaction(directory):
         client.hset("after", "d", "4")
         assert wait_rewrite_done(client, 1)["aof_enabled"] == 1
         client.close()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert client.exists("before", "inside", "x", "after") == 4
         client.close()
 
 
-def test_an_evicted_key_is_logged_deleted_and_stays_gone(directory):
-    with arbiter_with_aof(directory, "--maxmemory-policy", "allkeys-random") as server:
+def test_an_evicted_key_is_logged_deleted_and_stays_gone(workdir):
+    with arbiter_with_aof(workdir, "--maxmemory-policy", "allkeys-random") as server:
         client = connect(server)
         startup = client.info("memory")["used_memory"]
         client.config_set("maxmemory", startup + 200_000)
@@ -314,9 +308,9 @@ def test_an_evicted_key_is_logged_deleted_and_stays_gone(directory):
         assert client.info("stats")["evicted_keys"] > 0
         kept = set(client.keys("*"))
         client.close()
-    incr = directory / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    incr = workdir / "appendonlydir" / "appendonly.aof.1.incr.aof"
     assert b"*2\r\n$3\r\nDEL\r\n" in incr.read_bytes()
-    with arbiter_with_aof(directory) as server:
+    with arbiter_with_aof(workdir) as server:
         client = connect(server)
         assert set(client.keys("*")) == kept
         client.close()

@@ -7,12 +7,9 @@ Each test starts its own arbiter, so that its memory figures are its own.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 from hostile import (
     MIB,
@@ -24,7 +21,7 @@ from hostile import (
     read_exactly,
     send_until_closed,
 )
-from servers import ServerProcess, poll_until, start_arbiter, start_redis
+from servers import PairFactory, ServerProcess, poll_until, start_arbiter
 
 PASSWORD = "s3cret"
 LIMIT_LOG = "scheduled to be closed ASAP for overcoming of output buffer limits."
@@ -33,12 +30,6 @@ FIELDS = {f"field{i}": "v" * 20 for i in range(1000)}
 # Other clients' PING while one client misbehaves: proves "does not stall", generously
 # (before flow control, 30,000 unread HGETALLs made PING wait 2.6 s).
 PING_BOUND = 1.0
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="ra-") as directory:
-        yield Path(directory)
 
 
 def _client(server: ServerProcess, **options) -> redis.Redis:
@@ -60,23 +51,22 @@ def _hgetall_reply(server: ServerProcess, key: str) -> bytes:
     return data[:-len(b"$3\r\nend\r\n")]
 
 
-def test_unauthenticated_client_that_never_reads_is_closed(workdir: Path) -> None:
+def test_unauthenticated_client_that_never_reads_is_closed(server_pair: PairFactory) -> None:
     """Before AUTH, more than 16 KiB of replies may not wait (Redis 7.0.15 does the
     same: the flood is the one that grew an arbiter from 29 MB to 304 MB and on)."""
     flood = command("HGET", "h", "f") * 2000
-    with start_arbiter(workdir, "--requirepass", PASSWORD) as arbiter:
-        before = memory(arbiter.pid)
-        assert send_until_closed(arbiter.socket_path, flood, timeout=30)
-        assert memory(arbiter.pid)["VmHWM"] < before["VmHWM"] + 16 * MIB
-        assert poll_until(lambda: LIMIT_LOG in arbiter.log_path.read_text())
-        line = next(line for line in arbiter.log_path.read_text().splitlines()
-                    if LIMIT_LOG in line)
-        assert "WARNING Client id=" in line and " cmd=" in line
-        assert _stat(arbiter, "client_output_buffer_limit_disconnections",
-                     password=PASSWORD) == 1
-    with start_redis(workdir, "--requirepass", PASSWORD) as redis_server:
-        assert send_until_closed(redis_server.socket_path, flood, timeout=30)
-        assert poll_until(lambda: LIMIT_LOG in redis_server.log_path.read_text())
+    arbiter, redis_server = server_pair("--requirepass", PASSWORD)
+    before = memory(arbiter.pid)
+    assert send_until_closed(arbiter.socket_path, flood, timeout=30)
+    assert memory(arbiter.pid)["VmHWM"] < before["VmHWM"] + 16 * MIB
+    assert poll_until(lambda: LIMIT_LOG in arbiter.log_path.read_text())
+    line = next(line for line in arbiter.log_path.read_text().splitlines()
+                if LIMIT_LOG in line)
+    assert "WARNING Client id=" in line and " cmd=" in line
+    assert _stat(arbiter, "client_output_buffer_limit_disconnections",
+                 password=PASSWORD) == 1
+    assert send_until_closed(redis_server.socket_path, flood, timeout=30)
+    assert poll_until(lambda: LIMIT_LOG in redis_server.log_path.read_text())
 
 
 def test_client_that_never_reads_costs_little_and_is_served_when_it_reads(

@@ -5,13 +5,10 @@ servers are this module's own, so that the limits set here reach no other test."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from differential.harness import Case, case, check, cmd, params
 from differential.session import session
-from servers import ServerProcess, start_arbiter, start_redis
+from servers import Pair, PairFactory
 
 pytest_plugins = ["differential.plugin"]
 pytestmark = pytest.mark.differential
@@ -56,28 +53,26 @@ CASES: list[Case] = [case("client-output-buffer-limit set and get", *_steps())]
 
 
 @pytest.fixture(scope="module")
-def own_pair(server_dir: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    with start_redis(server_dir, name="redis-limits") as redis_server, \
-            start_arbiter(server_dir, name="arbiter-limits") as arbiter:
-        yield redis_server, arbiter
+def own_pair(module_server_pair: PairFactory) -> Pair:
+    """A pair of its own: the cases change the limits with CONFIG SET."""
+    return module_server_pair()
 
 
 @pytest.mark.parametrize(("case", "protocol"), params(CASES))
 def test_output_limit_config_matches_redis(
-        case: Case, protocol: int, own_pair: tuple[ServerProcess, ServerProcess]) -> None:
-    redis_server, arbiter = own_pair
+        case: Case, protocol: int, own_pair: Pair) -> None:
+    arbiter, redis_server = own_pair
     check(case, protocol, redis_server.socket_path, arbiter.socket_path)
 
 
-def test_normal_clients_are_limited_by_default(server_dir: Path) -> None:
+def test_normal_clients_are_limited_by_default(server_pair: PairFactory) -> None:
     # Difference: Redis leaves normal clients unlimited (`normal 0 0 0`); the arbiter's
     # default bounds a client that stops reading its replies (256 MB, or 64 MB for
     # more than a minute), the limits Redis gives replicas.
-    with start_redis(server_dir, name="redis-defaults") as redis_server, \
-            start_arbiter(server_dir, name="arbiter-defaults") as arbiter:
-        with session(redis_server.socket_path) as r:
-            assert r.call("CONFIG", "GET", NAME).children[1].value == REDIS_DEFAULT.encode()
-        with session(arbiter.socket_path) as a:
-            assert a.call("CONFIG", "GET", NAME).children[1].value == (
-                b"normal 268435456 67108864 60 slave 268435456 67108864 60 "
-                b"pubsub 33554432 8388608 60")
+    arbiter, redis_server = server_pair()
+    with session(redis_server.socket_path) as r:
+        assert r.call("CONFIG", "GET", NAME).children[1].value == REDIS_DEFAULT.encode()
+    with session(arbiter.socket_path) as a:
+        assert a.call("CONFIG", "GET", NAME).children[1].value == (
+            b"normal 268435456 67108864 60 slave 268435456 67108864 60 "
+            b"pubsub 33554432 8388608 60")

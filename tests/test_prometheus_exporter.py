@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,17 +23,17 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Exporter:
-    """A prometheus-redis-exporter process on a loopback port."""
+class Exporter(ServerProcess):
+    """A prometheus-redis-exporter process on a loopback port, ready once it answers."""
 
     def __init__(self, redis_url: str, log_path: Path, *options: str) -> None:
         self.port = _free_port()
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(
-            [require_binary("prometheus-redis-exporter"), "-redis.addr", redis_url,
-             "-web.listen-address", f"127.0.0.1:{self.port}", "-redis-only-metrics",
-             *options], stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        super().__init__([require_binary("prometheus-redis-exporter"), "-redis.addr",
+                          redis_url, "-web.listen-address", f"127.0.0.1:{self.port}",
+                          "-redis-only-metrics", *options], "", log_path)
+
+    def ready(self) -> bool:
+        return self.answering()
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.port}/metrics"
@@ -47,12 +46,6 @@ class Exporter:
             return "redis_up" in self.metrics()
         except (urllib.error.URLError, ConnectionError):
             return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self._log.close()
 
 
 @pytest.fixture

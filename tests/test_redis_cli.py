@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from servers import ServerProcess, require_binary, start_arbiter, start_redis
+from servers import Pair, PairFactory, ServerProcess, require_binary
 
 TIMEOUT = 10.0
 PASSWORD = "pw"
@@ -104,10 +104,8 @@ def terminal_for() -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def auth_servers(server_dir: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    with start_arbiter(server_dir, "--requirepass", PASSWORD, name="cli-auth") as mine, \
-            start_redis(server_dir, "--requirepass", PASSWORD, name="cli-redis-auth") as theirs:
-        yield mine, theirs
+def auth_servers(module_server_pair: PairFactory) -> Pair:
+    return module_server_pair("--requirepass", PASSWORD)
 
 
 def fill(server: ServerProcess, users: int = 300, big: int = 1000) -> None:
@@ -222,12 +220,6 @@ def test_commands_piped_on_stdin_match_redis(arbiter, redis_server):
     assert mine == output(redis_server, "--no-raw", stdin=script)
     assert '"tab\\there"' in mine
     assert "(integer) 11" in mine
-
-
-@pytest.fixture(params=["arbiter", "redis_server"])
-def any_server(request: pytest.FixtureRequest) -> ServerProcess:
-    """The arbiter, then redis-server: a check that passes on both is Redis' behaviour."""
-    return request.getfixturevalue(request.param)
 
 
 def test_interactive_hints_come_from_command_docs(any_server, terminal_for):

@@ -7,13 +7,13 @@ same Python value as against a real Redis, in RESP3 (redis-py 8's default) and R
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
+import servers
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from servers import REDIS_PY_DEFAULT_PROTOCOL, ServerProcess, start_arbiter, start_redis
+from servers import REDIS_PY_DEFAULT_PROTOCOL, PairFactory, ServerProcess
 
 PROTOCOLS = [pytest.param(None, id="default"), pytest.param(2, id="resp2")]
 PASSWORD = "pw"
@@ -67,11 +67,9 @@ def pair(arbiter: ServerProcess, redis_server: ServerProcess,
 
 
 @pytest.fixture(scope="module")
-def auth_servers(server_dir: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+def auth_servers(module_server_pair: PairFactory) -> servers.Pair:
     """An arbiter and a redis-server that both require a password."""
-    with start_arbiter(server_dir, "--requirepass", PASSWORD, name="auth") as mine, \
-            start_redis(server_dir, "--requirepass", PASSWORD, name="redis-auth") as theirs:
-        yield mine, theirs
+    return module_server_pair("--requirepass", PASSWORD)
 
 
 def test_default_protocol_is_resp3_with_hello_and_setinfo(arbiter):

@@ -13,23 +13,18 @@ from servers import ServerProcess
 PROTOCOLS = [pytest.param(None, id="default"), pytest.param(2, id="resp2")]
 
 
-@pytest.fixture(params=["arbiter", "redis_server"])
-def server(request: pytest.FixtureRequest) -> ServerProcess:
-    """Each test runs on the arbiter and on redis-server: both must pass."""
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture(params=PROTOCOLS)
-def client(server: ServerProcess, request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+def client(any_server: ServerProcess,
+           request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
     options = {} if request.param is None else {"protocol": request.param}
-    with redis.Redis(unix_socket_path=server.socket_path, **options) as connection:
+    with redis.Redis(unix_socket_path=any_server.socket_path, **options) as connection:
         yield connection
 
 
 @pytest.fixture
-def other(server: ServerProcess) -> Iterator[redis.Redis]:
+def other(any_server: ServerProcess) -> Iterator[redis.Redis]:
     """A second client, to change keys behind a WATCH."""
-    with redis.Redis(unix_socket_path=server.socket_path) as connection:
+    with redis.Redis(unix_socket_path=any_server.socket_path) as connection:
         yield connection
 
 
@@ -87,9 +82,9 @@ def test_queue_time_unknown_command_discards_the_transaction(client):
     assert client.exists("t") == 0
 
 
-def test_raw_multi_exec_replies(server):
+def test_raw_multi_exec_replies(any_server):
     """The replies redis-py's transactional pipeline parses, sent by hand."""
-    with redis.Redis(unix_socket_path=server.socket_path, protocol=2) as raw:
+    with redis.Redis(unix_socket_path=any_server.socket_path, protocol=2) as raw:
         connection = raw.connection_pool.get_connection()
         try:
             def call(*args: str) -> object:

@@ -1,5 +1,7 @@
-"""The benchmark keeps working: `python -m bench.run --quick` completes, prints a number
-in every summary row, and leaves none of the servers it started behind.
+"""The benchmarks keep working: `python -m bench.run --quick` completes, prints a number
+in every summary row, and leaves none of the servers it started behind; so does
+`python -m bench.aof --quick`, with a figure for every workload and fsync policy on both
+servers (six servers).
 
 No timing is asserted: figures depend on the machine; only their presence is checked.
 """
@@ -7,13 +9,12 @@ No timing is asserted: figures depend on the machine; only their presence is che
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from servers import require_binary
+from servers import alive, require_binary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[0-9][0-9,]*"
@@ -38,22 +39,19 @@ def _gunicorn_has_stash() -> bool:
             and importlib.util.find_spec("gunicorn.dirty.stash") is not None)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _quick(module: str, timeout: float) -> str:
+    """The output of `python -m <module> --quick`, which must succeed."""
+    for binary in ("redis-server", "redis-benchmark"):
+        require_binary(binary)
+    done = subprocess.run([sys.executable, "-m", module, "--quick"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
 
 
 def test_quick_benchmark_prints_every_summary_row() -> None:
-    for binary in ("redis-server", "redis-benchmark"):
-        require_binary(binary)
-    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=90, check=False,
-                          stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stderr + done.stdout
-    output = done.stdout
+    output = _quick("bench.run", 90)
     summary = output[output.index("## Summary"):]
     for name in EXPECTED_ROWS:
         match = re.search(rf"^{re.escape(name)} +({NUMBER}) +({NUMBER}) +({RATIO}) +"
@@ -67,4 +65,19 @@ def test_quick_benchmark_prints_every_summary_row() -> None:
     pids = [int(pid) for pid in re.findall(r"pid (\d+)", started.group())]
     assert len(pids) == (4 if _gunicorn_has_stash() else 2), started.group()
     for pid in pids:
-        assert not _alive(pid), f"benchmark left process {pid} running"
+        assert not alive(pid), f"benchmark left process {pid} running"
+
+
+def test_quick_aof_benchmark_prints_every_row_and_stops_its_servers() -> None:
+    output = _quick("bench.aof", 120)
+    for workload in ("HSET -c 50", "HSET -c 50 -P 16", "HSET, one redis-py connection"):
+        for policy in ("none", "everysec", "always"):
+            row = (rf"^{re.escape(workload)} +{policy} +{NUMBER} +{NUMBER} +{RATIO} +"
+                   rf"{RATIO} +{RATIO}( ok| BELOW TARGET)? +[0-9.]+$")
+            assert re.search(row, output, re.MULTILINE), f"{workload} {policy}:\n{output}"
+    assert re.search(r"^everysec keeps >= 80% .*: (yes|NO)$", output, re.MULTILINE)
+    pids = [int(pid) for pid in re.findall(r"(?:redis|arbiter)-\w+ (\d+)",
+                                           output.splitlines()[0])]
+    assert len(pids) == 6, output.splitlines()[0]
+    for pid in pids:
+        assert not alive(pid), f"benchmark left process {pid} running"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from servers import ServerProcess, poll_until, start_arbiter, start_redis
+from servers import PairFactory, ServerProcess, poll_until, start_arbiter
 
 MAX_CLIENTS_ERROR = b"-ERR max number of clients reached\r\n"
 PR_CAPBSET_DROP = 24
@@ -126,7 +126,7 @@ def test_maxclients_is_lowered_to_fit_a_hard_limit(tmp_path: Path, fd_budget: No
     assert "maxclients has been reduced to 32 to compensate for low ulimit." in log
 
 
-def test_config_set_maxclients_past_the_limit_matches_redis(tmp_path: Path) -> None:
+def test_config_set_maxclients_past_the_limit_matches_redis(server_pair: PairFactory) -> None:
     """Under the same limits, the same replies as redis-server 7, byte for byte."""
     def replies(server: ServerProcess) -> list[bytes]:
         with socket.socket(socket.AF_UNIX) as sock:
@@ -140,15 +140,12 @@ def test_config_set_maxclients_past_the_limit_matches_redis(tmp_path: Path) -> N
                 out.append(_read_reply(sock))
             return out
 
-    with start_arbiter(tmp_path, "--maxclients", "1000",
-                       preexec_fn=_low_limit(64, 64)) as arbiter, \
-            start_redis(tmp_path, "--maxclients", "1000",
-                        preexec_fn=_low_limit(64, 64)) as reference:
-        expected = replies(reference)
-        assert expected[0] == (b"-ERR CONFIG SET failed (possibly related to argument "
-                               b"'maxclients') - The operating system is not able to "
-                               b"handle the specified number of clients, try with 32\r\n")
-        assert replies(arbiter) == expected
+    arbiter, reference = server_pair("--maxclients", "1000", preexec_fn=_low_limit(64, 64))
+    expected = replies(reference)
+    assert expected[0] == (b"-ERR CONFIG SET failed (possibly related to argument "
+                           b"'maxclients') - The operating system is not able to "
+                           b"handle the specified number of clients, try with 32\r\n")
+    assert replies(arbiter) == expected
 
 
 def _read_reply(sock: socket.socket) -> bytes:

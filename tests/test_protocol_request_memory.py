@@ -8,9 +8,7 @@ Each test starts its own arbiter, so that its memory figures are its own.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +19,6 @@ from servers import poll_until, start_arbiter, start_redis
 # Other clients' PING during a large upload: proves "does not stall", generously
 # (a 500 MB bulk used to stall them 2.3 s).
 PING_BOUND = 1.0
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="ra-") as directory:
-        yield Path(directory)
 
 
 def _bulk_header(size: int) -> bytes:
