@@ -25,7 +25,7 @@ import hiredis
 
 if __package__ in (None, ""):  # `python bench/glob_patterns.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.servers import Server, start_arbiter, start_redis
+from bench.servers import ServerProcess, start_arbiter, start_redis
 
 KEYS = (b"a" * 39 + b"b", b"a" * 10_000 + b"b")
 MB = 1 << 20
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args(argv).rounds
     with tempfile.TemporaryDirectory(prefix="glob-") as directory:
-        servers: list[Server] = []
+        servers: list[ServerProcess] = []
         try:
             servers.append(start_redis(Path(directory)))
             servers.append(start_arbiter(Path(directory)))

@@ -15,7 +15,7 @@ import pytest
 from differential.session import Session, session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servers import ServerProcess
+from servers import Pair, ServerProcess
 
 from resp_arbiter.config import SETTINGS as ARBITER_SETTINGS
 
@@ -95,8 +95,8 @@ def folded_patterns(draw: st.DrawFn, pool: list[bytes]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def config_names(redis_process: ServerProcess) -> list[bytes]:
-    with session(redis_process.socket_path) as theirs_session:
+def config_names(session_pair: Pair) -> list[bytes]:
+    with session(session_pair.redis.socket_path) as theirs_session:
         theirs = set(_strings(theirs_session, "CONFIG", "GET", "*")[::2])
     return sorted(name.encode() for name in ARBITER_SETTINGS if name.encode() in theirs)
 
@@ -115,10 +115,9 @@ def test_config_get_folds_case_like_redis(both: tuple[Session, Session],
 
 
 @pytest.fixture(scope="module")
-def command_names(arbiter_process: ServerProcess, redis_process: ServerProcess
-                  ) -> list[bytes]:
+def command_names(session_pair: Pair) -> list[bytes]:
     names = []
-    for server in (arbiter_process, redis_process):
+    for server in (session_pair.arbiter, session_pair.redis):
         with session(server.socket_path) as one:
             names.append(set(_strings(one, "COMMAND", "LIST")))
     return sorted(names[0] & names[1])
