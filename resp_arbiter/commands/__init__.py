@@ -1,11 +1,13 @@
 """The command families; importing this package registers every command."""
 
 from . import (
+    config,
     connection,
     diagnostics,
     expire,
     hash_ttl,
     hashes,
+    introspection,
     keys,
     persistence,
     server,
@@ -13,5 +15,5 @@ from . import (
     transactions,
 )
 
-__all__ = ["connection", "diagnostics", "expire", "hash_ttl", "hashes", "keys", "persistence",
-           "server", "stash", "transactions"]
+__all__ = ["config", "connection", "diagnostics", "expire", "hash_ttl", "hashes",
+           "introspection", "keys", "persistence", "server", "stash", "transactions"]
