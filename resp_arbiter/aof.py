@@ -56,7 +56,6 @@ OFF, ON, WAIT_REWRITE = "off", "on", "wait_rewrite"
 ERROR_LOG_INTERVAL = 30.0  # seconds between two logs of the same failing write
 RETRY_INTERVAL = 1.0  # seconds between retries of a failed write or fsync
 MAX_REWRITE_BACKOFF = 3600.0
-MISCONF = "MISCONF Errors writing to the AOF file: {}"
 
 
 class AofStartError(Exception):
@@ -484,7 +483,7 @@ class AppendOnlyFile:
 
     def _update_refusal(self) -> None:
         code = self.write_errno or self.fsync_errno
-        self.server.deny_writes = MISCONF.format(os.strerror(code)) if code else None
+        self.server.deny_writes = errors.MISCONF_AOF.format(os.strerror(code)) if code else None
 
     # -- the cron -----------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ NOT_FLOAT = "ERR value is not a valid float"
 INVALID_CURSOR = "ERR invalid cursor"
 NO_SUCH_KEY = "ERR no such key"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 INCR_OVERFLOW = "ERR increment or decrement would overflow"
 INCR_NAN = "ERR increment would produce NaN or Infinity"
@@ -50,7 +49,6 @@ HASH_NOT_FLOAT = "ERR hash value is not a float"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 SELECT_NOT_INTEGER = "ERR value is not an integer or out of range"
 SELECT_OUT_OF_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
-UNKNOWN_TYPE = "ERR unknown type name '{}'"
 
 # Connection and authentication.
 NOAUTH = "NOAUTH Authentication required."
@@ -65,6 +63,7 @@ AUTH_NO_PASSWORD = (
     "Are you sure your configuration is correct?"
 )
 NOPROTO = "NOPROTO unsupported protocol version"
+HELLO_SYNTAX = "ERR Syntax error in HELLO option '{}'"
 PROTOCOL_VERSION_NOT_INTEGER = "ERR Protocol version is not an integer or out of range"
 CLIENT_NAME_SPACES = "ERR Client names cannot contain spaces, newlines or special characters."
 CLIENT_INFO_SPACES = "ERR {} cannot contain spaces, newlines or special characters."
@@ -94,8 +93,6 @@ CONFIG_MAXCLIENTS_OS = (
 CONFIG_NO_FILE = "ERR The server is running without a config file"
 CONFIG_REWRITE_FAILED = "ERR Rewriting config file: {}"
 
-# Introspection.
-MEMORY_USAGE_SAMPLES = "ERR syntax error"
 OBJECT_FREQ_NOT_LFU = (
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
     "note that when switching between policies at runtime LRU and LFU data will take "
@@ -140,6 +137,7 @@ HSETEX_MISSING_TIME = "ERR missing expire time"
 HSETEX_UNKNOWN_ARGUMENT = "ERR unknown argument: {}"
 
 # Persistence.
+MISCONF_AOF = "MISCONF Errors writing to the AOF file: {}"
 AOF_REWRITE_IN_PROGRESS = "ERR Background append only file rewriting already in progress"
 AOF_REWRITE_FAILED = ("ERR Can't execute an AOF background rewriting. Please check the "
                       "server logs for more information.")

@@ -101,7 +101,7 @@ def hello(c: Client, argv: list[bytes]) -> None:
             c.name = argv[i + 1]
             i += 2
         else:
-            raise errors.CommandError(f"ERR Syntax error in HELLO option '{text(argv[i])}'")
+            raise errors.CommandError(errors.HELLO_SYNTAX.format(text(argv[i])))
     if not c.authenticated:
         raise errors.CommandError(errors.NOAUTH_HELLO)
     c.set_protocol(version)
