@@ -153,8 +153,9 @@ def start_arbiter(directory: Path, *options: str, name: str = "arbiter",
     profiler (`-m cProfile -o FILE`); `preexec_fn` runs in the child before exec (to start
     it under other limits). The arbiter exits when this process is gone."""
     socket_path = str(directory / f"{name}.sock")
+    # Its own directory for any file it writes (the append-only file), never the cwd.
     argv = [sys.executable, *prefix, "-m", "resp_arbiter", "--unixsocket", socket_path,
-            "--parent-pid", str(os.getpid()), *options]
+            "--parent-pid", str(os.getpid()), "--dir", str(directory), *options]
     return ServerProcess(argv, socket_path, directory / f"{name}.log", preexec_fn)
 
 
