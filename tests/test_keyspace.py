@@ -49,12 +49,12 @@ def test_scan_index_random_member_never_returns_a_removed_one():
 
 def test_pinned_table_outlives_its_last_field_and_plain_hash_does_not():
     keyspace = Keyspace()
-    keyspace.set_fields(b"plain", [b"f", b"v"], 0)
+    keyspace.set_fields(b"plain", [b"f", b"v"])
     keyspace.ensure(b"pinned")
-    keyspace.set_fields(b"pinned", [b"f", b"v"], 0)
+    keyspace.set_fields(b"pinned", [b"f", b"v"])
     for key in (b"plain", b"pinned"):
         table = keyspace.get(key)
-        assert keyspace.delete_fields(key, table, [b"f"], 0) == 1
+        assert keyspace.delete_fields(key, table, [b"f"]) == 1
     assert keyspace.get(b"plain") is None
     assert keyspace.get(b"pinned") is not None
 
@@ -63,7 +63,7 @@ def test_field_and_key_expiry_follow_the_clock():
     keyspace = Keyspace()
     now = [1_000_000]
     keyspace.clock = lambda: now[0]
-    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"], 0)
+    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"])
     table = keyspace.get(b"t")
     keyspace.set_field_expiry(b"t", table, b"a", now[0] + 100)
     keyspace.set_expiry(b"t", table, now[0] + 1000)
@@ -81,7 +81,7 @@ def test_active_expiry_cycle_reclaims_without_reads():
     now = [5_000]
     keyspace.clock = lambda: now[0]
     pairs = [x for i in range(1000) for x in (b"f%d" % i, b"v")]
-    keyspace.set_fields(b"t", pairs, 0)
+    keyspace.set_fields(b"t", pairs)
     table = keyspace.tables[b"t"]
     for i in range(1000):
         keyspace.set_field_expiry(b"t", table, b"f%d" % i, now[0] + 10 + i)
