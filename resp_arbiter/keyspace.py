@@ -226,6 +226,11 @@ class Table:
     def has(self, field: bytes) -> bool:
         return field in self.fields
 
+    def values_of(self, names: list[bytes]) -> list[bytes | None]:
+        """The values of `names` in order, None for a missing one (one call for all)."""
+        get = self.fields.get
+        return [get(name) for name in names]
+
     def names(self) -> list[bytes]:
         """The field names, in insertion order."""
         return list(self.fields)

@@ -173,11 +173,7 @@ def hpersist(c: Client, argv: list[bytes]) -> None:
 
 
 def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
-    if table is None:
-        c.reply.bulks([None] * len(fields))
-        return
-    value = table.value
-    c.reply.bulks([value(field) for field in fields])
+    c.reply.bulks(table.values_of(fields) if table is not None else [None] * len(fields))
 
 
 @command("hgetdel", -5, "write fast",

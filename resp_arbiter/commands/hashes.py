@@ -77,11 +77,8 @@ def hget(c: Client, argv: list[bytes]) -> None:
          summary="Returns the values of all fields in a hash.")
 def hmget(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    if table is None:
-        c.reply.bulks([None] * (len(argv) - 2))
-        return
-    value = table.value
-    c.reply.bulks([value(name) for name in argv[2:]])
+    names = argv[2:]
+    c.reply.bulks(table.values_of(names) if table is not None else [None] * len(names))
 
 
 @command("hgetall", 2, "readonly",
@@ -379,13 +376,13 @@ def _reply_fields(c: Client, names: list[bytes], table: Table | None) -> None:
     if table is None:
         r.bulks(names)
         return
-    value = table.value
+    pairs = zip(names, table.values_of(names), strict=True)
     if r.resp3:
         r.array_len(len(names))
-        for name in names:
-            r.bulks((name, value(name)))
+        for pair in pairs:
+            r.bulks(pair)
     else:
-        r.bulks([item for name in names for item in (name, value(name))])
+        r.bulks([item for pair in pairs for item in pair])
 
 
 @command("hscan", -3, "readonly",
@@ -415,5 +412,5 @@ def hscan(c: Client, argv: list[bytes]) -> None:
     if novalues:
         r.bulks(names)
     else:
-        value = table.value
-        r.bulks([item for name in names for item in (name, value(name))])
+        pairs = zip(names, table.values_of(names), strict=True)
+        r.bulks([item for pair in pairs for item in pair])
