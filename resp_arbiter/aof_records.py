@@ -59,7 +59,7 @@ Rewrite = Callable[[Keyspace, Record], list[Record]]
 def _key_state(keyspace: Keyspace, argv: Record) -> list[Record]:
     """EXPIRE and friends: the key's deadline as it is now, or its deletion."""
     key = argv[1]
-    table = keyspace.tables.get(key)
+    table = keyspace.stored(key)
     if table is None:
         return [[b"DEL", key]]
     if table.expires_at:
@@ -74,13 +74,13 @@ def field_state(key: bytes, table: Table | None, fields: Iterable[bytes]) -> lis
         return [[b"DEL", key]]
     by_deadline: dict[int, list[bytes]] = {}
     gone: list[bytes] = []
-    ttl = table.field_ttl
-    present = table.fields
     for field in dict.fromkeys(fields):
-        if field not in present:
+        if not table.has(field):
             gone.append(field)
-        elif field in ttl:
-            by_deadline.setdefault(ttl[field], []).append(field)
+            continue
+        deadline = table.deadline(field)
+        if deadline is not None:
+            by_deadline.setdefault(deadline, []).append(field)
     records = [[b"HPEXPIREAT", key, b"%d" % deadline, b"FIELDS", b"%d" % len(names), *names]
                for deadline, names in by_deadline.items()]
     if gone:
@@ -95,15 +95,15 @@ def _fields_after(argv: Record, at: int) -> list[bytes]:
 
 def _hexpire(keyspace: Keyspace, argv: Record) -> list[Record]:
     at = 4 if argv[3].lower() in (b"nx", b"xx", b"gt", b"lt") else 3
-    return field_state(argv[1], keyspace.tables.get(argv[1]), _fields_after(argv, at))
+    return field_state(argv[1], keyspace.stored(argv[1]), _fields_after(argv, at))
 
 
 def _hgetex(keyspace: Keyspace, argv: Record) -> list[Record]:
     option = argv[2].lower()
     if option == b"persist":
-        return [[b"HPERSIST", argv[1], *argv[3:]]] if argv[1] in keyspace.tables else []
+        return [[b"HPERSIST", argv[1], *argv[3:]]] if keyspace.holds(argv[1]) else []
     if option in (b"ex", b"px", b"exat", b"pxat"):
-        return field_state(argv[1], keyspace.tables.get(argv[1]), _fields_after(argv, 4))
+        return field_state(argv[1], keyspace.stored(argv[1]), _fields_after(argv, 4))
     return []  # a read: lazily expired fields were logged as they went
 
 
@@ -113,8 +113,8 @@ def _hsetex(keyspace: Keyspace, argv: Record) -> list[Record]:
         i += 2 if argv[i].lower() in (b"ex", b"px", b"exat", b"pxat") else 1
     pairs = argv[i + 2:]
     wanted = dict(zip(pairs[0::2], pairs[1::2], strict=True))
-    table = keyspace.tables.get(argv[1])
-    if table is not None and any(table.fields.get(field, value) != value
+    table = keyspace.stored(argv[1])
+    if table is not None and any(table.value(field) not in (None, value)
                                  for field, value in wanted.items()):
         return []  # FNX/FXX refused (the hook ran because lazy expiry changed something)
     return [[b"HSET", argv[1], *pairs], *field_state(argv[1], table, wanted)]
@@ -122,11 +122,12 @@ def _hsetex(keyspace: Keyspace, argv: Record) -> list[Record]:
 
 def _hincrbyfloat(keyspace: Keyspace, argv: Record) -> list[Record]:
     key, field = argv[1], argv[2]
-    table = keyspace.tables.get(key)
-    if table is None or field not in table.fields:
+    table = keyspace.stored(key)
+    value = table.value(field) if table is not None else None
+    if value is None:
         return []
-    records = [[b"HSET", key, field, table.fields[field]]]
-    if field in table.field_ttl:
+    records = [[b"HSET", key, field, value]]
+    if table.deadline(field) is not None:
         records += field_state(key, table, [field])
     return records
 
@@ -163,15 +164,16 @@ def snapshot(tables: dict[bytes, Table]) -> Iterator[Record]:
     for key, table in tables.items():
         if table.pinned:
             yield [b"STASH.ENSURE", key]
-        items = list(table.fields.items())
+        items = list(table.items())
         for start in range(0, len(items), ITEMS_PER_COMMAND):
             record = [b"HSET", key]
             for field, value in items[start:start + ITEMS_PER_COMMAND]:
                 record += (field, value)
             yield record
-        if table.field_ttl:
+        deadlines = table.deadlines()
+        if deadlines:
             by_deadline: dict[int, list[bytes]] = {}
-            for field, deadline in table.field_ttl.items():
+            for field, deadline in deadlines:
                 by_deadline.setdefault(deadline, []).append(field)
             for deadline, names in by_deadline.items():
                 for start in range(0, len(names), ITEMS_PER_COMMAND):

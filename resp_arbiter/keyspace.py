@@ -25,7 +25,7 @@ import random
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, ItemsView, Iterator
 from itertools import compress
 from typing import Protocol
 
@@ -213,8 +213,46 @@ class Table:
         self.size = 0
         self.access = 0
 
+    # Reads for commands, so that none depends on how fields and TTLs are stored. Kept
+    # to one expression each: HGET and HEXISTS run through them.
+
     def __len__(self) -> int:
         return len(self.fields)
+
+    def value(self, field: bytes) -> bytes | None:
+        """The field's value, None if it has none."""
+        return self.fields.get(field)
+
+    def has(self, field: bytes) -> bool:
+        return field in self.fields
+
+    def values_of(self, names: list[bytes]) -> list[bytes | None]:
+        """The values of `names` in order, None for a missing one (one call for all)."""
+        get = self.fields.get
+        return [get(name) for name in names]
+
+    def names(self) -> list[bytes]:
+        """The field names, in insertion order."""
+        return list(self.fields)
+
+    def values(self) -> list[bytes]:
+        return list(self.fields.values())
+
+    def items(self) -> ItemsView[bytes, bytes]:
+        """(field, value) pairs, a live sized view."""
+        return self.fields.items()
+
+    def deadline(self, field: bytes) -> int | None:
+        """The field's deadline (Unix ms), None if it has no TTL."""
+        return self.field_ttl.get(field)
+
+    def deadlines(self) -> ItemsView[bytes, int]:
+        """(field, deadline) for every field with a TTL."""
+        return self.field_ttl.items()
+
+    def encoding(self) -> bytes:
+        """The encoding Redis would report (OBJECT ENCODING)."""
+        return b"listpack" if self.listpack else b"hashtable"
 
     def drain(self) -> Iterator[int]:
         """Empty the table in bounded steps (see `memory.LazyFree`)."""
@@ -334,6 +372,17 @@ class Keyspace:
 
     def exists(self, key: bytes) -> bool:
         return self.peek(key) is not None
+
+    def stored(self, key: bytes) -> Table | None:
+        """The table at `key` as stored: no expiry applied, no access recorded. For a
+        command looking again at a key it has just read or written (and for the
+        append-only file, which logs what a command left)."""
+        return self.tables.get(key)
+
+    def holds(self, key: bytes) -> bool:
+        """Whether a table is still stored at `key`: false once a write (or the expiry
+        of a past deadline) has removed it."""
+        return key in self.tables
 
     def _expire_if_due(self, key: bytes, table: Table, now: int,
                        limit: int = -1) -> Table | None:
@@ -531,9 +580,8 @@ class Keyspace:
 
     # -- fields -------------------------------------------------------------------------
 
-    def set_fields(self, key: bytes, pairs: list[bytes], start: int,
-                   keep_ttl: bool = False) -> int:
-        """HSET semantics for `pairs[start:]` (field, value, ...); returns new fields.
+    def set_fields(self, key: bytes, pairs: list[bytes], keep_ttl: bool = False) -> int:
+        """HSET semantics for `pairs` (field, value, ...); returns new fields.
 
         Overwriting a field clears its TTL, as in Redis, unless `keep_ttl`."""
         table = self.table_for_write(key)
@@ -542,7 +590,7 @@ class Keyspace:
         ttl = table.field_ttl
         added = 0
         grown = 0
-        for i in range(start, len(pairs), 2):
+        for i in range(0, len(pairs), 2):
             field = pairs[i]
             value = pairs[i + 1]
             old = fields.get(field)
@@ -566,12 +614,12 @@ class Keyspace:
 
     def set_field(self, key: bytes, field: bytes, value: bytes, keep_ttl: bool = False) -> bool:
         """Set one field; True if it is new."""
-        return self.set_fields(key, [field, value], 0, keep_ttl) == 1
+        return self.set_fields(key, [field, value], keep_ttl) == 1
 
-    def delete_fields(self, key: bytes, table: Table, names: list[bytes], start: int) -> int:
+    def delete_fields(self, key: bytes, table: Table, names: list[bytes]) -> int:
         """HDEL semantics; an unpinned table left empty is deleted, as Redis does."""
         fields = table.fields
-        gone = [name for name in dict.fromkeys(names[start:]) if name in fields]
+        gone = [name for name in dict.fromkeys(names) if name in fields]
         if gone:
             ttl = table.field_ttl
             if ttl:
@@ -714,6 +762,18 @@ class Keyspace:
         return done
 
     # -- scans --------------------------------------------------------------------------
+
+    def scan_fields(self, table: Table, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """HSCAN's step: (next cursor, field names). A table Redis would keep as a
+        listpack is returned whole with cursor 0, as Redis does; a larger one `count`
+        at a time from `cursor`."""
+        if table.listpack:
+            return 0, list(table.fields)
+        return table.index.scan(cursor, count)
+
+    def random_field(self, table: Table) -> bytes:
+        """A uniformly random field name; `table` must have fields."""
+        return table.index.random_member()
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         next_cursor, keys = self.index.scan(cursor, count)

@@ -49,12 +49,12 @@ def test_scan_index_random_member_never_returns_a_removed_one():
 
 def test_pinned_table_outlives_its_last_field_and_plain_hash_does_not():
     keyspace = Keyspace()
-    keyspace.set_fields(b"plain", [b"f", b"v"], 0)
+    keyspace.set_fields(b"plain", [b"f", b"v"])
     keyspace.ensure(b"pinned")
-    keyspace.set_fields(b"pinned", [b"f", b"v"], 0)
+    keyspace.set_fields(b"pinned", [b"f", b"v"])
     for key in (b"plain", b"pinned"):
         table = keyspace.get(key)
-        assert keyspace.delete_fields(key, table, [b"f"], 0) == 1
+        assert keyspace.delete_fields(key, table, [b"f"]) == 1
     assert keyspace.get(b"plain") is None
     assert keyspace.get(b"pinned") is not None
 
@@ -63,7 +63,7 @@ def test_field_and_key_expiry_follow_the_clock():
     keyspace = Keyspace()
     now = [1_000_000]
     keyspace.clock = lambda: now[0]
-    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"], 0)
+    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"])
     table = keyspace.get(b"t")
     keyspace.set_field_expiry(b"t", table, b"a", now[0] + 100)
     keyspace.set_expiry(b"t", table, now[0] + 1000)
@@ -76,12 +76,56 @@ def test_field_and_key_expiry_follow_the_clock():
     assert (keyspace.expired_fields, keyspace.expired_keys) == (1, 1)
 
 
+def test_table_reads_answer_from_fields_and_field_ttls():
+    keyspace = Keyspace()
+    keyspace.clock = lambda: 1_000
+    keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"])
+    table = keyspace.get(b"t")
+    keyspace.set_field_expiry(b"t", table, b"b", 5_000)
+    assert (table.value(b"a"), table.value(b"z")) == (b"1", None)
+    assert table.has(b"b") and not table.has(b"z")
+    assert table.values_of([b"b", b"z", b"a"]) == [b"2", None, b"1"]
+    assert (table.names(), table.values(), len(table)) == ([b"a", b"b"], [b"1", b"2"], 2)
+    assert list(table.items()) == [(b"a", b"1"), (b"b", b"2")]
+    assert (table.deadline(b"a"), table.deadline(b"b")) == (None, 5_000)
+    assert list(table.deadlines()) == [(b"b", 5_000)]
+
+
+def test_scan_fields_returns_a_small_table_whole_and_a_large_one_in_steps():
+    keyspace = Keyspace()
+    keyspace.set_fields(b"small", [b"a", b"1", b"b", b"2"])
+    small = keyspace.get(b"small")
+    assert small.encoding() == b"listpack"
+    assert keyspace.scan_fields(small, 0, 1) == (0, [b"a", b"b"])
+    keyspace.set_fields(b"large", [x for i in range(600) for x in (b"f%d" % i, b"v")])
+    large = keyspace.get(b"large")
+    assert large.encoding() == b"hashtable"
+    cursor, seen = 0, []
+    while True:
+        cursor, names = keyspace.scan_fields(large, cursor, 100)
+        assert len(names) <= 100
+        seen += names
+        if not cursor:
+            break
+    assert seen == large.names()
+    assert {keyspace.random_field(large) for _ in range(50)} <= set(seen)
+
+
+def test_holds_tells_whether_a_write_removed_the_key():
+    keyspace = Keyspace()
+    keyspace.set_fields(b"t", [b"a", b"1"])
+    table = keyspace.get(b"t")
+    assert keyspace.holds(b"t") and keyspace.stored(b"t") is table
+    keyspace.delete_fields(b"t", table, [b"a"])
+    assert not keyspace.holds(b"t") and keyspace.stored(b"t") is None
+
+
 def test_active_expiry_cycle_reclaims_without_reads():
     keyspace = Keyspace()
     now = [5_000]
     keyspace.clock = lambda: now[0]
     pairs = [x for i in range(1000) for x in (b"f%d" % i, b"v")]
-    keyspace.set_fields(b"t", pairs, 0)
+    keyspace.set_fields(b"t", pairs)
     table = keyspace.tables[b"t"]
     for i in range(1000):
         keyspace.set_field_expiry(b"t", table, b"f%d" % i, now[0] + 10 + i)

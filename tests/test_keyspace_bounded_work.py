@@ -53,7 +53,7 @@ def _info(server: Server, client: Client, section: bytes) -> bytes:
 def _fill_keys(keyspace: Keyspace, count: int, ttl_every: int, deadline: int) -> None:
     for i in range(count):
         key = b"k%d" % i
-        keyspace.set_fields(key, [b"f", b"v"], 0)
+        keyspace.set_fields(key, [b"f", b"v"])
         if i % ttl_every == 0:
             keyspace.set_expiry(key, keyspace.tables[key], deadline)
 
@@ -103,9 +103,9 @@ def test_counters_follow_every_kind_of_change():
         action = rng.randrange(12)
         if action <= 2:
             pairs = [x for f in rng.sample(fields, 2) for x in (f, b"v" * rng.randrange(90))]
-            keyspace.set_fields(key, pairs, 0, keep_ttl=rng.random() < 0.3)
+            keyspace.set_fields(key, pairs, keep_ttl=rng.random() < 0.3)
         elif action == 3 and table is not None:
-            keyspace.delete_fields(key, table, rng.sample(fields, 3), 0)
+            keyspace.delete_fields(key, table, rng.sample(fields, 3))
         elif action == 4 and table is not None:
             keyspace.set_expiry(key, table, now[0] + rng.randrange(-5, 60))
         elif action == 5 and table is not None:
@@ -141,7 +141,7 @@ def test_memory_usage_of_a_big_table_walks_no_field():
     server, client, _ = _server()
     keyspace = server.keyspace
     pairs = [x for i in range(200_000) for x in (b"field:%d" % i, b"value:%d" % i)]
-    keyspace.set_fields(b"big", pairs, 0)
+    keyspace.set_fields(b"big", pairs)
     table = keyspace.tables[b"big"]
     expected = keyspace.memory_usage(b"big", table)
     table.fields = NoWalk(table.fields)
@@ -152,7 +152,7 @@ def test_memory_usage_of_a_big_table_walks_no_field():
 
 def _big_table(keyspace: Keyspace, key: bytes, count: int) -> None:
     pairs = [x for i in range(count) for x in (b"field:%d" % i, b"v")]
-    keyspace.set_fields(key, pairs, 0)
+    keyspace.set_fields(key, pairs)
 
 
 def _drain_in_steps(keyspace: Keyspace) -> int:
@@ -310,7 +310,7 @@ def test_refreshing_ttls_never_pays_for_an_expiry_heap_rebuild_in_one_call():
     count = 200_000
     keys = [b"k%d" % i for i in range(count)]
     for key in keys:
-        keyspace.set_fields(key, [b"f", b"v"], 0)
+        keyspace.set_fields(key, [b"f", b"v"])
         keyspace.set_expiry(key, keyspace.tables[key], now[0] + 10_000_000)
     keyspace.set_field_expiry(keys[7], keyspace.tables[keys[7]], b"f", now[0] + 5_000)
     worst = 0.0

@@ -68,9 +68,9 @@ def _hexpire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
         return
     codes = []
     for field in fields:
-        if key not in keyspace.tables or field not in table.fields:
+        if not keyspace.holds(key) or not table.has(field):
             codes.append(NO_FIELD)
-        elif not condition_allows(flags, table.field_ttl.get(field, 0), deadline):
+        elif not condition_allows(flags, table.deadline(field) or 0, deadline):
             codes.append(NOT_MET)
         else:
             past = deadline <= keyspace.now()
@@ -121,10 +121,10 @@ def _field_ttls(c: Client, argv: list[bytes], in_ms: bool, absolute: bool) -> No
     now = c.db.now()
     codes = []
     for field in fields:
-        if field not in table.fields:
+        if not table.has(field):
             codes.append(NO_FIELD)
             continue
-        deadline = table.field_ttl.get(field)
+        deadline = table.deadline(field)
         if deadline is None:
             codes.append(NO_TTL)
             continue
@@ -165,7 +165,7 @@ def hpersist(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     codes = []
     for field in fields:
-        if field not in table.fields:
+        if not table.has(field):
             codes.append(NO_FIELD)
         else:
             codes.append(DONE if keyspace.persist_field(argv[1], table, field) else NO_TTL)
@@ -173,8 +173,7 @@ def hpersist(c: Client, argv: list[bytes]) -> None:
 
 
 def _values(c: Client, table: Table | None, fields: list[bytes]) -> None:
-    values = table.fields if table is not None else {}
-    c.reply.bulks([values.get(field) for field in fields])
+    c.reply.bulks(table.values_of(fields) if table is not None else [None] * len(fields))
 
 
 @command("hgetdel", -5, "write fast",
@@ -189,9 +188,9 @@ def hgetdel(c: Client, argv: list[bytes]) -> None:
     table = keyspace.get(key)
     values: list[bytes | None] = []
     for field in fields:  # one at a time: a repeated field is gone the second time
-        value = table.fields.get(field) if table is not None else None
+        value = table.value(field) if table is not None else None
         if value is not None:
-            keyspace.delete_fields(key, table, [field], 0)
+            keyspace.delete_fields(key, table, [field])
         values.append(value)
     c.reply.bulks(values)
 
@@ -228,7 +227,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
     if table is None:
         return
     for field in fields:
-        if key not in keyspace.tables or field not in table.fields:
+        if not keyspace.holds(key) or not table.has(field):
             continue
         if persist:
             keyspace.persist_field(key, table, field)
@@ -249,17 +248,17 @@ def hsetex(c: Client, argv: list[bytes]) -> None:
     key = argv[1]
     table = keyspace.get(key)
     names = pairs[0::2]
-    if condition == b"fxx" and (table is None or not all(n in table.fields for n in names)):
+    if condition == b"fxx" and (table is None or not all(map(table.has, names))):
         c.reply.integer(0)
         return
-    if condition == b"fnx" and table is not None and any(n in table.fields for n in names):
+    if condition == b"fnx" and table is not None and any(map(table.has, names)):
         c.reply.integer(0)
         return
-    keyspace.set_fields(key, pairs, 0, keep_ttl=keep_ttl)
+    keyspace.set_fields(key, pairs, keep_ttl=keep_ttl)
     if deadline is not None:
-        table = keyspace.tables[key]
+        table = keyspace.stored(key)
         for name in dict.fromkeys(names):
-            if name in table.fields:
+            if table.has(name):
                 keyspace.set_field_expiry(key, table, name, deadline)
     c.reply.integer(1)
 

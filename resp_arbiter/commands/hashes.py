@@ -28,7 +28,7 @@ def _set_fields(name: str, c: Client, argv: list[bytes]) -> int:
     """The body of HSET and HMSET: the pairs set, the number of new fields returned."""
     if len(argv) % 2:
         raise errors.CommandError(errors.WRONG_ARITY.format(name))
-    return c.db.set_fields(argv[1], argv, 2)
+    return c.db.set_fields(argv[1], argv[2:])
 
 
 @command("hset", -4, "write denyoom fast", syntax="key (field value)+",
@@ -54,10 +54,10 @@ def hmset(c: Client, argv: list[bytes]) -> None:
          summary="Sets the value of a field in a hash only when the field doesn't exist.")
 def hsetnx(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    if table is not None and argv[2] in table.fields:
+    if table is not None and table.has(argv[2]):
         c.reply.integer(0)
         return
-    c.db.set_fields(argv[1], argv, 2)
+    c.db.set_field(argv[1], argv[2], argv[3])
     c.reply.integer(1)
 
 
@@ -67,7 +67,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
     table = c.db.get(argv[1])
-    c.reply.bulk_or_null(None if table is None else table.fields.get(argv[2]))
+    c.reply.bulk_or_null(None if table is None else table.value(argv[2]))
 
 
 @command("hmget", -3, "readonly fast",
@@ -77,8 +77,8 @@ def hget(c: Client, argv: list[bytes]) -> None:
          summary="Returns the values of all fields in a hash.")
 def hmget(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    fields = table.fields if table is not None else {}
-    c.reply.bulks([fields.get(name) for name in argv[2:]])
+    names = argv[2:]
+    c.reply.bulks(table.values_of(names) if table is not None else [None] * len(names))
 
 
 @command("hgetall", 2, "readonly",
@@ -88,7 +88,7 @@ def hmget(c: Client, argv: list[bytes]) -> None:
          summary="Returns all fields and values in a hash.")
 def hgetall(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    c.reply.pairs(table.fields.items() if table is not None else ())
+    c.reply.pairs(table.items() if table is not None else ())
 
 
 @command("hkeys", 2, "readonly",
@@ -98,7 +98,7 @@ def hgetall(c: Client, argv: list[bytes]) -> None:
          summary="Returns all fields in a hash.")
 def hkeys(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    c.reply.bulks(list(table.fields) if table is not None else ())
+    c.reply.bulks(table.names() if table is not None else ())
 
 
 @command("hvals", 2, "readonly",
@@ -108,7 +108,7 @@ def hkeys(c: Client, argv: list[bytes]) -> None:
          summary="Returns all values in a hash.")
 def hvals(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    c.reply.bulks(list(table.fields.values()) if table is not None else ())
+    c.reply.bulks(table.values() if table is not None else ())
 
 
 @command("hlen", 2, "readonly fast",
@@ -117,7 +117,7 @@ def hvals(c: Client, argv: list[bytes]) -> None:
          summary="Returns the number of fields in a hash.")
 def hlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    c.reply.integer(len(table.fields) if table is not None else 0)
+    c.reply.integer(len(table) if table is not None else 0)
 
 
 @command("hexists", 3, "readonly fast",
@@ -126,7 +126,7 @@ def hlen(c: Client, argv: list[bytes]) -> None:
          summary="Determines whether a field exists in a hash.")
 def hexists(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    c.reply.integer(1 if table is not None and argv[2] in table.fields else 0)
+    c.reply.integer(1 if table is not None and table.has(argv[2]) else 0)
 
 
 @command("hstrlen", 3, "readonly fast",
@@ -135,7 +135,7 @@ def hexists(c: Client, argv: list[bytes]) -> None:
          summary="Returns the length of the value of a field.")
 def hstrlen(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
-    value = table.fields.get(argv[2]) if table is not None else None
+    value = table.value(argv[2]) if table is not None else None
     c.reply.integer(len(value) if value is not None else 0)
 
 
@@ -150,7 +150,7 @@ def hdel(c: Client, argv: list[bytes]) -> None:
     if table is None:
         c.reply.integer(0)
         return
-    c.reply.integer(c.db.delete_fields(argv[1], table, argv, 2))
+    c.reply.integer(c.db.delete_fields(argv[1], table, argv[2:]))
 
 
 @command("hincrby", 4, "write denyoom fast",
@@ -161,7 +161,7 @@ def hdel(c: Client, argv: list[bytes]) -> None:
 def hincrby(c: Client, argv: list[bytes]) -> None:
     increment = int_arg(argv[3])
     table = _table(c, argv[1])
-    current = table.fields.get(argv[2]) if table is not None else None
+    current = table.value(argv[2]) if table is not None else None
     value = 0 if current is None else parse_int(current)
     if value is None:
         raise errors.CommandError(errors.HASH_NOT_INTEGER)
@@ -184,7 +184,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
     if isinstance(increment, float):
         raise errors.CommandError(errors.VALUE_NAN_OR_INFINITY)
     table = _table(c, argv[1])
-    current = table.fields.get(argv[2]) if table is not None else None
+    current = table.value(argv[2]) if table is not None else None
     value = Fraction(0) if current is None else _parse_long_double(current)
     if value is None:
         raise errors.CommandError(errors.HASH_NOT_FLOAT)
@@ -305,7 +305,7 @@ def _format_long_double(value: Fraction) -> bytes:
 def hrandfield(c: Client, argv: list[bytes]) -> None:
     table = _table(c, argv[1])
     if len(argv) == 2:
-        c.reply.bulk_or_null(table.index.random_member() if table and table.fields else None)
+        c.reply.bulk_or_null(c.db.random_field(table) if table else None)
         return
     count = int_arg(argv[2])
     if count < -LONG_MAX:
@@ -316,15 +316,16 @@ def hrandfield(c: Client, argv: list[bytes]) -> None:
     with_values = len(argv) == 4
     if with_values and abs(count) > LONG_MAX // 2:  # Redis: the reply length would overflow
         raise errors.CommandError(errors.VALUE_OUT_OF_RANGE)
-    if table is None or not table.fields or count == 0:
+    if not table or count == 0:
         c.reply.array_len(0)
         return
-    fields = table.fields
     if count < 0:
         _reply_repeated(c, table, -count, with_values)
         return
-    names = list(fields) if count >= len(fields) else random.sample(list(fields), count)
-    _reply_fields(c, names, fields if with_values else None)
+    names = table.names()
+    if count < len(names):
+        names = random.sample(names, count)
+    _reply_fields(c, names, table if with_values else None)
 
 
 # A negative count asks for that many picks, repeats allowed: a 20-byte request could ask
@@ -339,14 +340,13 @@ def _reply_repeated(c: Client, table: Table, count: int, with_values: bool) -> N
     if count > HRANDFIELD_MAX_REPEATED:
         raise errors.CommandError(errors.HRANDFIELD_REPLY_LIMIT.format(
             HRANDFIELD_MAX_REPEATED, HRANDFIELD_MAX_BYTES))
-    fields = table.fields
-    encode = _field_encoder(c, fields if with_values else None)
-    if count >= len(fields):
+    encode = _field_encoder(c, table if with_values else None)
+    if count >= len(table):
         # Encode each field once and pick among the encodings.
-        picks = random.choices([encode(name) for name in fields], k=count)
+        picks = random.choices([encode(name) for name in table.names()], k=count)
     else:
-        random_member = table.index.random_member
-        picks = [encode(random_member()) for _ in range(count)]
+        random_field = c.db.random_field
+        picks = [encode(random_field(table)) for _ in range(count)]
     if sum(map(len, picks)) > HRANDFIELD_MAX_BYTES:
         raise errors.CommandError(errors.HRANDFIELD_REPLY_LIMIT.format(
             HRANDFIELD_MAX_REPEATED, HRANDFIELD_MAX_BYTES))
@@ -354,31 +354,35 @@ def _reply_repeated(c: Client, table: Table, count: int, with_values: bool) -> N
     c.reply.out += b"".join(picks)
 
 
-def _field_encoder(c: Client, fields: dict[bytes, bytes] | None) -> Callable[[bytes], bytes]:
-    """Encodes one element of HRANDFIELD's reply: a name, or a name and its value
-    (flat in RESP2, a pair in RESP3)."""
-    if fields is None:
+def _field_encoder(c: Client, table: Table | None) -> Callable[[bytes], bytes]:
+    """Encodes one element of HRANDFIELD's reply: a name, or (given the table) a name
+    and its value (flat in RESP2, a pair in RESP3)."""
+    if table is None:
         return lambda name: b"$%d\r\n%s\r\n" % (len(name), name)
     head = b"*2\r\n" if c.reply.resp3 else b""
+    lookup = table.value
 
     def encode(name: bytes) -> bytes:
-        value = fields[name]
+        value = lookup(name)
         return b"%s$%d\r\n%s\r\n$%d\r\n%s\r\n" % (head, len(name), name, len(value), value)
 
     return encode
 
 
-def _reply_fields(c: Client, names: list[bytes], fields: dict[bytes, bytes] | None) -> None:
-    """HRANDFIELD's reply: names, or name/value pairs (flat in RESP2, nested in RESP3)."""
+def _reply_fields(c: Client, names: list[bytes], table: Table | None) -> None:
+    """HRANDFIELD's reply: names, or (given the table) name/value pairs (flat in RESP2,
+    nested in RESP3)."""
     r = c.reply
-    if fields is None:
+    if table is None:
         r.bulks(names)
-    elif r.resp3:
+        return
+    pairs = zip(names, table.values_of(names), strict=True)
+    if r.resp3:
         r.array_len(len(names))
-        for name in names:
-            r.bulks((name, fields[name]))
+        for pair in pairs:
+            r.bulks(pair)
     else:
-        r.bulks([item for name in names for item in (name, fields[name])])
+        r.bulks([item for pair in pairs for item in pair])
 
 
 @command("hscan", -3, "readonly",
@@ -398,10 +402,7 @@ def hscan(c: Client, argv: list[bytes]) -> None:
         c.reply.array_len(0)
         return
     pattern, count, _, novalues = scan_options(argv, 3, allow_type=False, allow_novalues=True)
-    if table.listpack:
-        next_cursor, names = 0, list(table.fields)
-    else:
-        next_cursor, names = table.index.scan(cursor, count)
+    next_cursor, names = c.db.scan_fields(table, cursor, count)
     if pattern is not None:
         match = compile_glob(pattern)
         names = [name for name in names if match(name)]
@@ -411,5 +412,5 @@ def hscan(c: Client, argv: list[bytes]) -> None:
     if novalues:
         r.bulks(names)
     else:
-        fields = table.fields
-        r.bulks([item for name in names for item in (name, fields[name])])
+        pairs = zip(names, table.values_of(names), strict=True)
+        r.bulks([item for pair in pairs for item in pair])

@@ -145,7 +145,7 @@ def _object_table(c: Client, key: bytes) -> Table | None:
 def object_encoding(c: Client, argv: list[bytes]) -> None:
     table = _object_table(c, argv[2])
     if table is not None:
-        c.reply.bulk(b"listpack" if table.listpack else b"hashtable")
+        c.reply.bulk(table.encoding())
 
 
 @command("freq", 3, "readonly", syntax="key",
