@@ -15,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from .protocol import sdscatrepr, split_inline_args
+
 BASE, INCR, HISTORY = "b", "i", "h"
 MANIFEST_MAX_LINE = 1024
 TEMP_PREFIX = "temp-"
@@ -75,7 +77,7 @@ class Manifest:
                 raise ManifestError(f"line {number}: The AOF manifest file contains too "
                                     "long line" if len(line) > MANIFEST_MAX_LINE else
                                     f"line {number}: Invalid AOF manifest file format")
-            words = split_args(line.strip(b" \t\r\n"))
+            words = split_inline_args(line.strip(b" \t\r\n"))
             if words is None or len(words) < 6 or len(words) % 2:
                 raise ManifestError(f"line {number}: Invalid AOF manifest file format")
             values = {words[i].lower(): words[i + 1] for i in range(0, len(words), 2)}
@@ -110,11 +112,6 @@ def _format_line(entry: AofFile) -> str:
 
 
 _PLAIN = re.compile(rb"[\x21-\x7e]+")
-_ESCAPES = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
-            ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
-_UNESCAPE = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b",
-             ord("a"): b"\a"}
-_HEX = re.compile(rb"[0-9a-fA-F]{2}")
 
 
 def quote(name: str) -> str:
@@ -123,69 +120,7 @@ def quote(name: str) -> str:
     raw = name.encode("utf-8", "surrogateescape")
     if _PLAIN.fullmatch(raw) and not any(c in raw for c in b"\"\'\\"):
         return name
-    out = bytearray(b'"')
-    for char in raw:
-        if char in _ESCAPES:
-            out += _ESCAPES[char]
-        elif 0x20 <= char < 0x7f:
-            out.append(char)
-        else:
-            out += b"\\x%02x" % char
-    out += b'"'
-    return out.decode("ascii")
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """Split a line into words as Redis' sdssplitargs does (double quotes with C escapes,
-    single quotes); None when the quotes are unbalanced."""
-    words: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in b" \t\r\n\v\f":
-            i += 1
-        if i >= n:
-            return words
-        word = bytearray()
-        quote_char = 0
-        while True:
-            if i >= n:
-                if quote_char:
-                    return None
-                break
-            char = line[i]
-            if quote_char == 34:  # "
-                if char == 92 and line[i + 1:i + 2] == b"x" and _HEX.fullmatch(line[i + 2:i + 4]):
-                    word.append(int(line[i + 2:i + 4], 16))
-                    i += 3
-                elif char == 92 and i + 1 < n:
-                    i += 1
-                    word += _UNESCAPE.get(line[i], line[i:i + 1])
-                elif char == 34:
-                    if i + 1 < n and line[i + 1] not in b" \t\r\n\v\f":
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(char)
-            elif quote_char == 39:  # '
-                if char == 92 and line[i + 1:i + 2] == b"'":
-                    i += 1
-                    word.append(39)
-                elif char == 39:
-                    if i + 1 < n and line[i + 1] not in b" \t\r\n\v\f":
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(char)
-            elif char in b" \t\r\n\v\f":
-                break
-            elif char in (34, 39) and not word:
-                quote_char = char
-            else:
-                word.append(char)
-            i += 1
-        words.append(bytes(word))
+    return sdscatrepr(raw).decode("ascii")
 
 
 class AofDirectory:

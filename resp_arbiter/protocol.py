@@ -475,6 +475,25 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
         args.append(bytes(current))
 
 
+# sdscatrepr: printable ASCII as is, except backslash and double quote; \n \r \t \a \b
+# by name; every other byte as \xHH.
+_REPR_BYTE = [b"\\x%02x" % byte for byte in range(256)]
+for _byte in range(0x20, 0x7F):
+    _REPR_BYTE[_byte] = bytes((_byte,))
+for _byte, _text in ((0x5C, b"\\\\"), (0x22, b'\\"'), (0x0A, b"\\n"), (0x0D, b"\\r"),
+                     (0x09, b"\\t"), (0x07, b"\\a"), (0x08, b"\\b")):
+    _REPR_BYTE[_byte] = _text
+_NEEDS_ESCAPE = re.compile(rb'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+
+
+def sdscatrepr(arg: bytes) -> bytes:
+    """An argument double-quoted as Redis' sdscatrepr writes it (MONITOR lines, the
+    manifest, CONFIG REWRITE); `split_inline_args` reads it back."""
+    if _NEEDS_ESCAPE.search(arg) is None:
+        return b'"%s"' % arg
+    return b'"%s"' % b"".join([_REPR_BYTE[byte] for byte in arg])
+
+
 # ---------------------------------------------------------------------------------------
 # Replies
 

@@ -8,9 +8,10 @@ The slow log and the MONITOR feed are only reached past one comparison.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections import deque
+
+from .protocol import sdscatrepr
 
 # -- latency histograms ---------------------------------------------------------------
 
@@ -171,27 +172,9 @@ class SlowLog:
 
 # -- MONITOR --------------------------------------------------------------------------
 
-# sdscatrepr: printable ASCII as is, except backslash and double quote; \n \r \t \a \b
-# by name; every other byte as \xHH.
-_REPR_BYTE = [b"\\x%02x" % byte for byte in range(256)]
-for _byte in range(0x20, 0x7F):
-    _REPR_BYTE[_byte] = bytes((_byte,))
-for _byte, _text in ((0x5C, b"\\\\"), (0x22, b'\\"'), (0x0A, b"\\n"), (0x0D, b"\\r"),
-                     (0x09, b"\\t"), (0x07, b"\\a"), (0x08, b"\\b")):
-    _REPR_BYTE[_byte] = _text
-_NEEDS_ESCAPE = re.compile(rb'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
-
-
-def quote_arg(arg: bytes) -> bytes:
-    """An argument as Redis' sdscatrepr quotes it in MONITOR lines."""
-    if _NEEDS_ESCAPE.search(arg) is None:
-        return b'"%s"' % arg
-    return b'"%s"' % b"".join([_REPR_BYTE[byte] for byte in arg])
-
-
 def monitor_line(unix_ns: int, source: str, argv: list[bytes]) -> bytes:
     """One MONITOR line: `+<sec>.<usec> [0 <source>] "arg" ...` and CRLF."""
     micros = unix_ns // 1000
     return b"+%d.%06d [0 %s] %s\r\n" % (
         micros // 1_000_000, micros % 1_000_000, source.encode("utf-8", "surrogateescape"),
-        b" ".join([quote_arg(arg) for arg in argv]))
+        b" ".join([sdscatrepr(arg) for arg in argv]))

@@ -18,8 +18,9 @@ from resp_arbiter import aof as aof_module
 from resp_arbiter import aof_base
 from resp_arbiter.aof import AofStartError
 from resp_arbiter.aof_base import write_base_file
-from resp_arbiter.aof_manifest import AofFile, Manifest, ManifestError, quote, split_args
+from resp_arbiter.aof_manifest import AofFile, Manifest, ManifestError, quote
 from resp_arbiter.client import Client
+from resp_arbiter.protocol import split_inline_args as split_args
 
 # -- the manifest -----------------------------------------------------------------------
 

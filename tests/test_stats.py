@@ -11,9 +11,10 @@ import pytest
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
+from resp_arbiter.protocol import sdscatrepr
 from resp_arbiter.registry import Command, lookup
 from resp_arbiter.server import Server
-from resp_arbiter.stats import CommandStats, ErrorStats, SlowLog, monitor_line, quote_arg
+from resp_arbiter.stats import CommandStats, ErrorStats, SlowLog, monitor_line
 
 
 def _server(**settings: str) -> tuple[Server, Client]:
@@ -172,7 +173,7 @@ def test_error_codes_are_taken_as_redis_takes_them() -> None:
     (b" ~!#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}", b"\" ~!#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}\""),
 ])
 def test_monitor_quotes_arguments_like_sdscatrepr(arg: bytes, quoted: bytes) -> None:
-    assert quote_arg(arg) == quoted
+    assert sdscatrepr(arg) == quoted
 
 
 def test_monitor_line_format() -> None:
