@@ -114,8 +114,9 @@ OPTIONS: tuple[Option, ...] = (
            "private directory the master makes, and removes at exit)", check=_text),
     Option("socket_perm", 0o700, "permissions of the socket once the arbiter is ready "
            "(default: the workers' user only)", check=_mode),
-    Option("password", None, "clients must AUTH with it; set over the socket, never on "
-           "the arbiter's command line (workers find it in GUNICORN_STASH_URL)",
+    Option("password", None, "clients must AUTH with it; given to the arbiter on its "
+           "standard input, never on its command line (workers find it in "
+           "GUNICORN_STASH_URL)",
            check=_text),
     Option("maxclients", None, setting="maxclients"),
     Option("idle_timeout", None, setting="timeout"),
