@@ -70,6 +70,14 @@ def _text(value: Any) -> str:
     return value
 
 
+def _directory(value: Any) -> str:
+    # Absolute now: gunicorn's `chdir` setting may move the master before the arbiter starts.
+    path = _text(value)
+    if not path:
+        raise ValueError("a directory is needed")
+    return os.path.abspath(path)
+
+
 def _mode(value: Any) -> int:
     mode = SETTINGS["unixsocketperm"].convert(value) if isinstance(value, str) else value
     if isinstance(mode, bool) or not isinstance(mode, int):
@@ -125,11 +133,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("loglevel", "warning", setting="loglevel"),
     Option("logfile", None, "the arbiter's log file (default: gunicorn's standard output)",
            setting="logfile"),
+    Option("persist_dir", None, "keep the tables in append-only files in this directory "
+           "(created owner-only if missing), reloaded by every start of the arbiter; the "
+           "arbiter's `--appendonly yes --dir`", check=_directory),
+    Option("appendfsync", "everysec", setting="appendfsync"),
     Option("tables", (), "tables created at start and after every restart",
            check=_tables),
     Option("url", None, "use this server (a redis-py URL) and start no arbiter; "
            "GUNICORN_STASH_URL, when set, wins", check=_text),
-    Option("ready_timeout", 10.0, "seconds the master waits for the arbiter to answer",
+    Option("ready_timeout", 10.0, "seconds the master waits for the arbiter to accept "
+           "connections (then it waits for the answer while the arbiter reloads "
+           "`persist_dir`)",
            check=_seconds),
     Option("extra_args", (), "more arbiter command-line options, passed as given",
            check=_arguments),
@@ -169,8 +183,12 @@ def arbiter_flags(options: Any) -> list[str]:
     flags: list[str] = []
     for option in OPTIONS:
         value = getattr(options, option.name)
+        if option.name == "appendfsync" and options.persist_dir is None:
+            continue
         if option.flag and value is not None:
             flags += [option.flag, str(value)]
+    if options.persist_dir is not None:
+        flags += ["--appendonly", "yes", "--dir", options.persist_dir]
     return flags
 
 

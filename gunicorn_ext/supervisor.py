@@ -32,6 +32,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -114,6 +115,40 @@ def _check_private(directory: str, owner: Owner, socket_perm: int) -> None:
             or info.st_mode & 0o022):
         raise RuntimeError(f"{directory} is no longer a private directory of this user")
 
+def persist_directory(path: str) -> None:
+    """Make the arbiter's data directory if it is missing (this user's only: the files
+    hold every table), and refuse one the arbiter, which runs as this user, cannot use."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RuntimeError(f"persist_dir {path} is not writable by uid {os.geteuid()}")
+
+
+def _probe(path: str, alive: Any) -> bool | None:
+    """Connect and PING. True once it answers (PONG, or NOAUTH: up, with a password);
+    None if it does not accept connections; False if it closed without answering. While
+    connected it waits as long as `alive()` holds: the arbiter accepts connections while
+    it reloads its data and answers once that is done."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(path)
+            sock.sendall(b"PING\r\n")
+        except OSError:
+            return None
+        while True:
+            try:
+                reply = sock.recv(64)
+            except TimeoutError:
+                if alive():
+                    continue
+                return False
+            except OSError:
+                return False
+            return reply.startswith((b"+PONG", b"-NOAUTH"))
+
+
 def describe_exit(code: int | None) -> str:
     """How a child ended, as `Popen.returncode` says it."""
     if code is None:
@@ -145,6 +180,8 @@ class ArbiterSupervisor:
         self.socket_path = socket_path
         self.url = unix_url(socket_path, options.password)
         self.process: subprocess.Popen[bytes] | None = None
+        #: How many tables the arbiter held when it first answered (reloaded ones).
+        self.loaded = 0
         self.stopped = False
         self.failures = 0
         self.next_attempt = 0.0
@@ -166,6 +203,9 @@ class ArbiterSupervisor:
         if error:
             raise RuntimeError(f"the stash arbiter could not start: {error}")
         self._announce("ready")
+        if self.options.persist_dir is not None:
+            self.log.info("Stash arbiter loaded %d tables from %s", self.loaded,
+                          self.options.persist_dir)
 
     def _spawn(self) -> str | None:
         """Start the arbiter and prepare it; the reason on failure, None on success."""
@@ -174,6 +214,8 @@ class ArbiterSupervisor:
         try:
             if self.directory is not None:
                 _check_private(self.directory, self.owner, self.options.socket_perm)
+            if self.options.persist_dir is not None:
+                persist_directory(self.options.persist_dir)
             # In the workers' group, the socket is open to them from its first moment.
             group = self.owner.gid if self.owner.gid != os.getegid() else None
             self.process = subprocess.Popen(
@@ -183,21 +225,34 @@ class ArbiterSupervisor:
                 self._send_password(self.process)
         except (OSError, RuntimeError) as exc:
             return str(exc)
-        deadline = time.monotonic() + self.options.ready_timeout
-        while not ping(self.socket_path, timeout=0.5):
-            code = self.process.poll()
-            if code is not None:
-                return f"arbiter {describe_exit(code)} before answering on {self.socket_path}"
-            if time.monotonic() > deadline:
-                self._terminate()
-                return f"no answer on {self.socket_path} after {self.options.ready_timeout}s"
-            time.sleep(0.01)
+        error = self._wait_ready(self.process)
+        if error:
+            return error
         try:
             self._prepare(self.process.pid)
         except (wire.ReplyError, OSError, RuntimeError) as exc:
             self._terminate()
             return f"cannot prepare the arbiter: {exc}"
         return None
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> str | None:
+        """Wait for the arbiter's first answer; the reason on failure, None once ready.
+
+        `ready_timeout` bounds the wait for the socket to accept a connection. Once it
+        does, the master waits for the answer for as long as the arbiter runs: it answers
+        only once it has reloaded `persist_dir`, however long that takes."""
+        deadline = time.monotonic() + self.options.ready_timeout
+        while True:
+            answered = _probe(self.socket_path, lambda: process.poll() is None)
+            if answered:
+                return None
+            code = process.poll()
+            if code is not None:
+                return f"arbiter {describe_exit(code)} before answering on {self.socket_path}"
+            if answered is None and time.monotonic() > deadline:
+                self._terminate()
+                return f"no answer on {self.socket_path} after {self.options.ready_timeout}s"
+            time.sleep(0.01)
 
     def _send_password(self, process: subprocess.Popen[bytes]) -> None:
         """Give the arbiter its password as a configuration file on standard input: it
@@ -218,6 +273,9 @@ class ArbiterSupervisor:
             if answering != pid:
                 raise RuntimeError(f"process {answering} answers on {self.socket_path}, "
                                    f"not the arbiter (pid {pid})")
+            keyspace = server.call("INFO", "keyspace")
+            found = re.search(rb"^db0:keys=(\d+)", keyspace, re.M)
+            self.loaded = int(found.group(1)) if found else 0
             for name in self.options.tables:
                 server.call("STASH.ENSURE", name)
         if self.owner.is_other:
@@ -251,11 +309,21 @@ class ArbiterSupervisor:
         if error is None:
             self.failures = 0
             self._announce("restarted")
+            self._report_data()
             return
         self.failures += 1
         delay = min(MAX_BACKOFF, 2.0 ** (self.failures - 1))
         self.next_attempt = time.monotonic() + delay
         self.log.error("Stash arbiter restart failed (%s); next attempt in %.0fs", error, delay)
+
+    def _report_data(self) -> None:
+        """After a restart, say what became of the tables: reloaded, or lost."""
+        if self.options.persist_dir is not None:
+            self.log.info("Stash arbiter reloaded %d tables from %s", self.loaded,
+                          self.options.persist_dir)
+        else:
+            self.log.warning("Stash arbiter restarted empty: every stash table it held is "
+                             "lost (persist_dir keeps them across restarts)")
 
     def stop(self) -> None:
         """Stop the arbiter (gracefully, then by force) and leave no socket behind."""

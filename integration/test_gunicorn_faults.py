@@ -59,6 +59,9 @@ def test_killed_arbiter_is_restarted_at_the_same_path(started: tuple[Gunicorn, i
     assert master.log().count(f"; restarting it at {sock}") == 2
     # gunicorn reaps every child with waitpid(-1); the status is claimed before it does.
     assert master.log().count("died (killed by SIGKILL); restarting") == 2
+    # Without persist_dir the master says the data is gone.
+    assert master.log().count("Stash arbiter restarted empty: every stash table it held "
+                              "is lost") == 2
 
 
 def test_master_sigkill_takes_the_arbiter_down(started: tuple[Gunicorn, int, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +43,11 @@ def test_an_unknown_option_lists_the_options() -> None:
     ({"tables": "sessions"}, TypeError, "a list of table names is needed"),
     ({"socket_perm": 0o1777}, ValueError, "permissions are between 0o000 and 0o777"),
     ({"ready_timeout": 0}, ValueError, "a positive number of seconds is needed"),
-    ({"url": 5}, TypeError, "a str is needed, not int")])
+    ({"url": 5}, TypeError, "a str is needed, not int"),
+    ({"appendfsync": "sometimes"}, ValueError, "argument(s) must be one of the following: "
+                                               "everysec, always, no"),
+    ({"persist_dir": ""}, ValueError, "a directory is needed"),
+    ({"persist_dir": 3}, TypeError, "a str is needed, not int")])
 def test_values_the_arbiter_would_refuse_are_refused_when_the_file_is_read(
         options: dict[str, Any], error: type[Exception], text: str) -> None:
     [(name, value)] = options.items()
@@ -62,6 +67,19 @@ def test_one_declaration_feeds_the_flags() -> None:
     assert [field for field in StashOptions.__dataclass_fields__] == [o.name for o in OPTIONS]
     for option in OPTIONS:
         assert f"    {option.name} (default " in StashOptions.__doc__
+
+
+def test_persist_dir_turns_on_the_append_only_file(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    options = StashOptions(persist_dir="data", appendfsync="always")
+    # Made absolute when the file is read: gunicorn's `chdir` may move the master later.
+    assert options.persist_dir == str(tmp_path / "data")
+    assert arbiter_flags(options) == [
+        "--loglevel", "warning", "--appendfsync", "always",
+        "--appendonly", "yes", "--dir", str(tmp_path / "data")]
+    # The fsync policy means nothing without persist_dir, and is not passed.
+    assert "--appendfsync" not in arbiter_flags(StashOptions(appendfsync="always"))
 
 
 def test_the_documentation_shows_the_declared_options() -> None:
