@@ -25,7 +25,7 @@ from pathlib import Path
 
 import redis
 
-from bench.servers import start_arbiter
+from bench.servers import encode_request, start_arbiter
 from bench.soak import rss_bytes
 
 PASSWORD = "hostile-test"
@@ -34,23 +34,19 @@ BIG_TABLE_FIELDS = 20_000
 GOOD_FIELDS = {b"f%d" % i: b"v%d" % i for i in range(50)}
 
 
-def _encode(*argv: bytes) -> bytes:
-    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-
-
 def _connect(path: str, authenticate: bool) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(2.0)
     sock.connect(path)
     if authenticate:
-        sock.sendall(_encode(b"AUTH", PASSWORD.encode()))
+        sock.sendall(encode_request(b"AUTH", PASSWORD.encode()))
         sock.recv(64)
     return sock
 
 
 def never_reads(path: str, deadline: float, authenticate: bool) -> None:
     """Pipelines HGETALL of a large table and never reads a reply; reconnects when cut."""
-    request = _encode(b"HGETALL", b"big") * 100
+    request = encode_request(b"HGETALL", b"big") * 100
     while time.time() < deadline:
         with contextlib.suppress(OSError), _connect(path, authenticate) as sock:
             while time.time() < deadline:
@@ -101,8 +97,9 @@ def half_bulks(path: str, deadline: float) -> None:
 def bad_patterns(path: str, deadline: float) -> None:
     """KEYS, SCAN MATCH and CONFIG GET with patterns that make backtracking matchers
     explode."""
-    requests = [_encode(b"KEYS", b"*" * 40 + b"b"), _encode(b"CONFIG", b"GET", b"*" * 30 + b"x"),
-                _encode(b"SCAN", b"0", b"MATCH", b"*a" * 500 + b"b", b"COUNT", b"1000")]
+    requests = [encode_request(b"KEYS", b"*" * 40 + b"b"),
+                encode_request(b"CONFIG", b"GET", b"*" * 30 + b"x"),
+                encode_request(b"SCAN", b"0", b"MATCH", b"*a" * 500 + b"b", b"COUNT", b"1000")]
     while time.time() < deadline:
         with contextlib.suppress(OSError), _connect(path, authenticate=True) as sock:
             for request in requests:

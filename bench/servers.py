@@ -74,6 +74,26 @@ def alive(pid: int) -> bool:
         return False
 
 
+def encode_request(*argv: bytes | str | int) -> bytes:
+    """One request as a RESP multibulk, the way every client library sends it."""
+    parts = [b"*%d\r\n" % len(argv)]
+    for arg in argv:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """A process' resident memory now (VmRSS) and at its peak so far (VmHWM), in bytes."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0]) * 1024
+    return values
+
+
 def stop_pid(pid: int, process: subprocess.Popen | None = None) -> None:
     """SIGTERM `pid`, SIGKILL it if it lingers. `process` reaps our own children."""
     with contextlib.suppress(ProcessLookupError):

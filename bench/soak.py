@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from bench.servers import start_arbiter
+from bench.servers import process_memory, start_arbiter
 
 TABLES = 200
 FIELDS = 500
@@ -30,11 +30,7 @@ SAMPLE_EVERY = 1.0
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    return process_memory(pid)["VmRSS"]
 
 
 def _operation(client: redis.Redis, rng: random.Random) -> None:

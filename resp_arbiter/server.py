@@ -628,11 +628,8 @@ def _bind_unix(path: str, perm: int) -> socket.socket:
 
 
 def _writes(client: Client, spec: Command) -> bool:
-    """Whether CLIENT PAUSE WRITE holds this command: a write, or an EXEC of writes."""
-    if spec.is_write or "may_replicate" in spec.flags:
-        return True
-    return spec.name == "exec" and spec.parent is None and client.multi is not None \
-        and any(queued.is_write for queued, _ in client.multi)
+    """Whether CLIENT PAUSE WRITE holds this command: one that changes data, or may."""
+    return "may_replicate" in spec.flags or _changes_data(client, spec)
 
 
 def _shown(client: Client, argv: list[bytes]) -> list[bytes]:

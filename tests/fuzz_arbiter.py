@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hiredis
-from servers import ServerProcess, start_arbiter
+from servers import ServerProcess, encode_request, start_arbiter
 
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.registry import COMMANDS, Command, parse_syntax
@@ -95,10 +95,6 @@ def shown(value: object, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
-def encode(argv: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-
-
 @dataclass
 class Generator:
     """Draws inputs from a seeded random source, so a seed reproduces a run."""
@@ -145,7 +141,8 @@ class Generator:
         parts = []
         for _ in range(rng.randrange(1, 4)):
             argv = self.command()
-            parts.append(encode(argv) if rng.random() < 0.8 else b" ".join(argv) + b"\r\n")
+            parts.append(encode_request(*argv) if rng.random() < 0.8
+                         else b" ".join(argv) + b"\r\n")
         data = bytearray(b"".join(parts))
         for _ in range(rng.randrange(1, 6)):
             action = rng.random()
@@ -245,8 +242,8 @@ class Fuzzer:
         self.server = server
         self.generator = Generator(random.Random(seed))
         self.checker = Connection(server.socket_path)
-        self.checker.sock.sendall(encode([b"HSET", SENTINEL, *(
-            item for pair in SENTINEL_FIELDS.items() for item in pair)]))
+        self.checker.sock.sendall(encode_request(b"HSET", SENTINEL, *(
+            item for pair in SENTINEL_FIELDS.items() for item in pair)))
         list(self.checker.replies(1))
         self.client = Connection(server.socket_path)
         self.left_open: list[Connection] = []
@@ -278,7 +275,8 @@ class Fuzzer:
         if self.client.closed:
             self._fresh_client()
         try:
-            self.client.sock.sendall(encode(argv) + encode([b"ECHO", b"fuzz-marker"]))
+            self.client.sock.sendall(encode_request(*argv)
+                                     + encode_request(b"ECHO", b"fuzz-marker"))
             replies = list(self.client.replies(2))
         except (BrokenPipeError, ConnectionResetError):
             self._fresh_client()
@@ -317,7 +315,7 @@ class Fuzzer:
         began = time.perf_counter()
         checker = self.checker
         try:
-            checker.sock.sendall(encode([b"PING"]) + encode([b"HGETALL", SENTINEL]))
+            checker.sock.sendall(encode_request(b"PING") + encode_request(b"HGETALL", SENTINEL))
             pong, table = checker.replies(2)
         except (OSError, ValueError) as exc:
             raise FuzzFailure(f"the checking client failed after input "

@@ -1,9 +1,9 @@
 """Clients that misbehave, and what they cost a server process.
 
-Raw Unix sockets that pipeline without reading, trickle, or leave mid-request; the
-server's resident memory read from /proc/<pid>/status; and the PING latency another
-client sees meanwhile, measured from a child process so that the load generator in the
-test process does not delay it (they would share the GIL).
+Raw Unix sockets that pipeline without reading, trickle, or leave mid-request (requests
+from `servers.encode_request`, memory from `servers.process_memory`), and the PING
+latency another client sees meanwhile, measured from a child process so that the load
+generator in the test process does not delay it (they would share the GIL).
 """
 
 from __future__ import annotations
@@ -39,26 +39,6 @@ while True:
         print(f"{worst:.6f}", flush=True)
     time.sleep(0.005)
 """
-
-
-def memory(pid: int) -> dict[str, int]:
-    """Resident memory now (VmRSS) and at its peak so far (VmHWM), in bytes."""
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                values[name] = int(rest.split()[0]) * 1024
-    return values
-
-
-def command(*argv: bytes | str | int) -> bytes:
-    """One request as a RESP multibulk."""
-    parts = [b"*%d\r\n" % len(argv)]
-    for arg in argv:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
 
 
 def connect(path: str, timeout: float = 30.0) -> socket.socket:

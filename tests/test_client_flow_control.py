@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from hostile import command
+from servers import encode_request as command
 
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.config import Config

@@ -15,13 +15,13 @@ from hostile import (
     MIB,
     PingWatch,
     closed_by_server,
-    command,
     connect,
-    memory,
     read_exactly,
     send_until_closed,
 )
 from servers import PairFactory, ServerProcess, poll_until, start_arbiter
+from servers import encode_request as command
+from servers import process_memory as memory
 
 PASSWORD = "s3cret"
 LIMIT_LOG = "scheduled to be closed ASAP for overcoming of output buffer limits."

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from hostile import MIB, PingWatch, command, connect, memory, read_exactly
+from hostile import MIB, PingWatch, connect, read_exactly
+from servers import encode_request as command
 from servers import poll_until, start_arbiter, start_redis
+from servers import process_memory as memory
 
 # Other clients' PING during a large upload: proves "does not stall", generously
 # (a 500 MB bulk used to stall them 2.3 s).

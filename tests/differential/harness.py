@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from servers import encode_request
+
 from . import compare as cmp
 from .resp import Reply, split_replies
 
@@ -27,14 +29,7 @@ UNTIL_CLOSE = None
 
 def encode(argv: Sequence[Arg]) -> bytes:
     """A request as a RESP multibulk, the way every client library sends it."""
-    parts = [b"*%d\r\n" % len(argv)]
-    for arg in argv:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif isinstance(arg, int):
-            arg = b"%d" % arg
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
+    return encode_request(*argv)
 
 
 @dataclass(frozen=True)
