@@ -135,12 +135,20 @@ class AppendOnlyFile:
         with contextlib.suppress(RuntimeError):  # (in-process tests run without a loop)
             self._loop = asyncio.get_running_loop()
         directory = self._directory()
+        appendonly = self.config["appendonly"] == "yes"
         try:
-            for name in directory.stale_temp_files():
-                directory.remove(name)
+            # Temporary files are stale only if no other arbiter works in the directory.
+            if (appendonly or directory.exists()) and directory.lock():
+                for name in directory.stale_temp_files():
+                    directory.remove(name)
+            elif appendonly:
+                raise AofStartError(errors.AOF_DIRECTORY_LOCKED % directory.path)
         except OSError as exc:
+            if appendonly:
+                raise AofStartError(f"Can't open the append-only directory "
+                                    f"{directory.path}: {exc.strerror or exc}") from exc
             log.warning("Can't remove stale temporary AOF files: %s", exc)
-        if self.config["appendonly"] != "yes":
+        if not appendonly:
             return
         try:
             manifest = directory.read_manifest()
@@ -752,6 +760,15 @@ class AppendOnlyFile:
         """As Redis' startAppendOnly: log from now on into a temporary increment, and
         write a base of the current data in the background; AOF is on once it exists."""
         self._loop = self._loop or asyncio.get_running_loop()
+        try:
+            locked = self._directory().lock()
+        except OSError as exc:
+            log.warning("Can't open the append-only directory %s: %s",
+                        self._directory().path, exc.strerror or exc)
+            return errors.AOF_CANT_TURN_ON
+        if not locked:
+            log.warning(errors.AOF_DIRECTORY_LOCKED, self._directory().path)
+            return errors.AOF_CANT_TURN_ON
         self._kill_child()
         self.state = WAIT_REWRITE
         if self.keyspace.frozen:  # inside EXEC: a fork now would split the transaction

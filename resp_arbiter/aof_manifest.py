@@ -11,6 +11,7 @@ fsynced), so at any moment the directory names a complete, loadable set of files
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ class AofDirectory:
     def __init__(self, directory: str, filename: str) -> None:
         self.path = directory
         self.filename = filename
+        self._lock_fd = -1
 
     @property
     def manifest_name(self) -> str:
@@ -156,6 +158,26 @@ class AofDirectory:
 
     def create(self) -> None:
         os.makedirs(self.path, exist_ok=True)
+
+    def lock(self) -> bool:
+        """Hold an exclusive lock on the directory for the rest of this process's life
+        (nothing is written in it for that); False if another process holds it.
+
+        Two servers appending to one file set would interleave their records and each
+        rewrite would drop the other's: the second arbiter must refuse to start. A crashed
+        holder's lock goes with it. redis-server takes no such lock, so this guards
+        arbiters against each other, not against a redis-server on the same directory."""
+        if self._lock_fd >= 0:
+            return True
+        self.create()
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
 
     def read_manifest(self) -> Manifest | None:
         """The manifest, or None when there is none (no AOF yet)."""

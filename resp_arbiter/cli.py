@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import logging
 import os
-import signal
 import sys
 from typing import NoReturn
 
 from . import __version__, commands  # noqa: F401  (registers the commands)
 from .conffile import ConfigFileError, format_value, load, shorten
 from .config import SENSITIVE, SETTINGS, Config, ConfigError, Setting, is_memory
+from .owners import die_with_parent
 from .proctitle import HIDDEN
 from .server import LOG_LEVELS, NOTICE, Server, StartupError
 
 log = logging.getLogger("resp_arbiter")
-PR_SET_PDEATHSIG = 1
 # Exit codes: 0 after a clean stop, 1 for any failure to start (redis-server's code for a
 # bad option, a bad configuration file or a failed bind). Never 3 or 4: gunicorn up to
 # 26.0 reads those from a child as a failed boot.
@@ -137,20 +135,6 @@ def setup_logging(config: Config) -> None:
     log.propagate = False
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to send SIGTERM when the parent exits; the cron's getppid() check covers
-    the other platforms and the race before this call."""
-    if not parent_pid or not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop when it is installed, the standard loop otherwise."""
     try:
@@ -187,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resp-arbiter: Can't open the log file {config['logfile']}: {exc.strerror}",
               file=sys.stderr)
         return EXIT_FAILURE
-    _die_with_parent(config.parent_pid)
+    die_with_parent(config.parent_pid)
     loop = new_event_loop()
     try:
         loop.run_until_complete(_run(Server(config)))

@@ -34,6 +34,7 @@ WRONG_ARITY = "ERR wrong number of arguments for '{}' command"
 UNKNOWN_SUBCOMMAND = "ERR unknown subcommand '{}'. Try {} HELP."
 SYNTAX = "ERR syntax error"
 NOT_INTEGER = "ERR value is not an integer or out of range"
+NO_SUCH_PROCESS = "ERR no such process"
 NOT_FLOAT = "ERR value is not a valid float"
 INVALID_CURSOR = "ERR invalid cursor"
 NO_SUCH_KEY = "ERR no such key"
@@ -148,6 +149,8 @@ BGSAVE_CHILD_ACTIVE = ("ERR Another child process is active (AOF?): can't BGSAVE
 SAVE_FAILED = "ERR"
 NOT_IN_TRANSACTION = "ERR Command not allowed inside a transaction"
 AOF_CANT_TURN_ON = "Unable to turn on AOF. Check server logs."
+AOF_DIRECTORY_LOCKED = ("Another process holds the append-only directory %s (another arbiter "
+                        "running on it?): two servers must never append to one file set")
 CONFIG_PROTECTED = "can't set protected config"
 
 # The arbiter's own.

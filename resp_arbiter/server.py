@@ -25,8 +25,9 @@ from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
 from .keyspace import Keyspace
-from .listeners import RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
+from .listeners import BACKLOG, RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
 from .memory import EVICTION_BUDGET, Memory
+from .owners import Owners
 from .registry import Command, lookup
 from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
 
@@ -78,6 +79,8 @@ class Server:
         self.config = config
         self.keyspace = Keyspace()
         self.memory = Memory(self.keyspace)
+        self.owners = Owners(self.stop)
+        self._socket_inode: int | None = None
         self.maxmemory = 0  # read on every command: 0 skips the memory check
         self._apply_memory_config()
         self.clients: dict[int, Client] = {}
@@ -479,7 +482,7 @@ class Server:
         self.aof.cron()
         self._close_idle_clients(now)
         self._check_output_limits(now)
-        self._check_parent()
+        self.owners.check()
         self._schedule_cron()
 
     def _sample_ops(self, now: float) -> None:
@@ -508,12 +511,6 @@ class Server:
             if client.held and client.write_paused:
                 self.output_limit_reached(client, now, soft_only=True)
 
-    def _check_parent(self) -> None:
-        parent = self.config.parent_pid
-        if parent and os.getppid() != parent:
-            log.warning("parent process %d is gone, shutting down", parent)
-            self.stop()
-
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -525,7 +522,7 @@ class Server:
             raise StartupError("no listener: give --unixsocket PATH and/or --port N")
         self._fit_maxclients()
         if path:
-            sock = _bind_unix(path, self.config["unixsocketperm"])
+            sock, self._socket_inode = _bind_unix(path, self.config["unixsocketperm"])
             self._servers.append(Listener(sock, self.accept_client))
         if port:
             for address in str(self.config["bind"]).split():
@@ -544,6 +541,7 @@ class Server:
         self._stopped = loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
+        self.owners.start(self.config.parent_pid)
 
     def _fit_maxclients(self) -> None:
         """Make room for `maxclients` descriptors, or lower it to what fits (Redis'
@@ -569,6 +567,7 @@ class Server:
         finally:
             if self._cron is not None:
                 self._cron.cancel()
+            self.owners.close()
             self._close_listeners()
             self.aof.stop()
             for client in list(self.clients.values()):
@@ -581,9 +580,12 @@ class Server:
         for listener in self._servers:
             listener.close()
         self._servers.clear()
-        if path:
+        # Only our own socket file: another server may have taken the path since.
+        if path and self._socket_inode is not None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                if os.stat(path).st_ino == self._socket_inode:
+                    os.unlink(path)
+            self._socket_inode = None
 
     @property
     def uptime(self) -> float:
@@ -593,38 +595,80 @@ class Server:
         return f"resp-arbiter {__version__}"
 
 
+UNIX_PATH_MAX = 107  # sun_path holds 108 bytes, the last a NUL
 _MAX_CLIENTS_REPLY = f"-{errors.MAX_CLIENTS}\r\n".encode()
 
 
-def _bind_unix(path: str, perm: int) -> socket.socket:
-    """Bind a Unix socket at `path`, taking over a stale socket file but never a live one."""
-    if os.path.exists(path):
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise StartupError(f"{path} exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        except OSError as exc:
-            raise StartupError(f"cannot check existing socket {path}: {exc}") from exc
-        else:
-            raise StartupError(f"another server is already answering on {path}")
-        finally:
-            probe.close()
+def _bind_unix(path: str, perm: int) -> tuple[socket.socket, int]:
+    """Bind and listen on a Unix socket at `path`, taking over a stale socket file but
+    never a live one; the socket and the inode of its file.
+
+    The socket is bound and listening under a name of its own first, then hard-linked to
+    `path`, which fails if `path` exists: of two arbiters started at once on one path,
+    one starts and the other says another server answers there. A plain bind would let
+    the second see the first's socket before it listens, take it for stale and unlink it.
+    """
+    private = f"{path}.{os.getpid()}"
+    if len(os.fsencode(private)) > UNIX_PATH_MAX:
+        private = path  # no room for a private name: bind in place
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o777 & ~perm)
     try:
-        sock.bind(path)
+        with contextlib.suppress(FileNotFoundError):
+            if private != path:
+                os.unlink(private)  # left by an arbiter of this pid that was killed
+        sock.bind(private)
+        os.chmod(private, perm)
+        sock.listen(BACKLOG)
+        if private != path:
+            _link_in_place(private, path)
     except OSError as exc:
         sock.close()
         raise StartupError(f"could not bind {path}: {exc}") from exc
+    except StartupError:
+        sock.close()
+        raise
     finally:
         os.umask(old_umask)
-    os.chmod(path, perm)
+        if private != path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(private)
     sock.setblocking(False)
-    return sock
+    return sock, os.stat(path).st_ino
+
+
+def _link_in_place(private: str, path: str) -> None:
+    """Give the listening socket at `private` its public name, unless a live one has it."""
+    for _ in range(2):
+        try:
+            os.link(private, path)
+            return
+        except FileExistsError:
+            _remove_stale_socket(path)
+    raise StartupError(f"another server is already answering on {path}")
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Unlink `path` if it is a socket nobody listens on; StartupError if it is live or
+    not a socket."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise StartupError(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except (ConnectionRefusedError, FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    except OSError as exc:
+        raise StartupError(f"cannot check existing socket {path}: {exc}") from exc
+    else:
+        raise StartupError(f"another server is already answering on {path}")
+    finally:
+        probe.close()
 
 
 def _writes(client: Client, spec: Command) -> bool:

@@ -18,6 +18,7 @@ from bench.servers import (
     Pair,
     ServerProcess,
     SetupError,
+    accepts_connections,
     alive,
     encode_request,
     poll_until,
@@ -29,7 +30,7 @@ from bench.servers import (
 )
 
 __all__ = ["REDIS_PY_DEFAULT_PROTOCOL", "Pair", "PairFactory", "ServerProcess", "SetupError",
-           "alive", "encode_request", "poll_until", "process_memory", "require_binary",
+           "accepts_connections", "alive", "encode_request", "poll_until", "process_memory", "require_binary",
            "start_arbiter", "start_pair", "start_redis", "stop_pid"]
 
 # redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
