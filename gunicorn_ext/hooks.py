@@ -17,9 +17,17 @@ import importlib
 import os
 from collections.abc import Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .options import stash_options
-from .supervisor import OWNER_ENV, ArbiterSupervisor, Owner, check_server, ping, redact
+from .supervisor import (
+    DIRECTORY_ENV,
+    OWNER_ENV,
+    ArbiterSupervisor,
+    Owner,
+    check_server,
+    redact,
+)
 from .wire import URL_ENV
 
 __all__ = ["URL_ENV", "enable_stash", "supervisor_for"]
@@ -58,6 +66,9 @@ def enable_stash(namespace: MutableMapping[str, Any], **options: Any) -> None:
     def when_ready(server: Any) -> None:
         start(server)
 
+    def pre_exec(server: Any) -> None:
+        _hand_over(server)
+
     def on_exit(server: Any) -> None:
         supervisor = supervisor_for()
         if supervisor is not None:
@@ -66,6 +77,7 @@ def enable_stash(namespace: MutableMapping[str, Any], **options: Any) -> None:
     _chain(namespace, "nworkers_changed", nworkers_changed, ours_first=True)
     _chain(namespace, "on_starting", on_starting, ours_first=True)
     _chain(namespace, "when_ready", when_ready, ours_first=True)
+    _chain(namespace, "pre_exec", pre_exec, ours_first=True)
     _chain(namespace, "on_exit", on_exit, ours_first=False)
 
 
@@ -104,7 +116,8 @@ def _resolve(hook: Any) -> Callable[..., Any]:
 
 
 def _start(server: Any, options: Any) -> None:
-    """Start (once per master) the arbiter, or adopt the server the environment names."""
+    """Start (once per master) the arbiter, adopt the one the master before a USR2 upgrade
+    hands over, or use the server the environment names."""
     global _supervisor, _started_in
     pid = os.getpid()
     if _started_in == pid:
@@ -121,23 +134,48 @@ def _start(server: Any, options: Any) -> None:
         source = URL_ENV if external == inherited_url else "enable_stash(url=...)"
         check_server(external, source, options.tables, log)
         return
-    path = options.socket_path
-    if path and "GUNICORN_PID" in os.environ:
-        path = _free_path_for_new_master(path)
-    _supervisor = ArbiterSupervisor(options, log, path, Owner.of(server))
-    _supervisor.start()
+    handed_over = (inherited_url is not None and owner is not None
+                   and os.environ.get("GUNICORN_PID") == owner)
+    if handed_over:
+        assert inherited_url is not None and owner is not None
+        _supervisor = ArbiterSupervisor(options, log, urlsplit(inherited_url).path,
+                                        Owner.of(server),
+                                        directory=os.environ.get(DIRECTORY_ENV) or None)
+        _supervisor.url = inherited_url  # (the password the running arbiter has)
+        if not _supervisor.adopt(int(owner)):
+            log.warning("Stash: the arbiter of master %s no longer answers at %s; "
+                        "starting one", owner, _supervisor.socket_path)
+            _supervisor.start()
+    else:
+        _supervisor = ArbiterSupervisor(options, log, options.socket_path, Owner.of(server))
+        _supervisor.start()
     os.environ[URL_ENV] = _supervisor.url
     os.environ[OWNER_ENV] = str(pid)
+    _set_directory_env(_supervisor.directory)
     _watch_master(server, _supervisor)
 
 
-def _free_path_for_new_master(path: str) -> str:
-    """A master re-executed by USR2 runs next to the old one: it takes `path.2` and on."""
-    candidate, number = path, 1
-    while ping(candidate, timeout=0.2):
-        number += 1
-        candidate = f"{path}.{number}"
-    return candidate
+def _set_directory_env(directory: str | None) -> None:
+    if directory is None:
+        os.environ.pop(DIRECTORY_ENV, None)
+    else:
+        os.environ[DIRECTORY_ENV] = directory
+
+
+def _hand_over(server: Any) -> None:
+    """In the child a USR2 forks, just before it executes the new master: give it the
+    arbiter's URL. gunicorn executes it with the environment it saved at start
+    (`cfg.env_orig`), not the current one, so the URL goes there."""
+    supervisor = _supervisor
+    if supervisor is None or _started_in != os.getppid():
+        return
+    environment = server.cfg.env_orig
+    environment[URL_ENV] = supervisor.url
+    environment[OWNER_ENV] = str(_started_in)
+    if supervisor.directory is None:
+        environment.pop(DIRECTORY_ENV, None)
+    else:
+        environment[DIRECTORY_ENV] = supervisor.directory
 
 
 def _watch_master(server: Any, supervisor: ArbiterSupervisor) -> None:

@@ -23,6 +23,13 @@ so its socket is open to the workers from the moment it exists, restarts include
 the arbiter is ready the socket is handed to the workers' user. By default the socket
 lives in a directory of its own that the master creates with a random name, so no other
 local user can take or block the path.
+
+A USR2 upgrade hands the arbiter over rather than starting a second one: the old master
+passes the URL on to the new one (`pre_exec`), which adopts the running arbiter
+(STASH.ADOPT: the arbiter now runs while either master lives). Whichever master lives
+restarts a dead arbiter, and a master that loses that race (the arbiter takes its socket
+path atomically and locks its append-only directory) adopts the winner. A master that
+stops releases the arbiter (STASH.RELEASE) and stops it only if no other master owns it.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import atexit
 import contextlib
 import os
 import re
+import select
 import signal
 import socket
 import stat
@@ -46,12 +54,15 @@ from . import wire
 from .options import arbiter_flags
 from .wire import ping, redact, unix_url
 
-__all__ = ["OWNER_ENV", "ArbiterSupervisor", "Owner", "check_server", "describe_exit",
-           "ping", "redact", "unix_url"]
+__all__ = ["DIRECTORY_ENV", "OWNER_ENV", "ArbiterSupervisor", "Owner", "check_server",
+           "describe_exit", "ping", "redact", "unix_url"]
 
-#: Set with the URL by the master that started an arbiter: a master that inherits the
-#: URL from another master (USR2 re-exec) starts its own arbiter instead of borrowing.
+#: Set with the URL by the master that started (or adopted) an arbiter. A master started
+#: by that master's USR2 (`GUNICORN_PID` names it too) adopts the arbiter; any other
+#: master that inherits the URL starts its own rather than borrowing another's.
 OWNER_ENV = "GUNICORN_STASH_MASTER"
+#: The private directory of the socket, handed over at USR2 for the last owner to remove.
+DIRECTORY_ENV = "GUNICORN_STASH_DIR"
 STOP_TIMEOUT = 5.0
 MAX_BACKOFF = 30.0
 
@@ -149,6 +160,37 @@ def _probe(path: str, alive: Any) -> bool | None:
             return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
+class ProcessWatch:
+    """Whether a process that is not this one's child (an adopted arbiter) has ended: a
+    pidfd where Linux has them (it can never come to name another process), else the
+    pid, checked with signal 0."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.fd: int | None = None
+        opener = getattr(os, "pidfd_open", None)
+        if opener is not None:
+            with contextlib.suppress(OSError):
+                self.fd = opener(pid)
+
+    def ended(self) -> bool:
+        if self.fd is not None:
+            return bool(select.select([self.fd], [], [], 0)[0])
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+
 def describe_exit(code: int | None) -> str:
     """How a child ended, as `Popen.returncode` says it."""
     if code is None:
@@ -167,25 +209,70 @@ class ArbiterSupervisor:
     """One master's arbiter: start, check (restart if dead), stop."""
 
     def __init__(self, options: Any, log: Any, socket_path: str | None,
-                 owner: Owner) -> None:
+                 owner: Owner, directory: str | None = None) -> None:
         self.options = options
         self.log = log
         self.owner = owner
         self.master_pid = os.getpid()
-        # Only a directory made here is checked, recreated and removed at the end.
-        self.directory: str | None = None
+        # Only a directory made here (or handed over with the arbiter) is checked,
+        # recreated and removed at the end.
+        self.directory = directory
         if socket_path is None:
             self.directory = private_directory(self.master_pid, owner, options.socket_perm)
             socket_path = os.path.join(self.directory, "stash.sock")
         self.socket_path = socket_path
         self.url = unix_url(socket_path, options.password)
+        #: The arbiter this master started (its child), if it did.
         self.process: subprocess.Popen[bytes] | None = None
+        #: The arbiter another master started and this one adopted, if it did.
+        self.adopted: ProcessWatch | None = None
         #: How many tables the arbiter held when it first answered (reloaded ones).
         self.loaded = 0
         self.stopped = False
+        #: Set once this master has an arbiter (started or adopted) to keep alive.
+        self.supervising = False
         self.failures = 0
         self.next_attempt = 0.0
         atexit.register(self._at_exit)
+
+    @property
+    def arbiter_pid(self) -> int | None:
+        if self.process is not None:
+            return self.process.pid
+        return self.adopted.pid if self.adopted is not None else None
+
+    def adopt(self, previous_master: int) -> bool:
+        """Adopt the arbiter that answers at the socket (started by another master: the
+        one before a USR2 upgrade, or one that restarted it first); False if nothing
+        answers there. RuntimeError if something answers that cannot be adopted."""
+        try:
+            with wire.Connection.open(self.url, timeout=5) as server:
+                found = re.search(rb"^process_id:(\d+)", server.call("INFO", "server"),
+                                  re.M)
+                owners = server.call("STASH.ADOPT", self.master_pid)
+                for name in self.options.tables:
+                    server.call("STASH.ENSURE", name)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        except (OSError, wire.ReplyError) as exc:
+            raise RuntimeError(f"cannot adopt the stash arbiter at {self.socket_path}: "
+                               f"{exc}") from exc
+        if found is None:
+            raise RuntimeError(f"the server at {self.socket_path} is no stash arbiter")
+        if self.adopted is not None:
+            self.adopted.close()
+        self.process = None
+        self.adopted = ProcessWatch(int(found.group(1)))
+        self.supervising = True
+        self.log.info("Stash arbiter (pid %s) at %s adopted from master %s: one arbiter "
+                      "for %s masters", self.adopted.pid, self.socket_path, previous_master,
+                      owners)
+        return True
+
+    def _running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.adopted is not None and not self.adopted.ended()
 
     def argv(self) -> list[str]:
         # With a password, the configuration comes first from standard input ("-").
@@ -202,6 +289,7 @@ class ArbiterSupervisor:
         error = self._spawn()
         if error:
             raise RuntimeError(f"the stash arbiter could not start: {error}")
+        self.supervising = True
         self._announce("ready")
         if self.options.persist_dir is not None:
             self.log.info("Stash arbiter loaded %d tables from %s", self.loaded,
@@ -296,16 +384,23 @@ class ArbiterSupervisor:
             self.process.poll()
 
     def check(self) -> None:
-        """Called from the master's loop: restart the arbiter if it has died."""
-        if self.stopped or self.process is None or os.getpid() != self.master_pid:
+        """Called from the master's loop: restart the arbiter if it has died (or adopt
+        the one another master owning it has restarted first)."""
+        if self.stopped or not self.supervising or os.getpid() != self.master_pid:
             return
-        code = self.process.poll()
-        if code is None or time.monotonic() < self.next_attempt:
+        if self._running() or time.monotonic() < self.next_attempt:
             return
         if self.failures == 0:
+            how = (describe_exit(self.process.returncode) if self.process is not None
+                   else "it was another master's child")
             self.log.warning("Stash arbiter (pid %s) died (%s); restarting it at %s",
-                             self.process.pid, describe_exit(code), self.socket_path)
+                             self.arbiter_pid, how, self.socket_path)
+        if self.adopted is not None:
+            self.adopted.close()
+            self.adopted = None
         error = self._spawn()
+        if error is not None and self._adopt_restarted():
+            return
         if error is None:
             self.failures = 0
             self._announce("restarted")
@@ -315,6 +410,18 @@ class ArbiterSupervisor:
         delay = min(MAX_BACKOFF, 2.0 ** (self.failures - 1))
         self.next_attempt = time.monotonic() + delay
         self.log.error("Stash arbiter restart failed (%s); next attempt in %.0fs", error, delay)
+
+    def _adopt_restarted(self) -> bool:
+        """After a failed restart: whether another master restarted the arbiter first
+        (then this one adopts it)."""
+        try:
+            adopted = self.adopt(self.master_pid)
+        except RuntimeError:
+            return False
+        if adopted:
+            self.failures = 0
+            self.log.info("Stash arbiter was restarted by another master; adopted it")
+        return adopted
 
     def _report_data(self) -> None:
         """After a restart, say what became of the tables: reloaded, or lost."""
@@ -326,13 +433,19 @@ class ArbiterSupervisor:
                              "lost (persist_dir keeps them across restarts)")
 
     def stop(self) -> None:
-        """Stop the arbiter (gracefully, then by force) and leave no socket behind."""
+        """Release the arbiter; unless another master still owns it, stop it (gracefully,
+        then by force) and leave no socket behind."""
         if self.stopped or os.getpid() != self.master_pid:
             return
         self.stopped = True
+        others = self._release()
+        if others:
+            self.log.info("Stash arbiter (pid %s) stays up for the other master(s) that "
+                          "own it (%d)", self.arbiter_pid, others)
+            return
         self._terminate()
-        if self.process is not None:
-            self.log.info("Stash arbiter (pid %s) stopped", self.process.pid)
+        if self.arbiter_pid is not None:
+            self.log.info("Stash arbiter (pid %s) stopped", self.arbiter_pid)
         if os.path.lexists(self.socket_path) and not ping(self.socket_path, timeout=0.2):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
@@ -340,7 +453,22 @@ class ArbiterSupervisor:
             with contextlib.suppress(OSError):
                 os.rmdir(self.directory)
 
+    def _release(self) -> int:
+        """Tell the arbiter this master no longer owns it; how many owners it has left
+        (0 if it cannot say: then it is stopped)."""
+        if not self._running():
+            return 0
+        try:
+            with wire.Connection.open(self.url, timeout=2) as server:
+                left = server.call("STASH.RELEASE", self.master_pid)
+        except (OSError, wire.ReplyError):
+            return 0
+        return left if isinstance(left, int) else 0
+
     def _terminate(self) -> None:
+        if self.adopted is not None:
+            self._terminate_adopted(self.adopted)
+            return
         process = self.process
         if process is None or process.poll() is not None:
             return
@@ -350,6 +478,19 @@ class ArbiterSupervisor:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    @staticmethod
+    def _terminate_adopted(watch: ProcessWatch) -> None:
+        """SIGTERM, then SIGKILL, for an arbiter that is not this master's child."""
+        for signum, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
+            if watch.ended():
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(watch.pid, signum)
+            deadline = time.monotonic() + wait
+            while not watch.ended() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        watch.close()
 
     def _at_exit(self) -> None:
         """The master is exiting without on_exit (bind failure, crash): no orphan arbiter."""

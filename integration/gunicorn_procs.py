@@ -132,6 +132,7 @@ class Gunicorn:
         environment = dict(os.environ if env is None else env)
         environment["PYTHONPATH"] = os.pathsep.join([str(HERE), str(PACKAGE_ROOT)])
         environment.pop("GUNICORN_STASH_MASTER", None)
+        environment.pop("GUNICORN_STASH_DIR", None)
         if env is None:
             environment.pop("GUNICORN_STASH_URL", None)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())

@@ -101,33 +101,6 @@ def test_term_stops_the_arbiter_after_the_workers(started: tuple[Gunicorn, int, 
     assert not os.path.exists(sock)
 
 
-def test_usr2_leaves_one_arbiter_per_master(started: tuple[Gunicorn, int, str]) -> None:
-    old, arbiter, sock = started
-    old.signal(signal.SIGUSR2)
-    new_arbiter, new_sock = wait_until(lambda: old.announced()[1:], 30,
-                                       "the new master's arbiter")[0]
-    new_master = parent_of(new_arbiter)
-    old.seen.add(new_master)
-    assert parent_of(new_master) == old.pid
-    assert new_sock == sock + ".2"
-    assert old.arbiters() == [arbiter]
-    assert old.arbiters(new_master) == [new_arbiter]
-
-    old.signal(signal.SIGTERM)
-    assert old.wait_exit() == 0
-    assert not alive(arbiter) and not os.path.exists(sock)
-    assert alive(new_arbiter) and ping(new_sock)
-    wait_until(lambda: len(old.workers(new_master)) == 2, 30, "the new workers")
-    assert old.arbiters(new_master) == [new_arbiter]
-    answer = old.get("/put", table="t", key="k", value="1")
-    assert answer["pid"] in old.workers(new_master)
-    assert redis_cli(new_sock, "HGET", "t", "k").strip() == "1"
-
-    os.kill(new_master, signal.SIGTERM)
-    wait_until(lambda: not alive(new_master), 30, "the new master to exit")
-    assert not alive(new_arbiter) and not os.path.exists(new_sock)
-
-
 def test_gunicorn_bind_failure_leaves_no_orphan(gunicorn: Callable[..., Gunicorn],
                                                 short_dir: Path) -> None:
     sock = str(short_dir / "stash.sock")

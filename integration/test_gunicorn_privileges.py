@@ -54,7 +54,8 @@ def owner_and_mode(path: str) -> tuple[int, int, int]:
 
 def environment_without_runtime_dir() -> dict[str, str]:
     return {k: v for k, v in os.environ.items()
-            if k not in ("XDG_RUNTIME_DIR", "GUNICORN_STASH_URL", "GUNICORN_STASH_MASTER")}
+            if k not in ("XDG_RUNTIME_DIR", "GUNICORN_STASH_URL", "GUNICORN_STASH_MASTER",
+                         "GUNICORN_STASH_DIR")}
 
 
 # The interpreter may be installed where only root can read it (a pyenv in root's home),

@@ -253,6 +253,8 @@ class AppendOnlyFile:
             os.close(self.fd)
             self.fd = -1
         self.state = OFF
+        if self.directory is not None:
+            self.directory.unlock()
 
     # -- logging writes -----------------------------------------------------------------
 
@@ -805,6 +807,7 @@ class AppendOnlyFile:
         self.state = OFF
         self.buffer.clear()
         self.unsynced.clear()
+        self._directory().unlock()
         self.write_errno = self.fsync_errno = 0
         self.rewrite_scheduled = False
         self._update_refusal()

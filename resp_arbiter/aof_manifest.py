@@ -179,6 +179,12 @@ class AofDirectory:
         self._lock_fd = fd
         return True
 
+    def unlock(self) -> None:
+        """Once nothing more is written here (a clean stop, AOF switched off)."""
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
     def read_manifest(self) -> Manifest | None:
         """The manifest, or None when there is none (no AOF yet)."""
         try:

@@ -391,7 +391,8 @@ class Server:
             client.address = f"{peername[0]}:{peername[1]}"
             client.local_address = f"{sockname[0]}:{sockname[1]}"
         else:
-            path = sockname or self.config["unixsocket"]
+            # (Not sockname: the socket was bound under a private name, then linked.)
+            path = self.config["unixsocket"] or sockname
             client.address = client.local_address = f"{path}:0"
             client.unix = True
         if len(self.clients) >= self.config["maxclients"]:

@@ -295,6 +295,7 @@ def test_a_crash_at_any_file_operation_of_a_rewrite_leaves_files_that_load(
         crash_at(-1)
         if server.aof.fd >= 0:
             os.close(server.aof.fd)
+        server.aof.directory.unlock()  # (a crashed process holds no lock)
         reloaded = make_server(directory, Clock(START))
         loaded = state(reloaded.keyspace)
         assert loaded in acceptable, f"crash at file operation {at}"

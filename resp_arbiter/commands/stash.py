@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..registry import Family, KeySpec
 from ..limits import INT_MAX
+from ..registry import Family, KeySpec
 from ._args import int_arg
 
 STASH = "stash"
