@@ -18,8 +18,10 @@ from __future__ import annotations
 import functools
 import grp
 import inspect
+import logging
 import os
 import pwd
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
@@ -32,7 +34,7 @@ import redis
 from . import _ops
 from ._ops import Batch, Features, Op, Unsupported
 from .codec import DEFAULT_CODEC, Codec
-from .errors import StashError
+from .errors import StashError, StashOutcomeUnknownError
 from .wire import URL_ENV, redact
 
 FIRST_PAUSE = 0.005
@@ -119,11 +121,70 @@ class Session:
         return self.pid == os.getpid() and self.generation == settings.generation
 
 
+# --- the server's identity ------------------------------------------------------------
+
+#: gunicorn's error log (a worker's messages land where the master's do).
+log = logging.getLogger("gunicorn.error")
+_RUN_ID = re.compile(r"^run_id:(\w+)", re.M)
+_AOF_ON = re.compile(r"^aof_enabled:1", re.M)
+#: The run id each server URL had when this process last connected to it.
+_run_ids: dict[str, str] = {}
+
+
+def note_server(url: str, info: Any) -> None:
+    """On every new connection (INFO server persistence): say when the server has
+    restarted since this process last spoke to it, and whether its data survived. A
+    restarted arbiter without persistence is empty; the workers are the ones to know."""
+    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
+    found = _RUN_ID.search(text)
+    if found is None:
+        return
+    run_id, previous = found.group(1), _run_ids.get(url)
+    _run_ids[url] = run_id
+    if previous is not None and previous != run_id:
+        what = ("its tables were reloaded from its append-only files" if _AOF_ON.search(text)
+                else "it keeps no persistence, so every table it held is gone")
+        log.warning("Stash server at %s restarted (run id %s, was %s): %s", redact(url),
+                    run_id, previous, what)
+
+
+def connected(session: Session, connection: Any) -> None:
+    """redis-py's `redis_connect_func` for the blocking client: its usual handshake,
+    then the server's identity."""
+    connection.on_connect()
+    try:
+        connection.send_command("INFO", "server", "persistence")
+        note_server(session.url, connection.read_response())
+    except redis.ResponseError:  # INFO not allowed for this user: nothing to compare
+        pass
+
+
+async def aconnected(session: Session, connection: Any) -> None:
+    """`connected` for the asyncio client."""
+    await connection.on_connect()
+    try:
+        await connection.send_command("INFO", "server", "persistence")
+        note_server(session.url, await connection.read_response())
+    except redis.ResponseError:
+        pass
+
+
 # --- failures ---------------------------------------------------------------------------
 
 
 class Disconnected(Exception):
-    """The server could not be reached or the connection broke: the plan retries."""
+    """The server could not be reached or the connection broke. `sent`: whether the
+    batch may have reached the server. The plan starts the operation again, unless it
+    was sent and must not run twice."""
+
+    def __init__(self, sent: bool) -> None:
+        super().__init__()
+        self.sent = sent
+
+
+class NotSent(Exception):
+    """Raised by a runner (from the redis-py error) when a batch failed before any of it
+    was written: the connection to the server could not be made."""
 
 
 def translate(error: redis.ResponseError) -> StashError:
@@ -145,12 +206,15 @@ def failure(error: BaseException, url: str) -> StashError:
     operation again. Refused credentials, file permissions (never transient) and
     anything else raise StashError at once.
     """
+    sent = True
+    if isinstance(error, NotSent) and error.__cause__ is not None:
+        sent, error = False, error.__cause__
     if isinstance(error, (redis.AuthenticationError, redis.exceptions.AuthorizationError)):
         raise StashError(f"stash server at {redact(url)} refused us: {error}") from error
     if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
         if denied(error):
             raise StashError(permission_message(url)) from error
-        raise Disconnected() from error
+        raise Disconnected(sent) from error
     if isinstance(error, redis.ResponseError):
         return translate(error)
     raise StashError(str(error)) from error
@@ -227,17 +291,19 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
     """Run the operation `make(session)`: yield its batches and receive their replies (or
     the redis-py error a batch raised). When the server cannot be reached, drop the
     connection, pause (5 ms doubling to 200 ms) and start the operation again, for up to
-    `retry_timeout` seconds from the first failure."""
+    `retry_timeout` seconds from the first failure; but a batch that must not run twice
+    (`Batch.once`) is started again only if it certainly never reached the server."""
     deadline: float | None = None
     pause = FIRST_PAUSE
     while True:
         operation = make(session)
+        batch: Batch | None = None
         try:
             batch = next(operation)
             while True:
                 try:
                     replies = _settle(batch, (yield batch))
-                except (redis.RedisError, OSError) as error:
+                except (redis.RedisError, OSError, NotSent) as error:
                     batch = operation.throw(failure(error, session.url))
                 else:
                     batch = operation.send(replies)
@@ -245,6 +311,8 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             return done.value
         except Disconnected as lost:
             yield RESET
+            if lost.sent and batch is not None and batch.once:
+                raise outcome_unknown(batch, session.url, lost.__cause__) from lost.__cause__
             now = time.monotonic()
             deadline = now + session.retry_timeout if deadline is None else deadline
             if now >= deadline:
@@ -252,6 +320,17 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
                                  f"{lost.__cause__}") from lost.__cause__
             yield Pause(min(pause, deadline - now))
             pause = min(pause * 2, MAX_PAUSE)
+
+
+def outcome_unknown(batch: Batch, url: str, cause: BaseException | None
+                    ) -> StashOutcomeUnknownError:
+    command, table = batch.commands[0][0], batch.commands[0][1]
+    shown = table.decode("utf-8", "replace") if isinstance(table, bytes) else str(table)
+    return StashOutcomeUnknownError(
+        f"{command} on table {shown!r}: the connection to the stash server at "
+        f"{redact(url)} failed after the command may have reached it ({cause or 'lost'}), "
+        "so it may or may not have run; it was not sent again, since running it twice "
+        "would apply it twice")
 
 
 def _settle(batch: Batch, replies: list[Any]) -> list[Any]:

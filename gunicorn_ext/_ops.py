@@ -35,6 +35,10 @@ class Batch:
     # Deliver each command's error reply in its place (as StashError) instead of
     # throwing the first one into the operation.
     errors_as_replies: bool = False
+    # Must never run twice (an increment): once it may have reached the server, a lost
+    # connection or a timeout is reported as an unknown outcome, never answered by
+    # sending it again.
+    once: bool = False
 
 
 Op = Generator[Batch, list[Any], Any]
@@ -144,7 +148,8 @@ def get_item(codec: Codec, table: str, key: str) -> Op:
 
 
 def delete(table: str, key: str) -> Op:
-    (removed,) = yield _one(("HDEL", name(table, "table"), name(key)))
+    # Sent twice, its second reply would say "nothing to delete" after the first deleted.
+    (removed,) = yield Batch((("HDEL", name(table, "table"), name(key)),), once=True)
     return bool(removed)
 
 
@@ -247,7 +252,7 @@ def incr(table: str, key: str, amount: int | float) -> Op:
         raise StashError(f"incr amount must be an int or a float, not {type(amount).__name__}")
     command = "HINCRBY" if isinstance(amount, int) else "HINCRBYFLOAT"
     try:
-        (result,) = yield _one((command, t, k, amount))
+        (result,) = yield Batch(((command, t, k, amount),), once=True)
     except StashError as error:
         raise StashError(f"cannot increment {key!r} in table {table!r}: {error}") from None
     return int(result) if command == "HINCRBY" else float(result)

@@ -17,6 +17,7 @@ process and event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -28,22 +29,30 @@ from redis.backoff import NoBackoff
 
 from ._core import (
     RESET,
+    NotSent,
     Operations,
     Pause,
     Session,
     Stepper,
     TableOperations,
+    aconnected,
     awaitable_methods,
     configure,
     plan,
 )
 from ._ops import Batch, Op
-from .errors import StashError, StashKeyNotFoundError, StashTableNotFoundError
+from .errors import (
+    StashError,
+    StashKeyNotFoundError,
+    StashOutcomeUnknownError,
+    StashTableNotFoundError,
+)
 
 __all__ = [
     "AsyncStashTable",
     "StashError",
     "StashKeyNotFoundError",
+    "StashOutcomeUnknownError",
     "StashTableNotFoundError",
     "aclose",
     "clear",
@@ -71,8 +80,9 @@ class _Session(Session):
         super().__init__()
         self.loop = loop
         self.lock = asyncio.Lock()
-        self.redis = redis.asyncio.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0),
-                                                  **self.connection_options)
+        self.redis = redis.asyncio.Redis.from_url(
+            self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
+            redis_connect_func=functools.partial(aconnected, self))
 
     async def run(self, make: Callable[[Session], Op]) -> Any:
         async with self.lock:
@@ -80,7 +90,7 @@ class _Session(Session):
             while not stepper.done:
                 try:
                     outcome = await self._perform(stepper.effect)
-                except (redis.RedisError, OSError) as error:
+                except (redis.RedisError, OSError, NotSent) as error:
                     stepper.resume(error=error)
                 else:
                     stepper.resume(outcome)
@@ -96,12 +106,24 @@ class _Session(Session):
         return None
 
     async def _send(self, batch: Batch) -> list[Any]:
+        if batch.once:
+            await self._connect()
         if len(batch.commands) == 1 and not batch.transaction:
             return [await self.redis.execute_command(*batch.commands[0])]
         async with self.redis.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
+
+    async def _connect(self) -> None:
+        """Connect (or check the connection is still up) before a batch that must not
+        run twice: a failure here means it was certainly never sent."""
+        pool = self.redis.connection_pool
+        try:
+            connection = await pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise NotSent() from error
+        await pool.release(connection)
 
     async def close(self) -> None:
         await self.redis.connection_pool.disconnect()

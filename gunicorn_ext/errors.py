@@ -33,3 +33,9 @@ class StashKeyNotFoundError(StashError, KeyError):
         self.table_name = table_name
         self.key = key
         StashError.__init__(self, f"Key not found in {table_name}: {key}")
+
+
+class StashOutcomeUnknownError(StashError):
+    """An operation that must not run twice (`incr`, `delete`) lost its connection, or
+    timed out, after it may have reached the server: it may or may not have run. It is
+    never sent again on its own, so a counter never counts one call twice."""

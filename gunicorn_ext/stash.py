@@ -27,6 +27,7 @@ blocking runner.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -37,13 +38,30 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ._core import RESET, Operations, Pause, Session, Stepper, TableOperations, configure, plan
+from ._core import (
+    RESET,
+    NotSent,
+    Operations,
+    Pause,
+    Session,
+    Stepper,
+    TableOperations,
+    configure,
+    connected,
+    plan,
+)
 from ._ops import Batch, Op
-from .errors import StashError, StashKeyNotFoundError, StashTableNotFoundError
+from .errors import (
+    StashError,
+    StashKeyNotFoundError,
+    StashOutcomeUnknownError,
+    StashTableNotFoundError,
+)
 
 __all__ = [
     "StashError",
     "StashKeyNotFoundError",
+    "StashOutcomeUnknownError",
     "StashTable",
     "StashTableNotFoundError",
     "clear",
@@ -71,8 +89,9 @@ class _Session(Session):
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
-        self.redis = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0),
-                                          **self.connection_options)
+        self.redis = redis.Redis.from_url(
+            self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
+            redis_connect_func=functools.partial(connected, self))
 
     def run(self, make: Callable[[Session], Op]) -> Any:
         with self.lock:
@@ -80,7 +99,7 @@ class _Session(Session):
             while not stepper.done:
                 try:
                     outcome = self._perform(stepper.effect)
-                except (redis.RedisError, OSError) as error:
+                except (redis.RedisError, OSError, NotSent) as error:
                     stepper.resume(error=error)
                 else:
                     stepper.resume(outcome)
@@ -96,12 +115,24 @@ class _Session(Session):
         return None
 
     def _send(self, batch: Batch) -> list[Any]:
+        if batch.once:
+            self._connect()
         if len(batch.commands) == 1 and not batch.transaction:
             return [self.redis.execute_command(*batch.commands[0])]
         with self.redis.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
+
+    def _connect(self) -> None:
+        """Connect (or check the connection is still up) before a batch that must not
+        run twice: a failure here means it was certainly never sent."""
+        pool = self.redis.connection_pool
+        try:
+            connection = pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise NotSent() from error
+        pool.release(connection)
 
     def close(self) -> None:
         self.redis.connection_pool.disconnect()
