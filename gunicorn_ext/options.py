@@ -143,7 +143,7 @@ OPTIONS: tuple[Option, ...] = (
            "GUNICORN_STASH_URL, when set, wins", check=_text),
     Option("ready_timeout", 10.0, "seconds the master waits for the arbiter to accept "
            "connections (then it waits for the answer while the arbiter reloads "
-           "`persist_dir`)",
+           "`persist_dir`, unless the arbiter uses no CPU time for this long)",
            check=_seconds),
     Option("extra_args", (), "more arbiter command-line options, passed as given",
            check=_arguments),

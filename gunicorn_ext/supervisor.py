@@ -160,6 +160,33 @@ def _probe(path: str, alive: Any) -> bool | None:
             return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
+class CpuProgress:
+    """Whether a process still works: its CPU time moved within the last `limit` seconds
+    (read from /proc; where there is none, it is taken to be working)."""
+
+    def __init__(self, pid: int, limit: float) -> None:
+        self.path = f"/proc/{pid}/stat"
+        self.limit = limit
+        self.ticks = self._ticks()
+        self.changed = time.monotonic()
+
+    def _ticks(self) -> int | None:
+        try:
+            with open(self.path, "rb") as stat_file:
+                fields = stat_file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def moving(self) -> bool:
+        ticks, now = self._ticks(), time.monotonic()
+        if ticks is None:
+            return True
+        if ticks != self.ticks:
+            self.ticks, self.changed = ticks, now
+        return now - self.changed < self.limit
+
+
 class ProcessWatch:
     """Whether a process that is not this one's child (an adopted arbiter) has ended: a
     pidfd where Linux has them (it can never come to name another process), else the
@@ -327,19 +354,27 @@ class ArbiterSupervisor:
         """Wait for the arbiter's first answer; the reason on failure, None once ready.
 
         `ready_timeout` bounds the wait for the socket to accept a connection. Once it
-        does, the master waits for the answer for as long as the arbiter runs: it answers
-        only once it has reloaded `persist_dir`, however long that takes."""
-        deadline = time.monotonic() + self.options.ready_timeout
+        does, the master waits for the answer as long as the arbiter works (it answers
+        only once it has reloaded `persist_dir`, however long that takes), but not for
+        one that has used no CPU time for `ready_timeout` (stopped, or stuck)."""
+        limit = self.options.ready_timeout
+        deadline = time.monotonic() + limit
+        progress = CpuProgress(process.pid, limit)
         while True:
-            answered = _probe(self.socket_path, lambda: process.poll() is None)
+            answered = _probe(self.socket_path,
+                              lambda: process.poll() is None and progress.moving())
             if answered:
                 return None
             code = process.poll()
             if code is not None:
                 return f"arbiter {describe_exit(code)} before answering on {self.socket_path}"
+            if answered is False and not progress.moving():
+                self._terminate()
+                return (f"the arbiter accepted a connection on {self.socket_path} but used "
+                        f"no CPU time for {limit}s without answering (stopped or stuck)")
             if answered is None and time.monotonic() > deadline:
                 self._terminate()
-                return f"no answer on {self.socket_path} after {self.options.ready_timeout}s"
+                return f"no answer on {self.socket_path} after {limit}s"
             time.sleep(0.01)
 
     def _send_password(self, process: subprocess.Popen[bytes]) -> None:
@@ -473,6 +508,8 @@ class ArbiterSupervisor:
         if process is None or process.poll() is not None:
             return
         process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)  # a stopped arbiter handles it at once
         try:
             process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

@@ -6,10 +6,12 @@ import json
 import os
 import signal
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from gunicorn_procs import Gunicorn, alive, config_text, redis_cli, wait_until
 
 from gunicorn_ext.options import StashOptions
@@ -113,3 +115,41 @@ def test_the_readiness_wait_covers_a_reload_longer_than_ready_timeout(
     finally:
         supervisor.stop()
     assert supervisor.process is not None and supervisor.process.poll() is not None
+
+
+def test_the_readiness_wait_gives_up_on_an_arbiter_that_stopped_working(
+        short_dir: Path) -> None:
+    """An arbiter that accepts connections but never answers and uses no CPU time (here:
+    SIGSTOP in the middle of a reload) fails the start after ready_timeout, where the
+    wait used to last for as long as the process existed."""
+    data = short_dir / "data"
+    (data / "appendonlydir").mkdir(parents=True)
+    with open(data / "appendonlydir" / "appendonly.aof.1.base.aof", "wb") as base:
+        for start in range(0, 300_000, 100):
+            pairs = [text for n in range(start, start + 100) for text in (f"k{n}", "v")]
+            base.write(resp_command("HSET", "big", *pairs))
+    (data / "appendonlydir" / "appendonly.aof.manifest").write_text(
+        "file appendonly.aof.1.base.aof seq 1 type b\n")
+    sock = str(short_dir / "stash.sock")
+    supervisor = ArbiterSupervisor(StashOptions(persist_dir=str(data), ready_timeout=1.0),
+                                   Lines(), sock, Owner(os.geteuid(), os.getegid()))
+    stopped: list[int] = []
+
+    def stop_it_once_it_listens() -> None:
+        wait_until(lambda: supervisor.process is not None and os.path.exists(sock), 20,
+                   "the arbiter to listen")
+        assert supervisor.process is not None
+        os.kill(supervisor.process.pid, signal.SIGSTOP)
+        stopped.append(supervisor.process.pid)
+
+    stopper = threading.Thread(target=stop_it_once_it_listens)
+    stopper.start()
+    try:
+        began = time.monotonic()
+        with pytest.raises(RuntimeError, match=r"used no CPU time for 1\.0s without answering"):
+            supervisor.start()
+        assert time.monotonic() - began < 15
+    finally:
+        stopper.join(30)
+        supervisor.stop()
+    assert stopped and not alive(stopped[0])
