@@ -298,9 +298,10 @@ class AppendOnlyFile:
             aof_records.encode(record, self.buffer)
 
     def _select(self, db: int) -> None:
-        """Log SELECT before a record for database `db` (Redis' aof_selected_db)."""
+        """Log SELECT before a record for database `db` (Redis' aof_selected_db); at the
+        start of a transaction, before its MULTI, as Redis logs it."""
         record = [b"SELECT", b"%d" % db]
-        if self.databases.frozen:
+        if self.databases.frozen and self.unit:
             self.unit.append(record)
         else:
             aof_records.encode(record, self.buffer)
