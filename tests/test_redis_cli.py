@@ -229,7 +229,8 @@ def test_database_option_matches_redis(arbiter, redis_server):
         cli(server, "hset", "h", "f", "zero")
     for args in (["-n", "2", "--no-raw", "hget", "h", "f"], ["--no-raw", "hget", "h", "f"],
                  ["-n", "2", "--no-raw", "dbsize"], ["-n", "3", "--no-raw", "dbsize"],
-                 ["-n", "2", "--scan"], ["-n", "16", "--no-raw", "ping"], ["-n", "2", "--no-raw", "move", "h", "0"]):
+                 ["-n", "2", "--scan"], ["-n", "16", "--no-raw", "ping"],
+                 ["-n", "2", "--no-raw", "move", "h", "0"]):
         mine, theirs = cli(arbiter, *args, check=False), cli(redis_server, *args,
                                                               check=False)
         assert (mine.stdout, mine.stderr, mine.returncode) == \
