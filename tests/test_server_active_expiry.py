@@ -60,7 +60,7 @@ def test_active_expiry_covers_every_database(tmp_path):
         clients = {db: redis.Redis(unix_socket_path=arbiter.socket_path, db=db)
                    for db in (0, 4, 15)}
         try:
-            for db, client in clients.items():
+            for client in clients.values():
                 for i in range(50):
                     client.hset(f"k{i}", mapping={"a": "1", "b": "2"})
                     client.pexpire(f"k{i}", 100)
