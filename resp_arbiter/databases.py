@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from .keyspace import Keyspace
 from .memory import LazyFree
 
+# Active expiry visits at most this many databases per cron tick, as Redis does.
+DBS_PER_CYCLE = 16
+
 
 class Database(Keyspace):
     """One numbered database: a keyspace with its index."""
@@ -112,8 +115,13 @@ class Databases:
             db.clock = clock
 
     def tick(self) -> None:
+        """Advance every database's access clock (one reading of the clock for all)."""
+        first = self.dbs[0]
+        first.tick()
+        now, minutes = first.lru_clock, first.lfu_minutes
         for db in self.dbs:
-            db.tick()
+            db.lru_clock = now
+            db.lfu_minutes = minutes
 
     def configure_access(self, lfu: bool, log_factor: int, decay_time: int) -> None:
         """The maxmemory policy's access tracking, the same in every database."""
@@ -123,20 +131,23 @@ class Databases:
             db.lfu_decay_time = decay_time
 
     def expire_cycle(self, budget: float) -> None:
-        """Active expiry over every database within one time budget, starting after the
-        database the last cycle started with."""
+        """Active expiry within one time budget over up to DBS_PER_CYCLE databases, each
+        cycle starting where the last one stopped (Redis' CRON_DBS_PER_CALL)."""
         stop = time.perf_counter() + budget
         dbs = self.dbs
         start = self._next_expire
-        self._next_expire = (start + 1) % len(dbs)
-        for offset in range(len(dbs)):
-            db = dbs[(start + offset) % len(dbs)]
+        visited = min(len(dbs), DBS_PER_CYCLE)
+        for offset in range(visited):
+            index = (start + offset) % len(dbs)
+            db = dbs[index]
             if not db.expiry_heap:
                 continue
             remaining = stop - time.perf_counter()
             if remaining <= 0:
-                break
+                self._next_expire = index  # out of time: this one goes first next time
+                return
             db.expire_cycle(remaining)
+        self._next_expire = (start + visited) % len(dbs)
 
     def random_pick(self, volatile: bool) -> tuple[Database, bytes] | None:
         """A random key (with a TTL, if `volatile`) of the next database that has one,

@@ -128,3 +128,20 @@ def test_select_switches_the_client_and_reset_returns_to_db_0():
     assert call(b"EXISTS", b"h") == b":0\r\n"
     assert call(b"INFO", b"keyspace").endswith(
         b"db2:keys=1,expires=0,avg_ttl=0,subexpiry=0\r\n\r\n")
+
+
+def test_active_expiry_takes_turns_when_out_of_time():
+    """A cycle that runs out of time leaves the next database to start the next cycle,
+    so a busy db 0 cannot keep db 9's keys from ever being reclaimed."""
+    databases = _databases(20)
+    for index in (0, 9, 19):
+        db = databases[index]
+        db.set_fields(b"k", [b"f", b"v"])
+        db.set_expiry(b"k", db.get(b"k"), NOW + 10)
+    databases.set_clock(lambda: NOW + 20)
+    databases.expire_cycle(0.0)  # no time at all: nothing done, db 0 goes first next
+    assert databases.expired_keys == 0
+    databases.expire_cycle(1.0)  # dbs 0 to 15
+    assert [len(databases[i]) for i in (0, 9, 19)] == [0, 0, 1]
+    databases.expire_cycle(1.0)  # dbs 16 to 19, then 0 to 11
+    assert databases.expired_keys == 3
