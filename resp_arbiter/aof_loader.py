@@ -239,6 +239,12 @@ class Loader:
         else:
             if out[:1] == b"-":
                 result.failed += 1
+        if spec.name == "select" and client.db.id != _index(argv[1]):
+            # What follows would land in another database.
+            raise AofLoadError(
+                f"The append only file selects a database this server does not have "
+                f"(SELECT {argv[1].decode('utf-8', 'replace')}); start it with a larger "
+                f"'databases' setting")
         out.clear()
         result.commands += 1
 
@@ -266,6 +272,14 @@ class Loader:
         log.warning("AOF %s loaded anyway because aof-load-truncated is enabled", name)
         result.truncated_at = valid
         result.dropped = dropped
+
+
+def _index(arg: bytes) -> int | None:
+    """SELECT's argument as a number (None if it is not one)."""
+    try:
+        return int(arg)
+    except ValueError:
+        return None
 
 
 def _zeros(buf, pos: int, end: int) -> bool:

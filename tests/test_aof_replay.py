@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
+from resp_arbiter.aof import AofStartError
 from resp_arbiter.aof_records import REWRITES, propagate
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
@@ -351,4 +352,19 @@ def test_select_is_logged_when_the_database_changes(tmp_path):
     reloaded = make_server(tmp_path, Clock(clock.now))
     assert [sorted(db.tables) for db in list(reloaded.databases)[:3]] == [
         [b"a", b"b", b"c"], [b"c", b"d", b"e"], []]
+    reloaded.aof.stop()
+
+
+def test_a_file_selecting_a_missing_database_refuses_to_load(tmp_path):
+    """Files written with more databases than this server has: loading stops with a
+    clear error rather than putting that database's data in another one."""
+    server = make_server(tmp_path, Clock(START), databases="8")
+    client = Client(server)
+    run(server, client, "SELECT", "7")
+    run(server, client, "HSET", "h", "f", "v")
+    server.aof.stop()
+    with pytest.raises(AofStartError, match="SELECT 7.*larger 'databases'"):
+        make_server(tmp_path, Clock(START), databases="4")
+    reloaded = make_server(tmp_path, Clock(START), databases="8")
+    assert list(reloaded.databases[7].tables) == [b"h"]
     reloaded.aof.stop()
