@@ -363,7 +363,7 @@ def test_a_file_selecting_a_missing_database_refuses_to_load(tmp_path):
     run(server, client, "SELECT", "7")
     run(server, client, "HSET", "h", "f", "v")
     server.aof.stop()
-    with pytest.raises(AofStartError, match="SELECT 7.*larger 'databases'"):
+    with pytest.raises(AofStartError, match=r"SELECT 7.*larger 'databases'"):
         make_server(tmp_path, Clock(START), databases="4")
     reloaded = make_server(tmp_path, Clock(START), databases="8")
     assert list(reloaded.databases[7].tables) == [b"h"]
