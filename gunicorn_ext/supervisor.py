@@ -397,7 +397,7 @@ class ArbiterSupervisor:
                 raise RuntimeError(f"process {answering} answers on {self.socket_path}, "
                                    f"not the arbiter (pid {pid})")
             keyspace = server.call("INFO", "keyspace")
-            found = re.search(rb"^db0:keys=(\d+)", keyspace, re.M)
+            found = re.search(rb"^db%d:keys=(\d+)" % wire.url_db(self.url), keyspace, re.M)
             self.loaded = int(found.group(1)) if found else 0
             for name in self.options.tables:
                 server.call("STASH.ENSURE", name)

@@ -53,6 +53,15 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def url_db(url: str) -> int:
+    """The database a URL selects, as redis-py reads it: `?db=N`, else `/N` after a
+    redis:// or rediss:// address, else 0. ValueError if it is not an integer."""
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    path = parts.path.replace("/", "") if parts.scheme in ("redis", "rediss") else ""
+    return int(query.get("db") or path or 0)
+
+
 class Connection:
     """One connection; `call` sends a command and returns its reply (RESP2)."""
 
@@ -75,13 +84,11 @@ class Connection:
             except OSError:
                 sock.close()
                 raise
-            db = query.get("db")
         elif parts.scheme in ("redis", "rediss"):
             host = parts.hostname or "localhost"
             sock = socket.create_connection((host, parts.port or DEFAULT_PORT), timeout)
             if parts.scheme == "rediss":
                 sock = _tls(sock, host, query)
-            db = parts.path.strip("/") or query.get("db")
         else:
             raise ValueError(f"unsupported URL scheme {parts.scheme!r}")
         connection = cls(sock)
@@ -91,7 +98,8 @@ class Connection:
             if password is not None:
                 user = unquote(parts.username) if parts.username else None
                 connection.call("AUTH", *([user] if user else []), password)
-            if db and db != "0":
+            db = url_db(url)
+            if db:
                 connection.call("SELECT", db)
         except BaseException:
             connection.close()

@@ -18,7 +18,7 @@ import pytest
 import redis
 from gunicorn_procs import Server, redis_cli, start_arbiter
 
-from gunicorn_ext import astash, stash
+from gunicorn_ext import astash, stash, wire
 from gunicorn_ext.codec import BytesCodec
 
 
@@ -403,6 +403,48 @@ def test_password_in_url(module_dir: Any, backend: Backend) -> None:
             stash.get("p", "k")
     finally:
         server.stop()
+
+
+def test_db_in_url_keeps_tables_apart(backend: Backend) -> None:
+    """`?db=3` in the URL: the stash's tables live in db 3, and db 0's stay untouched."""
+    stash.put("shared", "k", "zero")
+    stash.configure(url=f"{backend.server.url}?db=3")
+    assert stash.get("shared", "k") is None
+    stash.put("shared", "k", "three")
+    stash.put("only3", "k", 1)
+    assert sorted(stash.tables()) == ["only3", "shared"]
+    assert stash.get("shared", "k") == "three"
+    db3 = redis.Redis(unix_socket_path=backend.server.socket_path, db=3)
+    try:
+        assert db3.hget("shared", "k") == b"three"
+        assert backend.admin.hget("shared", "k") == b"zero"
+        assert not backend.admin.exists("only3")
+    finally:
+        db3.close()
+    stash.configure(url=backend.server.url)
+    assert stash.get("shared", "k") == "zero"
+    assert stash.tables() == ["shared"]
+
+
+def test_master_connection_selects_the_db_of_its_url(arbiter_server: Server) -> None:
+    """The master's own client (gunicorn_ext.wire) sends SELECT for `?db=N`."""
+    with wire.Connection.open(f"{arbiter_server.url}?db=4", timeout=5) as conn:
+        assert conn.call("HSET", "t", "f", "v") == 1
+        assert b" db=4 " in conn.call("CLIENT", "INFO")
+    admin = redis.Redis(unix_socket_path=arbiter_server.socket_path, db=4)
+    try:
+        assert admin.hget("t", "f") == b"v"
+        admin.flushall()
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("url", [
+    "redis://localhost:6379/2", "redis://localhost/7", "redis://h:1/?db=3", "redis://h:1",
+    "rediss://:pw@h:1/5", "unix:///tmp/s.sock?db=3", "unix:///tmp/s.sock",
+    "unix://:pw@/tmp/s.sock?db=11", "redis://h:1/0?db=4"])
+def test_url_db_reads_urls_as_redis_py_does(url: str) -> None:
+    assert wire.url_db(url) == redis.connection.parse_url(url).get("db", 0)
 
 
 # --- the asyncio twin -------------------------------------------------------------------

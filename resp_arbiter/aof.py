@@ -35,6 +35,7 @@ import os
 import signal
 import time
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import aof_records, errors
@@ -67,12 +68,15 @@ class AppendOnlyFile:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.keyspace = server.keyspace
+        self.databases = server.databases
         self.state = OFF
         self.loading = False
         self.policy = server.config["appendfsync"]  # kept in step by config_changed
         self.buffer = bytearray()
         self.unit: list[aof_records.Record] = []  # the records of the EXEC running now
+        # The database the records appended so far leave a loader in (-1: unknown, so the
+        # next record is preceded by SELECT, as at the start of every file).
+        self.logged_db = -1
         self.directory: AofDirectory | None = None
         self.manifest: Manifest | None = None
         self.fd = -1
@@ -111,7 +115,8 @@ class AppendOnlyFile:
         self.next_rewrite_at = 0.0
         self.lastsave = int(time.time())
         self.dirty_at_save = 0
-        server.keyspace.on_reclaim = self.reclaimed
+        for db in server.databases:
+            db.on_reclaim = partial(self.reclaimed, db=db.id)
 
     # -- settings -----------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class AppendOnlyFile:
         except OSError as exc:
             raise AofStartError(f"Can't open or create the append-only files in "
                                 f"{directory.path}: {exc.strerror or exc}") from exc
-        self.dirty_at_save = self.keyspace.dirty
+        self.dirty_at_save = self.databases.dirty
         base = self.manifest.base if self.manifest else None
         self.base_size = base_size or (directory.size(base.name) if base else 0)
         self.state = ON
@@ -182,7 +187,7 @@ class AppendOnlyFile:
             manifest = manifest or Manifest()
             base = AofFile(directory.base_name(manifest.base_seq + 1), manifest.base_seq + 1,
                            BASE)
-            write_base_file(self.keyspace.tables, directory.file(base.name),
+            write_base_file(self._tables(), directory.file(base.name),
                             self._incremental_fsync())
             manifest.base = base
             log.log(NOTICE, "Creating AOF base file %s on server start", base.name)
@@ -266,7 +271,10 @@ class AppendOnlyFile:
         if self.policy == "always":
             self.writers.add(client)
         name = spec.full_name
-        if name not in REWRITES and not self.keyspace.frozen and len(argv) > 1:
+        db = client.db
+        if name not in REWRITES and not db.frozen and len(argv) > 1:
+            if db.id != self.logged_db:
+                self._select(db.id)
             out = self.buffer
             out += b"*%d\r\n" % len(argv)
             for arg in argv:
@@ -279,21 +287,39 @@ class AppendOnlyFile:
             self._finish_unit()
             return
         rewrite = REWRITES.get(name)
-        records = [argv] if rewrite is None else rewrite(self.keyspace, argv)
-        if self.keyspace.frozen:  # inside EXEC: logged whole when EXEC ends
+        records = [argv] if rewrite is None else rewrite(db, argv)
+        if records and db.id != self.logged_db:
+            self._select(db.id)
+        if db.frozen:  # inside EXEC: logged whole when EXEC ends
             self.unit += records
         elif records:
             aof_records.encode_unit(records, self.buffer)
 
-    def reclaimed(self, key: bytes, fields: list[bytes] | None) -> None:
+    def reclaimed(self, key: bytes, fields: list[bytes] | None, db: int) -> None:
         """The keyspace's callback: a key or fields expired outside any command's will."""
         if self.state == OFF or self.loading:
             return
+        if db != self.logged_db:
+            self._select(db)
         record = aof_records.reclaimed(key, fields)
-        if self.keyspace.frozen:
+        if self.databases.frozen:
             self.unit.append(record)
         else:
             aof_records.encode(record, self.buffer)
+
+    def _select(self, db: int) -> None:
+        """Log SELECT before a record for database `db` (Redis' aof_selected_db); at the
+        start of a transaction, before its MULTI, as Redis logs it."""
+        record = [b"SELECT", b"%d" % db]
+        if self.databases.frozen and self.unit:
+            self.unit.append(record)
+        else:
+            aof_records.encode(record, self.buffer)
+        self.logged_db = db
+
+    def _tables(self) -> list[tuple[int, dict]]:
+        """(index, tables) of every database, for a base file."""
+        return [(db.id, db.tables) for db in self.databases]
 
     def _finish_unit(self) -> None:
         if self.unit:
@@ -571,7 +597,7 @@ class AppendOnlyFile:
                 return self._rewrite_not_started(f"Can't open the append-only file: "
                                                  f"{exc.strerror}")
         try:
-            pid = fork_writer(self.keyspace.tables,
+            pid = fork_writer(self._tables(),
                               lambda child: directory.file(directory.temp_rewrite_name(child)),
                               self._incremental_fsync())
         except OSError as exc:
@@ -579,7 +605,7 @@ class AppendOnlyFile:
         self.child_pid = pid
         self.child_for_save = for_save
         self.child_started = time.monotonic()
-        self.child_dirty = self.keyspace.dirty
+        self.child_dirty = self.databases.dirty
         log.log(NOTICE, "Background append only file rewriting started by pid %d", pid)
         return None
 
@@ -626,6 +652,7 @@ class AppendOnlyFile:
             else:
                 self.fsyncer.close(old, True, self.generation)
         self.fd = fd
+        self.logged_db = -1  # a new file starts in db 0 when loaded
         self.generation += 1
         self.incr_size = self.synced_size = 0
         self.unsynced.clear()
@@ -734,12 +761,12 @@ class AppendOnlyFile:
                     return "the AOF buffer cannot be written"
                 self._open_new_incr(manifest)
             temp = directory.temp_rewrite_name(os.getpid())
-            write_base_file(self.keyspace.tables, directory.file(temp),
+            write_base_file(self._tables(), directory.file(temp),
                             self._incremental_fsync())
         except (OSError, ManifestError) as exc:
             log.warning("SAVE failed: %s", exc)
             return str(exc)
-        self.child_dirty = self.keyspace.dirty
+        self.child_dirty = self.databases.dirty
         self.last_rewrite_seconds = 0
         if not self._rewrite_done(temp, background=False):
             directory.remove(temp)
@@ -773,7 +800,7 @@ class AppendOnlyFile:
             return errors.AOF_CANT_TURN_ON
         self._kill_child()
         self.state = WAIT_REWRITE
-        if self.keyspace.frozen:  # inside EXEC: a fork now would split the transaction
+        if self.databases.frozen:  # inside EXEC: a fork now would split the transaction
             log.warning("AOF was enabled during a transaction. An AOF background was "
                         "scheduled to start when possible.")
             self.rewrite_scheduled = True
@@ -806,6 +833,7 @@ class AppendOnlyFile:
         self.fd = -1
         self.state = OFF
         self.buffer.clear()
+        self.logged_db = -1
         self.unsynced.clear()
         self._directory().unlock()
         self.write_errno = self.fsync_errno = 0
@@ -823,7 +851,7 @@ class AppendOnlyFile:
         status = "ok" if self.last_rewrite_ok else "err"
         fields: list[tuple[str, object]] = [
             ("loading", 0), ("async_loading", 0),
-            ("rdb_changes_since_last_save", self.keyspace.dirty - self.dirty_at_save),
+            ("rdb_changes_since_last_save", self.databases.dirty - self.dirty_at_save),
             ("rdb_bgsave_in_progress", rewriting), ("rdb_last_save_time", self.lastsave),
             ("rdb_last_bgsave_status", status),
             ("aof_enabled", 0 if self.state == OFF else 1),

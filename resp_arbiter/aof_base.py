@@ -16,11 +16,14 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .aof_fsync import fdatasync
 from .aof_records import encode, snapshot
 from .keyspace import Table
+
+# The tables of each database, by index: what a base file holds.
+DatabaseTables = list[tuple[int, dict[bytes, Table]]]
 
 WRITE_CHUNK = 1 << 20
 # With aof-rewrite-incremental-fsync, the file is synced every 4 MB as it is written, so
@@ -29,15 +32,16 @@ AUTOSYNC_BYTES = 4 << 20
 PR_SET_PDEATHSIG = 1
 
 
-def write_base_file(tables: dict[bytes, Table], path: str, incremental_fsync: bool,
+def write_base_file(databases: DatabaseTables, path: str, incremental_fsync: bool,
                     parent: int = 0) -> int:
-    """Write `tables` as commands to `path` (created or replaced) and fsync it; returns
-    its size. With `parent`, stops early (OSError) once that process is gone."""
+    """Write every non-empty database as SELECT and its commands to `path` (created or
+    replaced) and fsync it; returns its size. With `parent`, stops early (OSError) once
+    that process is gone."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         out = bytearray()
         written = synced = 0
-        for record in snapshot(tables):
+        for record in _records(databases):
             encode(record, out)
             if len(out) >= WRITE_CHUNK:
                 written += _write_all(fd, out)
@@ -54,6 +58,13 @@ def write_base_file(tables: dict[bytes, Table], path: str, incremental_fsync: bo
         os.close(fd)
 
 
+def _records(databases: DatabaseTables) -> Iterator[list[bytes]]:
+    for index, tables in databases:
+        if tables:
+            yield [b"SELECT", b"%d" % index]
+            yield from snapshot(tables)
+
+
 def _write_all(fd: int, data: bytearray) -> int:
     view = memoryview(data)
     while view:
@@ -61,7 +72,7 @@ def _write_all(fd: int, data: bytearray) -> int:
     return len(data)
 
 
-def fork_writer(tables: dict[bytes, Table], path_for: Callable[[int], str],
+def fork_writer(databases: DatabaseTables, path_for: Callable[[int], str],
                 incremental_fsync: bool) -> int:
     """Fork a child that writes the base file at `path_for(its pid)` and exits 0 (1 on
     any error); returns its pid. Raises OSError when the fork fails."""
@@ -77,7 +88,7 @@ def fork_writer(tables: dict[bytes, Table], path_for: Callable[[int], str],
     code = 1
     try:
         _become_child(parent)
-        write_base_file(tables, path_for(os.getpid()), incremental_fsync, parent)
+        write_base_file(databases, path_for(os.getpid()), incremental_fsync, parent)
         code = 0
     except BaseException as exc:  # reported through the exit code
         with contextlib.suppress(Exception):

@@ -129,12 +129,12 @@ class Loader:
             if not os.path.exists(self.directory.file(entry.name)):
                 raise AofLoadError(f"The AOF file {entry.name} named by the manifest "
                                    "doesn't exist")
-        keyspace = self.server.keyspace
-        keyspace.frozen = True
-        keyspace.snapshot = 1  # no deadline passes while loading
+        databases = self.server.databases
+        databases.freeze(1)  # no deadline passes while loading
         try:
             for number, entry in enumerate(files, 1):
                 started = time.monotonic()
+                self.client.db = databases[0]  # each file starts in db 0, as in Redis
                 result = self._load_file(entry.name, last=number == len(files))
                 kind = "base" if entry is manifest.base else "incr"
                 log.log(NOTICE, "DB loaded from %s file %s: %.3f seconds", kind, entry.name,
@@ -142,8 +142,7 @@ class Loader:
                 self.commands += result.commands
                 self.failed += result.failed
         finally:
-            keyspace.frozen = False
-            keyspace.snapshot = 0
+            databases.thaw()
         if self.failed:
             log.warning("%d commands in the AOF answered an error while loading (as they "
                         "did when they first ran); they changed nothing", self.failed)
@@ -240,6 +239,12 @@ class Loader:
         else:
             if out[:1] == b"-":
                 result.failed += 1
+        if spec.name == "select" and client.db.id != _index(argv[1]):
+            # What follows would land in another database.
+            raise AofLoadError(
+                f"The append only file selects a database this server does not have "
+                f"(SELECT {argv[1].decode('utf-8', 'replace')}); start it with a larger "
+                f"'databases' setting")
         out.clear()
         result.commands += 1
 
@@ -267,6 +272,14 @@ class Loader:
         log.warning("AOF %s loaded anyway because aof-load-truncated is enabled", name)
         result.truncated_at = valid
         result.dropped = dropped
+
+
+def _index(arg: bytes) -> int | None:
+    """SELECT's argument as a number (None if it is not one)."""
+    try:
+        return int(arg)
+    except ValueError:
+        return None
 
 
 def _zeros(buf, pos: int, end: int) -> bool:

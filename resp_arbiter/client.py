@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from .protocol import RequestParser, Resp2Writer, Resp3Writer
 
 if TYPE_CHECKING:
+    from .keyspace import Keyspace
     from .server import Server
 
 log = logging.getLogger("resp_arbiter")
@@ -71,7 +72,7 @@ class Client(asyncio.Protocol):
     def __init__(self, server: Server) -> None:
         self.server = server
         # The keyspace this client's commands read and write (Redis' c->db).
-        self.db = server.keyspace
+        self.db = server.databases[0]
         self.id = 0
         self.transport: asyncio.Transport | None = None
         config = server.config
@@ -92,8 +93,8 @@ class Client(asyncio.Protocol):
         # MULTI state: the queued (command, argv) pairs, or None outside a transaction.
         self.multi: list | None = None
         self.multi_error = False
-        # WATCH state: the keys, and whether one of them changed since.
-        self.watched: set[bytes] = set()
+        # WATCH state: the (database, key) pairs, and whether one of them changed since.
+        self.watched: set[tuple[Keyspace, bytes]] = set()
         self.dirty_cas = False
         self.fd = -1
         self.unix = False
@@ -124,9 +125,8 @@ class Client(asyncio.Protocol):
             self.out, self.server.error_stats)
 
     def unwatch_all(self) -> None:
-        keyspace = self.server.keyspace
-        for key in self.watched:
-            keyspace.unwatch(key, self)
+        for db, key in self.watched:
+            db.unwatch(key, self)
         self.watched.clear()
         self.dirty_cas = False
 
@@ -194,7 +194,7 @@ class Client(asyncio.Protocol):
         return (
             f"id={self.id} addr={self.address} laddr={self.local_address} fd={self.fd} "
             f"name={_text(self.name)} age={int(now - self.created)} "
-            f"idle={int(now - self.last_interaction)} flags={self._flags()} db=0 sub=0 "
+            f"idle={int(now - self.last_interaction)} flags={self._flags()} db={self.db.id} sub=0 "
             f"psub=0 ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 argv-mem={argv_mem} "
             f"multi-mem={multi_mem} rbs=0 rbp=0 obl={len(self.out)} oll=0 omem={omem} "
             f"tot-mem={unparsed + argv_mem + multi_mem + omem} events={events} "

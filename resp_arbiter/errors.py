@@ -50,6 +50,9 @@ HASH_NOT_FLOAT = "ERR hash value is not a float"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 SELECT_NOT_INTEGER = "ERR value is not an integer or out of range"
 SELECT_OUT_OF_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
+SAME_OBJECT = "ERR source and destination objects are the same"
+INVALID_FIRST_DB = "ERR invalid first DB index"
+INVALID_SECOND_DB = "ERR invalid second DB index"
 
 # Connection and authentication.
 NOAUTH = "NOAUTH Authentication required."

@@ -65,18 +65,18 @@ def _memory_section(server: Server) -> list[tuple[str, object]]:
     """`used_memory` is the startup baseline plus the keyspace's running estimate (and
     removed values not yet freed); `used_memory_rss` is what the process really holds."""
     memory = server.memory
-    keyspace = server.keyspace
+    databases = server.databases
     used = memory.used()
     rss = resident_bytes()
     return [
         ("used_memory", used), ("used_memory_human", _human(used)),
         ("used_memory_rss", rss), ("used_memory_rss_human", _human(rss)),
         ("used_memory_peak", memory.peak), ("used_memory_peak_human", _human(memory.peak)),
-        ("used_memory_startup", memory.baseline), ("used_memory_dataset", keyspace.data_bytes),
+        ("used_memory_startup", memory.baseline), ("used_memory_dataset", databases.data_bytes),
         ("maxmemory", memory.maxmemory), ("maxmemory_human", _human(memory.maxmemory)),
         ("maxmemory_policy", memory.policy), ("mem_allocator", "pymalloc"),
-        ("lazyfree_pending_objects", keyspace.lazy.pending_objects),
-        ("lazyfreed_objects", keyspace.lazy.freed_objects),
+        ("lazyfree_pending_objects", databases.lazy.pending_objects),
+        ("lazyfreed_objects", databases.lazy.freed_objects),
     ]
 
 
@@ -94,9 +94,9 @@ def _stats_section(server: Server) -> list[tuple[str, object]]:
         ("total_net_input_bytes", stats.net_input_bytes),
         ("total_net_output_bytes", stats.net_output_bytes),
         ("rejected_connections", stats.rejected_connections),
-        ("expired_subkeys", server.keyspace.expired_fields),
-        ("expired_keys", server.keyspace.expired_keys),
-        ("evicted_keys", server.keyspace.evicted_keys),
+        ("expired_subkeys", server.databases.expired_fields),
+        ("expired_keys", server.databases.expired_keys),
+        ("evicted_keys", server.databases.evicted_keys),
         ("keyspace_hits", hits), ("keyspace_misses", misses),
         ("pubsub_channels", 0), ("pubsub_patterns", 0),
         ("unexpected_error_replies", 0),
@@ -174,11 +174,11 @@ def _cluster_section(server: Server) -> list[tuple[str, object]]:
 
 
 def _keyspace_section(server: Server) -> list[tuple[str, object]]:
-    """From counters kept by every write: O(1) whatever the keyspace holds."""
-    keyspace = server.keyspace
-    count = len(keyspace)
-    line = f"keys={count},expires={keyspace.expires},avg_ttl=0,subexpiry={keyspace.subexpiry}"
-    return [("db0", line)] if count else []
+    """One line per non-empty database, from counters kept by every write: O(databases)
+    whatever they hold."""
+    return [(f"db{db.id}", f"keys={len(db)},expires={db.expires},avg_ttl=0,"
+                           f"subexpiry={db.subexpiry}")
+            for db in server.databases if len(db)]
 
 
 _SECTIONS: dict[str, Callable[[Server], list[tuple[str, object]]]] = {

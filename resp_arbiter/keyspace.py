@@ -797,3 +797,50 @@ class Keyspace:
             watchers.discard(watcher)
             if not watchers:
                 del self.watchers[key]
+
+    # -- numbered databases (see `databases`) -------------------------------------------
+
+    def take(self, key: bytes) -> Table:
+        """Remove the live table at `key` without freeing it, to be adopted by another
+        database (MOVE)."""
+        table = self._detach(key)
+        self.touch(key)
+        return table
+
+    def adopt(self, key: bytes, table: Table) -> None:
+        """Store `table` (TTLs included) at `key`, which must be free (MOVE, COPY)."""
+        self._attach(key, table)
+        self.touch(key)
+
+    def copy_value(self, table: Table) -> Table:
+        """A copy of a stored value for COPY: fields in order, field TTLs, the key's
+        deadline, the pinned mark; a new access record, as a new object has in Redis."""
+        copy = Table()
+        copy.fields = dict(table.fields)
+        for name in copy.fields:
+            copy.index.add(name)
+        copy.listpack = table.listpack
+        copy.pinned = table.pinned
+        copy.expires_at = table.expires_at
+        copy.field_ttl = dict(table.field_ttl)
+        copy.field_heap = list(table.field_heap)
+        copy.size = table.size
+        copy.access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
+        return copy
+
+    def swap_data(self, other: Keyspace) -> None:
+        """Exchange every stored thing with `other` (SWAPDB); what belongs to the
+        database's place or to the server (WATCHers, clocks, counters, callbacks)
+        stays."""
+        for name in Keyspace.__slots__:
+            if name not in _STAYS_ON_SWAP:
+                mine = getattr(self, name)
+                setattr(self, name, getattr(other, name))
+                setattr(other, name, mine)
+
+
+# What SWAPDB leaves in place: everything else a Keyspace holds is data and moves.
+_STAYS_ON_SWAP = frozenset((
+    "watchers", "dirty", "clock", "snapshot", "frozen", "lazy", "lru_clock",
+    "lfu_minutes", "lfu", "lfu_log_factor", "lfu_decay_time", "lookups", "on_reclaim",
+    "expired_keys", "expired_fields", "evicted_keys"))

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .keyspace import Keyspace, ScanIndex, Table
+    from .databases import Database, Databases
+    from .keyspace import ScanIndex, Table
 
 # Estimated bytes, beyond the lengths of the strings themselves: a key (its Table, empty
 # containers, keyspace dict and scan index entries), a field (dict entry, scan index
@@ -173,19 +174,20 @@ class Memory:
     the least frequently used for LFU, the nearest deadline for volatile-ttl); volatile-*
     policies sample only keys with a TTL. A key is a whole table: evicting it removes
     every field. The limit applies to `used_memory`, so it includes the baseline the
-    process needs before any data (`used_memory_startup`)."""
+    process needs before any data (`used_memory_startup`). As Redis, it samples every
+    database: the pool holds (score, database index, key)."""
 
-    __slots__ = ("keyspace", "baseline", "peak", "maxmemory", "policy", "samples", "_pool")
+    __slots__ = ("databases", "baseline", "peak", "maxmemory", "policy", "samples", "_pool")
 
-    def __init__(self, keyspace: Keyspace) -> None:
-        self.keyspace = keyspace
+    def __init__(self, databases: Databases) -> None:
+        self.databases = databases
         # What the process holds before any data: Redis' used_memory_startup.
         self.baseline = resident_bytes()
         self.peak = self.baseline
         self.maxmemory = 0
         self.policy = "noeviction"
         self.samples = 5
-        self._pool: list[tuple[int, bytes]] = []
+        self._pool: list[tuple[int, int, bytes]] = []
 
     def configure(self, maxmemory: int, policy: str, samples: int, lfu_log_factor: int,
                   lfu_decay_time: int) -> None:
@@ -197,15 +199,13 @@ class Memory:
         self.maxmemory = maxmemory
         self.policy = policy
         self.samples = samples
-        keyspace = self.keyspace
-        keyspace.lfu = policy in LFU_POLICIES
-        keyspace.lfu_log_factor = lfu_log_factor
-        keyspace.lfu_decay_time = lfu_decay_time
+        self.databases.configure_access(policy in LFU_POLICIES, lfu_log_factor,
+                                        lfu_decay_time)
 
     def used(self) -> int:
         """INFO's used_memory: baseline, data, and removed data not yet freed."""
-        keyspace = self.keyspace
-        used = self.baseline + keyspace.data_bytes + keyspace.lazy.pending_bytes
+        databases = self.databases
+        used = self.baseline + databases.data_bytes + databases.lazy.pending_bytes
         if used > self.peak:
             self.peak = used
         return used
@@ -216,8 +216,7 @@ class Memory:
         False means out of memory: over the limit with nothing that may be evicted
         (noeviction, or no key with a TTL for volatile-*). Removed values still being
         freed are not counted: they are on their way out."""
-        keyspace = self.keyspace
-        over = self.baseline + keyspace.data_bytes - self.maxmemory
+        over = self.baseline + self.databases.data_bytes - self.maxmemory
         if over <= 0:
             return True
         if self.policy == "noeviction":
@@ -225,56 +224,64 @@ class Memory:
         stop = time.perf_counter() + budget
         evicted = 0
         while over > 0:
-            key = self._victim()
-            if key is None:
+            victim = self._victim()
+            if victim is None:
                 return False
-            over -= keyspace.evict(key)
+            db, key = victim
+            over -= db.evict(key)
             evicted += 1
             if not evicted % 16 and time.perf_counter() >= stop:
                 break  # still over: the next command and the cron go on evicting
         return True
 
-    def _victim(self) -> bytes | None:
-        keyspace = self.keyspace
+    def _victim(self) -> tuple[Database, bytes] | None:
+        """The key to evict: sampled from every database that has candidates (at most
+        MAX_SAMPLES draws in all), the best of the pool."""
         policy = self.policy
         volatile = policy.startswith("volatile")
-        source = keyspace.volatile if volatile else keyspace.index
-        if not len(source):
-            return None
+        databases = self.databases
         if policy.endswith("random"):
-            return source.random_member()
+            return databases.random_pick(volatile)
         score = self._score
-        tables = keyspace.tables
         pool = self._pool
-        pooled = {key for _, key in pool}
-        for key in _sample(source, min(self.samples, MAX_SAMPLES)):
-            if key in pooled:
+        pooled = {(db_id, key) for _, db_id, key in pool}
+        budget = MAX_SAMPLES
+        for db in databases:
+            source = db.volatile if volatile else db.index
+            if not len(source) or budget <= 0:
                 continue
-            pooled.add(key)
-            entry = (score(tables[key]), key)
-            if len(pool) < EVICTION_POOL_SIZE:
-                insort(pool, entry)
-            elif entry[0] > pool[0][0]:
-                insort(pool, entry)
-                del pool[0]
+            count = min(self.samples, budget)
+            budget -= count
+            tables = db.tables
+            for key in _sample(source, count):
+                if (db.id, key) in pooled:
+                    continue
+                pooled.add((db.id, key))
+                entry = (score(db, tables[key]), db.id, key)
+                if len(pool) < EVICTION_POOL_SIZE:
+                    insort(pool, entry)
+                elif entry[0] > pool[0][0]:
+                    insort(pool, entry)
+                    del pool[0]
         while pool:
-            stored, key = pool.pop()
-            table = tables.get(key)
+            stored, db_id, key = pool.pop()
+            db = databases[db_id]
+            table = db.tables.get(key)
             if table is None or (volatile and not table.expires_at):
                 continue  # gone, or its TTL removed, since it was sampled
-            fresh = score(table)
+            fresh = score(db, table)
             if pool and fresh < stored and fresh < pool[-1][0]:
-                insort(pool, (fresh, key))  # used since it was sampled: look again
+                insort(pool, (fresh, db_id, key))  # used since it was sampled: look again
                 continue
-            return key
+            return db, key
         return None
 
-    def _score(self, table: Table) -> int:
+    def _score(self, db: Database, table: Table) -> int:
         """Higher is evicted first. LRU ranks by the time of the last access rather than
         by idle time, so that scores kept in the pool do not go stale as time passes."""
         policy = self.policy
         if policy.endswith("lru"):
             return -table.access
         if policy.endswith("lfu"):
-            return 255 - self.keyspace.lfu_counter(table.access)
+            return 255 - db.lfu_counter(table.access)
         return -table.expires_at  # volatile-ttl: the nearest deadline first

@@ -24,7 +24,7 @@ from . import __version__, errors
 from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
-from .keyspace import Keyspace
+from .databases import Databases
 from .listeners import BACKLOG, RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
 from .memory import EVICTION_BUDGET, Memory
 from .owners import Owners
@@ -77,8 +77,10 @@ class Server:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.keyspace = Keyspace()
-        self.memory = Memory(self.keyspace)
+        # The numbered databases; `keyspace` is db 0 (SWAPDB exchanges data, not objects).
+        self.databases = Databases(config["databases"])
+        self.keyspace = self.databases[0]
+        self.memory = Memory(self.databases)
         self.owners = Owners(self.stop)
         self._socket_inode: int | None = None
         self.maxmemory = 0  # read on every command: 0 skips the memory check
@@ -216,9 +218,13 @@ class Server:
 
         Also where each command is timed and counted (commandstats, latencystats, failed
         calls), logged when slow, and fed to MONITOR clients, as in Redis' call()."""
-        keyspace = self.keyspace
+        keyspace = client.db
         keyspace.new_command()
-        dirty = keyspace.dirty
+        # EXEC's commands may change any database (SELECT inside MULTI): it compares the
+        # sum. A command that changes another database also counts a change in its own
+        # (Redis' server.dirty++).
+        counter = self.databases if spec.name == "exec" else keyspace
+        dirty = counter.dirty
         reply_start = len(client.out)
         keyspace.lookups = self.lookups if spec.counts_lookups else None
         stats = self.command_stats[spec]
@@ -243,7 +249,7 @@ class Server:
             self._observe(spec, client, argv, micros)
         # EXEC's hook call comes after those of the commands it ran (the AOF closes the
         # transaction there).
-        if keyspace.dirty != dirty and (spec.is_write or spec.name == "exec"):
+        if counter.dirty != dirty and (spec.is_write or spec.name == "exec"):
             for hook in self._write_hooks:
                 hook(client, spec, argv)
 
@@ -265,7 +271,7 @@ class Server:
     def _feed_monitors(self, client: Client, argv: list[bytes]) -> None:
         """One line per command to every MONITOR client, written at the next loop turn."""
         source = f"unix:{self.config['unixsocket']}" if client.unix else client.address
-        line = monitor_line(time.time_ns(), source, _shown(client, argv))
+        line = monitor_line(time.time_ns(), client.db.id, source, _shown(client, argv))
         for monitor in list(self.monitors):
             out = monitor.out
             if not out and monitor.transport is not None and self._loop is not None:
@@ -472,11 +478,11 @@ class Server:
         """Periodic housekeeping in small steps, as Redis' serverCron."""
         now = time.monotonic()
         self._sample_ops(now)
-        keyspace = self.keyspace
-        keyspace.tick()
+        databases = self.databases
+        databases.tick()
         if self.pause_type == PAUSE_OFF:  # as Redis, no active expiry during a pause
-            keyspace.expire_cycle(ACTIVE_EXPIRE_BUDGET)
-        keyspace.lazy.step(LAZYFREE_BUDGET)
+            databases.expire_cycle(ACTIVE_EXPIRE_BUDGET)
+        databases.lazy.step(LAZYFREE_BUDGET)
         if self.maxmemory:
             self.memory.make_room(CRON_EVICTION_BUDGET)
         self.memory.used()  # keeps used_memory_peak current

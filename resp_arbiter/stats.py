@@ -172,9 +172,9 @@ class SlowLog:
 
 # -- MONITOR --------------------------------------------------------------------------
 
-def monitor_line(unix_ns: int, source: str, argv: list[bytes]) -> bytes:
-    """One MONITOR line: `+<sec>.<usec> [0 <source>] "arg" ...` and CRLF."""
+def monitor_line(unix_ns: int, db: int, source: str, argv: list[bytes]) -> bytes:
+    """One MONITOR line: `+<sec>.<usec> [<db> <source>] "arg" ...` and CRLF."""
     micros = unix_ns // 1000
-    return b"+%d.%06d [0 %s] %s\r\n" % (
-        micros // 1_000_000, micros % 1_000_000, source.encode("utf-8", "surrogateescape"),
+    return b"+%d.%06d [%d %s] %s\r\n" % (
+        micros // 1_000_000, micros % 1_000_000, db, source.encode("utf-8", "surrogateescape"),
         b" ".join([sdscatrepr(arg) for arg in argv]))

@@ -86,7 +86,13 @@ def _written(tmp_path: Path) -> tuple[Path, list[tuple[int, dict]]]:
         if argv[0] not in ("MULTI", "HSET") or client.multi is None:
             sizes.append((server.aof.incr_size, state(server.keyspace)))
     server.aof.stop()
-    return tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof", sizes
+    incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    # The file starts with SELECT 0 (written with the first command): a cut after it
+    # keeps it.
+    select = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
+    assert incr.read_bytes().startswith(select)
+    sizes.insert(1, (len(select), sizes[0][1]))
+    return incr, sizes
 
 
 def test_a_torn_tail_loads_the_commands_before_it_at_every_cut(tmp_path, caplog):
@@ -235,7 +241,7 @@ def _rewrite_with_writes_during_it(server, client, acknowledged: list) -> None:
         acknowledged.append(argv)
     directory = aof._directory()
     temp = directory.temp_rewrite_name(12345)
-    write_base_file(snapshot, directory.file(temp), incremental_fsync=True)
+    write_base_file([(0, snapshot)], directory.file(temp), incremental_fsync=True)
     assert aof._rewrite_done(temp)
     run(server, client, *AFTER)
     acknowledged.append(AFTER)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import redis
-from aof_helpers import arbiter_with_aof, connect, info, wait_rewrite_done
+from aof_helpers import arbiter_with_aof, connect, info, kill, wait_rewrite_done
 from servers import poll_until, require_binary, start_arbiter, start_redis
 
 from resp_arbiter.aof_manifest import Manifest
@@ -314,3 +314,122 @@ def test_an_evicted_key_is_logged_deleted_and_stays_gone(workdir):
         client = connect(server)
         assert set(client.keys("*")) == kept
         client.close()
+
+
+DBS = (0, 3, 15)
+
+
+def _fill_dbs(server) -> None:
+    """Writes in several databases, in every way the log must follow: per-client SELECT,
+    clients interleaved, SELECT inside MULTI, MOVE, COPY ... DB, SWAPDB, FLUSHDB."""
+    zero, three = connect(server), connect(server, db=3)
+    for i in range(20):
+        zero.hset("shared", f"z{i}", i)
+        three.hset("shared", f"t{i}", i)
+    three.pexpire("shared", 3_600_000)
+    zero.hset("moved", "a", "1")
+    zero.pexpire("moved", 7_200_000)
+    zero.move("moved", 15)
+    zero.copy("shared", "copied", destination_db=3)
+    with zero.pipeline(transaction=True) as pipe:
+        pipe.execute_command("SELECT", 15).hset("in-multi", "x", "y")
+        pipe.execute_command("SELECT", 0).hset("in-multi", "x", "zero").execute()
+    three.hset("doomed", "f", "v")
+    zero.hset("swap-me", "f", "v")
+    zero.swapdb(0, 9)
+    zero.swapdb(9, 0)
+    fourteen = connect(server, db=14)
+    fourteen.hset("flushed", "f", "v")
+    fourteen.flushdb()
+    for client in (zero, three, fourteen):
+        client.close()
+
+
+def _snapshot_dbs(server) -> dict:
+    found = {}
+    for db in range(16):
+        client = connect(server, db=db)
+        found[db] = _snapshot(client)
+        client.close()
+    return found
+
+
+def test_several_dbs_load_into_redis_server_and_back(workdir):
+    """Files holding several databases (SELECT before each database's records, in the
+    base and in the increments) load into redis-server 7.0, and its files into the
+    arbiter, with the same data in each database."""
+    with arbiter_with_aof(workdir) as server:
+        _fill_dbs(server)
+        client = connect(server)
+        assert client.bgrewriteaof() is True
+        wait_rewrite_done(client, 1)
+        client.close()
+        other = connect(server, db=3)
+        other.hset("after-rewrite", "a", "b")
+        other.close()
+        expected = _snapshot_dbs(server)
+    assert {db for db, keys in expected.items() if keys} == set(DBS)
+    base = next((workdir / "appendonlydir").glob("*.base.aof")).read_bytes()
+    assert base.count(b"SELECT") == len(DBS)
+    copy = workdir / "copy"
+    copy.mkdir()
+    shutil.copytree(workdir / "appendonlydir", copy / "appendonlydir")
+    check = subprocess.run(
+        [require_binary("redis-check-aof"),
+         str(copy / "appendonlydir" / "appendonly.aof.manifest")],
+        capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with start_redis(copy, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                     "--dir", str(copy)) as reference:
+        assert _snapshot_dbs(reference) == expected
+        client = connect(reference)
+        client.bgrewriteaof()
+        assert poll_until(lambda: info(client)["aof_rewrites"] == 1
+                          and not info(client)["aof_rewrite_in_progress"], 30)
+        client.close()
+        more = connect(reference, db=15)
+        more.hset("from-redis", "f", "v")
+        more.close()
+        expected = _snapshot_dbs(reference)
+    back = workdir / "back"
+    back.mkdir()
+    shutil.copytree(copy / "appendonlydir", back / "appendonlydir")
+    with arbiter_with_aof(back) as server:
+        assert _snapshot_dbs(server) == expected
+    # Redis' own writing of several databases loads too, from its first files on.
+    fresh = workdir / "fresh"
+    fresh.mkdir()
+    with start_redis(fresh, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+                     "--dir", str(fresh)) as reference:
+        _fill_dbs(reference)
+        expected = _snapshot_dbs(reference)
+    with arbiter_with_aof(fresh) as server:
+        assert _snapshot_dbs(server) == expected
+
+
+def test_sigkill_with_clients_in_several_dbs_loses_no_acknowledged_write(workdir):
+    """Clients in db 0 and db 5 write the same keys alternately, a third moves keys
+    between them; after SIGKILL each acknowledged write is in its own database."""
+    server = arbiter_with_aof(workdir, "--appendfsync", "always")
+    zero, five = connect(server), connect(server, db=5)
+    acked = {0: 0, 5: 0}
+    try:
+        for i in range(1500):
+            zero.hset("w", f"f{i}", "zero")
+            acked[0] = i + 1
+            five.hset("w", f"f{i}", "five")
+            acked[5] = i + 1
+            if i % 100 == 0:
+                zero.hset(f"m{i}", "f", "v")
+                zero.move(f"m{i}", 5)
+    finally:
+        kill(server)
+    with arbiter_with_aof(workdir) as server:
+        for db, value in ((0, b"zero"), (5, b"five")):
+            client = connect(server, db=db)
+            stored = client.hgetall("w")
+            assert len(stored) == acked[db]
+            assert set(stored.values()) == {value}
+            assert client.exists(*[f"m{i}" for i in range(0, 1500, 100)]) == (
+                15 if db == 5 else 0)
+            client.close()

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
+from resp_arbiter.aof import AofStartError
 from resp_arbiter.aof_records import REWRITES, propagate
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
@@ -24,6 +25,7 @@ from resp_arbiter.server import Server
 
 START = 1_800_000_000_000  # Unix ms
 KEYS = [b"k1", b"k2", b"k3"]
+DBS = (0, 1, 2)
 FIELDS = [b"a", b"b", b"c", b"d"]
 
 
@@ -42,7 +44,7 @@ def make_server(directory: Path, clock: Clock, **options: str) -> Server:
     for name, value in options.items():
         config.set(name.replace("_", "-"), value)
     server = Server(config)
-    server.keyspace.clock = clock
+    server.databases.set_clock(clock)
     server.aof.start()
     return server
 
@@ -55,6 +57,11 @@ def run(server: Server, client: Client, *argv: bytes | str | int) -> bytes:
         server.aof.waiting[client] = None
     server.aof._release()
     return bytes(client.out[start:])
+
+
+def states(server: Server) -> list[dict]:
+    """`state` of the databases the random steps use."""
+    return [state(server.databases[db]) for db in DBS]
 
 
 def state(keyspace: Keyspace) -> dict:
@@ -109,6 +116,12 @@ _COMMANDS = [
               delay, st.lists(st.tuples(field, value), min_size=1, max_size=2)),
     st.builds(lambda k: ["HGET", k, "a"], key),
     st.just(["FLUSHALL"]),
+    st.just(["FLUSHDB"]),
+    st.builds(lambda db: ["SELECT", db], st.sampled_from(DBS)),
+    st.builds(lambda k, db: ["MOVE", k, db], key, st.sampled_from(DBS)),
+    st.builds(lambda a, b, db, replace: ["COPY", a, b, "DB", db, *replace], key, key,
+              st.sampled_from(DBS), st.sampled_from([[], ["REPLACE"]])),
+    st.builds(lambda a, b: ["SWAPDB", a, b], st.sampled_from(DBS), st.sampled_from(DBS)),
 ]
 # Uniform over the kinds (st.one_of favours its first branches).
 command = st.integers(0, len(_COMMANDS) - 1).flatmap(_COMMANDS.__getitem__)
@@ -145,14 +158,15 @@ def test_a_reload_at_any_later_time_holds_the_same_data(tmp_path_factory, steps,
             run(server, client, "EXEC")
         elif kind == "sleep":
             clock.now += arg
-            server.keyspace.expire_cycle(budget=None)
+            for db in server.databases:
+                db.expire_cycle(budget=None)
             server.aof.cron()
         else:
             assert run(server, client, "SAVE") == b"+OK\r\n"
     server.aof.stop()
     clock.now += later
     reloaded = make_server(directory, Clock(clock.now))
-    assert state(reloaded.keyspace) == state(server.keyspace)
+    assert states(reloaded) == states(server)
     reloaded.aof.stop()
 
 
@@ -168,6 +182,7 @@ def test_relative_times_are_logged_as_absolute_deadlines(tmp_path):
     server.aof.stop()
     log = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
     assert log == b"".join([
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
         b"*6\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n",
         b"*3\r\n$9\r\nPEXPIREAT\r\n$1\r\nh\r\n$13\r\n%d\r\n" % (START + 100_000),
         b"*6\r\n$10\r\nHPEXPIREAT\r\n$1\r\nh\r\n$13\r\n%d\r\n$6\r\nFIELDS\r\n$1\r\n1\r\n"
@@ -214,7 +229,8 @@ def test_a_transaction_is_logged_whole_inside_multi_exec(tmp_path):
     run(server, client, "EXEC")
     server.aof.stop()
     log = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
-    assert log == (b"*1\r\n$5\r\nMULTI\r\n"
+    assert log == (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"  # each file starts with it
+                   b"*1\r\n$5\r\nMULTI\r\n"
                    b"*4\r\n$4\r\nHSET\r\n$1\r\nt\r\n$1\r\na\r\n$1\r\n1\r\n"
                    b"*4\r\n$4\r\nHSET\r\n$1\r\nu\r\n$1\r\nb\r\n$1\r\n2\r\n"
                    b"*1\r\n$4\r\nEXEC\r\n"
@@ -224,7 +240,7 @@ def test_a_transaction_is_logged_whole_inside_multi_exec(tmp_path):
 # Write commands logged exactly as they ran: deterministic given the data before them.
 LOGGED_AS_IS = {"hset", "hmset", "hsetnx", "hdel", "hincrby", "del", "unlink", "rename",
                 "renamenx", "persist", "hpersist", "flushdb", "flushall", "stash.ensure",
-                "stash.clear"}
+                "stash.clear", "move", "copy", "swapdb"}
 
 
 def test_every_write_command_has_a_logging_rule():
@@ -285,3 +301,70 @@ def test_deletions_by_expiry_reach_the_log(tmp_path, steps, expected, save_at_en
     server.aof.stop()
     assert state(server.keyspace) == expected
     assert state(make_server(tmp_path, Clock(clock.now + 60_000)).keyspace) == expected
+
+
+def _encoded(*records: list[bytes | str]) -> bytes:
+    out = bytearray()
+    for record in records:
+        out += b"*%d\r\n" % len(record)
+        for arg in record:
+            data = arg.encode() if isinstance(arg, str) else arg
+            out += b"$%d\r\n%s\r\n" % (len(data), data)
+    return bytes(out)
+
+
+def test_select_is_logged_when_the_database_changes(tmp_path):
+    """SELECT precedes a record only when its database differs from the last logged
+    (clients interleaved, SELECT inside MULTI, expiry in another database); a new
+    increment file starts with one."""
+    clock = Clock(START)
+    server = make_server(tmp_path, clock)
+    zero, two = Client(server), Client(server)
+    run(server, two, "SELECT", "2")
+    run(server, zero, "HSET", "a", "f", "1")
+    run(server, zero, "HSET", "b", "f", "1")
+    run(server, two, "HSET", "a", "f", "2")
+    run(server, two, "PEXPIRE", "a", "10")
+    run(server, two, "SELECT", "2")  # not a write: nothing logged
+    run(server, zero, "MULTI")
+    run(server, zero, "HSET", "c", "f", "1")
+    run(server, zero, "SELECT", "1")
+    run(server, zero, "HSET", "c", "f", "3")
+    run(server, zero, "EXEC")
+    clock.now += 20
+    for db in server.databases:
+        db.expire_cycle(budget=None)
+    server.aof.cron()
+    run(server, zero, "HSET", "d", "f", "1")
+    assert run(server, zero, "BGREWRITEAOF").startswith(b"+")
+    run(server, zero, "HSET", "e", "f", "1")
+    server.aof.stop()
+    directory = tmp_path / "appendonlydir"
+    assert (directory / "appendonly.aof.1.incr.aof").read_bytes() == _encoded(
+        ["SELECT", "0"], ["HSET", "a", "f", "1"], ["HSET", "b", "f", "1"],
+        ["SELECT", "2"], ["HSET", "a", "f", "2"], ["PEXPIREAT", "a", str(START + 10)],
+        ["SELECT", "0"], ["MULTI"], ["HSET", "c", "f", "1"], ["SELECT", "1"],
+        ["HSET", "c", "f", "3"], ["EXEC"],
+        ["SELECT", "2"], ["DEL", "a"],
+        ["SELECT", "1"], ["HSET", "d", "f", "1"])
+    assert (directory / "appendonly.aof.2.incr.aof").read_bytes() == _encoded(
+        ["SELECT", "1"], ["HSET", "e", "f", "1"])
+    reloaded = make_server(tmp_path, Clock(clock.now))
+    assert [sorted(db.tables) for db in list(reloaded.databases)[:3]] == [
+        [b"a", b"b", b"c"], [b"c", b"d", b"e"], []]
+    reloaded.aof.stop()
+
+
+def test_a_file_selecting_a_missing_database_refuses_to_load(tmp_path):
+    """Files written with more databases than this server has: loading stops with a
+    clear error rather than putting that database's data in another one."""
+    server = make_server(tmp_path, Clock(START), databases="8")
+    client = Client(server)
+    run(server, client, "SELECT", "7")
+    run(server, client, "HSET", "h", "f", "v")
+    server.aof.stop()
+    with pytest.raises(AofStartError, match=r"SELECT 7.*larger 'databases'"):
+        make_server(tmp_path, Clock(START), databases="4")
+    reloaded = make_server(tmp_path, Clock(START), databases="8")
+    assert list(reloaded.databases[7].tables) == [b"h"]
+    reloaded.aof.stop()

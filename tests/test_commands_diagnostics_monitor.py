@@ -18,7 +18,7 @@ from servers import ServerProcess, poll_until, require_binary, start_arbiter
 pytestmark = pytest.mark.differential
 
 MARKER = b"monitor-test-done"
-_LINE_HEAD = re.compile(rb"^\+?([0-9]{10})\.([0-9]{6}) \[0 unix:([^\]]+)\] ")
+_LINE_HEAD = re.compile(rb"^\+?([0-9]{10})\.([0-9]{6}) \[([0-9]+) unix:([^\]]+)\] ")
 
 # What a client sends while another one monitors: argument escaping, passwords (shown
 # as "(redacted)" when the command got as far as reading them), commands Redis hides
@@ -36,17 +36,20 @@ SCRIPT: list[tuple[bytes | str, ...]] = [
     ("NOSUCH", "x"), ("HSET", "k"), ("CLIENT", "NOSUCH"),
     ("MULTI",), ("HSET", "k", "a", "b"), ("HGET", "k", "a"), ("EXEC",),
     ("MULTI",), ("NOSUCH",), ("EXEC",), ("MULTI",), ("HSET", "k"), ("DISCARD",),
+    ("SELECT", "3"), ("HSET", "k", "in", "3"), ("SELECT", "99"), ("MULTI",),
+    ("SELECT", "5"), ("HGET", "k", "in"), ("EXEC",), ("MOVE", "k", "0"), ("SELECT", "0"),
     ("PING",), ("ECHO", MARKER),
 ]
 
 
 def _normalize(line: bytes, socket_path: str) -> bytes:
-    """A feed line with its time replaced (checked to be now) and its socket path."""
+    """A feed line with its time replaced (checked to be now) and its socket path; the
+    database it shows is kept."""
     match = _LINE_HEAD.match(line)
     assert match, line
     assert abs(int(match.group(1)) - time.time()) < 60, line
-    assert match.group(3) == socket_path.encode(), line
-    return line[match.end():]
+    assert match.group(4) == socket_path.encode(), line
+    return b"[%s] %s" % (match.group(3), line[match.end():])
 
 
 def _feed(server: ServerProcess, commands: list[tuple[bytes | str, ...]]) -> list[bytes]:
@@ -76,13 +79,19 @@ def test_monitor_lines_match_redis(arbiter: ServerProcess, redis_server: ServerP
     assert actual == expected
     # The lines the script is about, spelled out (Redis' own output, so a change on
     # either side shows here).
-    assert b'"HSET" "quo\\"te" "back\\\\slash" "\\x00\\xff\\r\\n\\t\\a\\b \\x7f\\xc3\\xa9"' \
-        b"\r\n" in actual
-    assert b'"AUTH" "(redacted)" "(redacted)"\r\n' in actual
-    assert b'"HELLO" "2" "SETNAME" "a b" "AUTH" "d" "p"\r\n' in actual
-    assert not any(line.startswith((b'"CLIENT" "LIST"', b'"CONFIG"', b'"MONITOR"'))
-                   for line in actual)
-    assert actual[0] == b'"PING"\r\n' and actual[-1] == b'"QUIT"\r\n'
+    assert b'[0] "HSET" "quo\\"te" "back\\\\slash" "\\x00\\xff\\r\\n\\t\\a\\b ' \
+        b'\\x7f\\xc3\\xa9"\r\n' in actual
+    assert b'[0] "AUTH" "(redacted)" "(redacted)"\r\n' in actual
+    assert b'[0] "HELLO" "2" "SETNAME" "a b" "AUTH" "d" "p"\r\n' in actual
+    assert not any(line.startswith((b'[0] "CLIENT" "LIST"', b'[0] "CONFIG"',
+                                    b'[0] "MONITOR"')) for line in actual)
+    assert actual[0] == b'[0] "PING"\r\n' and actual[-1] == b'[0] "QUIT"\r\n'
+    # The database shown is the client's after the command (SELECT inside EXEC too).
+    assert [line for line in actual if line[:3] != b"[0]"] == [
+        b'[3] "SELECT" "3"\r\n', b'[3] "HSET" "k" "in" "3"\r\n',
+        b'[3] "SELECT" "99"\r\n', b'[3] "MULTI"\r\n',
+        b'[5] "SELECT" "5"\r\n', b'[5] "HGET" "k" "in"\r\n', b'[5] "EXEC"\r\n',
+        b'[5] "MOVE" "k" "0"\r\n']
 
 
 def test_monitor_inside_exec_and_twice(arbiter: ServerProcess, redis_server: ServerProcess):
@@ -134,7 +143,7 @@ def test_redis_cli_monitor_prints_what_it_prints_for_redis(
     expected = _cli_monitor(redis_server, tmp_path)
     actual = _cli_monitor(arbiter, tmp_path)
     assert actual == expected
-    assert b'"HSET" "k" "f" "v"\n' in actual
+    assert b'[0] "HSET" "k" "f" "v"\n' in actual
 
 
 def test_a_monitor_that_stops_reading_is_disconnected(tmp_path: Path) -> None:

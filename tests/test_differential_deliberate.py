@@ -119,17 +119,6 @@ def test_hscan_novalues(protocol: int, arbiter: ServerProcess,
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_only_database_zero(protocol: int, arbiter: ServerProcess,
-                            redis_server: ServerProcess) -> None:
-    # Difference: the arbiter has one database (CONFIG GET databases is 1), Redis 16.
-    with session(arbiter.socket_path, protocol) as a:
-        assert a.call("SELECT", "1").raw == b"-ERR DB index is out of range\r\n"
-        assert a.call("CONFIG", "GET", "databases").children[1].value == b"1"
-    with session(redis_server.socket_path, protocol) as r:
-        assert r.call("SELECT", "1").raw == b"+OK\r\n"
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_info_keyspace_counts_field_expiry(protocol: int, arbiter: ServerProcess,
                                            redis_server: ServerProcess) -> None:
     # Difference: with hash field expiry (7.4) INFO keyspace adds `subexpiry=`.

@@ -34,8 +34,8 @@ class Rig:
         self.client = Client(self.server)
         self.now = 1_000_000_000
         self.keyspace = self.server.keyspace
-        self.keyspace.clock = lambda: self.now
-        self.keyspace.tick()
+        self.server.databases.set_clock(lambda: self.now)
+        self.server.databases.tick()
         self.config("maxmemory-policy", policy)
         if room_for:
             self.config("maxmemory", str(self.server.memory.baseline + room_for * KEY_COST))
@@ -51,7 +51,7 @@ class Rig:
     def advance(self, ms: int) -> None:
         """Time passes, and the cron's clock tick with it."""
         self.now += ms
-        self.keyspace.tick()
+        self.server.databases.tick()
 
     def hset(self, key: bytes) -> bytes:
         return self.call(b"HSET", key, b"f", VALUE)
@@ -129,6 +129,72 @@ def test_allkeys_lru_keeps_a_hot_set_that_is_read_and_evicts_cold_keys():
     assert rig.keyspace.evicted_keys >= 290
     rig.call(b"PING")  # evicts what the last write added
     assert rig.server.memory.baseline + rig.keyspace.data_bytes <= rig.server.memory.maxmemory
+
+
+def _in_db(rig: Rig, db: int, *argv: bytes) -> bytes:
+    """`argv` run in database `db`, the client back in db 0 after it."""
+    rig.call(b"SELECT", b"%d" % db)
+    reply = rig.call(*argv)
+    rig.call(b"SELECT", b"0")
+    return reply
+
+
+def test_eviction_samples_every_database():
+    """allkeys-lru with cold keys in db 3 and a hot set in db 0 read meanwhile: eviction
+    takes the cold keys of db 3, and the limit covers the data of every database."""
+    rig = Rig("allkeys-lru", room_for=100)
+    hot = _keys("hot", 10)
+    cold = _keys("cld", 60)
+    for key in hot:
+        assert rig.hset(key) == b":1\r\n"
+    for key in cold:
+        assert _in_db(rig, 3, b"HSET", key, b"f", VALUE) == b":1\r\n"
+    databases = rig.server.databases
+    for i, key in enumerate(_keys("new", 200)):
+        rig.advance(100)
+        if i % 10 == 0:
+            for hot_key in hot:
+                rig.call(b"HGET", hot_key, b"f")
+        assert _in_db(rig, 7, b"HSET", key, b"f", VALUE) == b":1\r\n"
+    assert rig.present(hot) == set(hot)
+    assert not set(cold) & set(databases[3].tables)
+    assert databases.evicted_keys >= 150
+    assert databases[7].evicted_keys > 0
+    rig.call(b"PING")
+    assert rig.server.memory.baseline + databases.data_bytes <= rig.server.memory.maxmemory
+    info = rig.call(b"INFO", b"stats").decode()
+    assert f"evicted_keys:{databases.evicted_keys}\r\n" in info
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-random", "volatile-ttl"])
+def test_volatile_eviction_finds_keys_with_a_ttl_in_any_database(policy):
+    rig = Rig(policy, room_for=40)
+    keep = _keys("per", 20)
+    for key in keep:
+        rig.hset(key)
+    expiring = _keys("ttl", 15)
+    for key in expiring:
+        _in_db(rig, 5, b"HSET", key, b"f", VALUE)
+        assert _in_db(rig, 5, b"EXPIRE", key, b"1000") == b":1\r\n"
+    for key in _keys("new", 40):
+        rig.advance(10)
+        if rig.hset(key) == OOM:
+            break
+    assert rig.present(keep) == set(keep)
+    assert not rig.server.databases[5].tables
+    assert rig.server.databases[5].evicted_keys == 15
+    assert rig.hset(b"one-more") == OOM
+
+
+def test_allkeys_random_takes_turns_over_the_databases():
+    rig = Rig("allkeys-random", room_for=60)
+    for db in (1, 2):
+        for key in _keys(f"d{db}-", 30):
+            _in_db(rig, db, b"HSET", key, b"f", VALUE)
+    for key in _keys("new", 60):
+        assert rig.hset(key) == b":1\r\n"
+    databases = rig.server.databases
+    assert databases[1].evicted_keys > 0 and databases[2].evicted_keys > 0
 
 
 def test_allkeys_lfu_keeps_frequently_read_keys():

@@ -222,6 +222,39 @@ def test_commands_piped_on_stdin_match_redis(arbiter, redis_server):
     assert "(integer) 11" in mine
 
 
+def test_database_option_matches_redis(arbiter, redis_server):
+    """`-n 2`: every command runs in db 2, as against redis-server; db 0 stays apart."""
+    for server in (arbiter, redis_server):
+        cli(server, "-n", "2", "hset", "h", "f", "two")
+        cli(server, "hset", "h", "f", "zero")
+    for args in (["-n", "2", "--no-raw", "hget", "h", "f"], ["--no-raw", "hget", "h", "f"],
+                 ["-n", "2", "--no-raw", "dbsize"], ["-n", "3", "--no-raw", "dbsize"],
+                 ["-n", "2", "--scan"], ["-n", "16", "--no-raw", "ping"],
+                 ["-n", "2", "--no-raw", "move", "h", "0"]):
+        mine, theirs = cli(arbiter, *args, check=False), cli(redis_server, *args,
+                                                              check=False)
+        assert (mine.stdout, mine.stderr, mine.returncode) == \
+            (theirs.stdout, theirs.stderr, theirs.returncode), args
+    assert output(arbiter, "-n", "2", "--no-raw", "hget", "h", "f") == '"two"\n'
+    # INFO keyspace: Redis 7.0's lines plus the arbiter's `subexpiry` (7.4).
+    assert output(arbiter, "-n", "2", "info", "keyspace").splitlines()[1:] == [
+        "db0:keys=1,expires=0,avg_ttl=0,subexpiry=0",
+        "db2:keys=1,expires=0,avg_ttl=0,subexpiry=0"]
+
+
+def test_interactive_prompt_shows_the_database(arbiter, terminal_for):
+    term = terminal_for(arbiter, "-n", "2")
+    prompt = re.escape(f"redis {arbiter.socket_path}[2]> ".encode())
+    term.expect(prompt)
+    term.type("hset in2 a 1\r")
+    term.expect(rb"\r\n\(integer\) 1\r\n" + prompt)
+    term.type("select 5\r")
+    term.expect(rb"\r\nOK\r\n" + re.escape(f"redis {arbiter.socket_path}[5]> ".encode()))
+    term.type("quit\r")
+    assert term.process.wait(TIMEOUT) == 0
+    assert output(arbiter, "-n", "2", "hget", "in2", "a") == "1\n"
+
+
 def test_interactive_hints_come_from_command_docs(any_server, terminal_for):
     """Interactive mode reads COMMAND DOCS at start; typing `hset ` then shows HSET's
     arguments as a hint, narrowing as arguments are typed."""

@@ -392,3 +392,30 @@ def test_pipeline_raises_first_error(arbiter, protocol):
         with pytest.raises(redis.ResponseError, match="hash value is not an integer"):
             pipe.execute()
         assert client.hget("h", "n") == b"1"
+
+
+def test_db_option_keeps_its_data_apart_like_redis(arbiter, redis_server, protocol):
+    """redis-py with `db=2` (it sends SELECT on every new connection): its commands,
+    pipelines and transactions run in db 2, as against redis-server."""
+    for server in (arbiter, redis_server):
+        with connect(server, protocol, db=2) as two, connect(server, protocol) as zero:
+            two.hset("h", mapping={"a": "2"})
+            zero.hset("h", mapping={"a": "0"})
+            with two.pipeline(transaction=True) as pipe:
+                pipe.hset("t", "x", "1").move("t", 0).execute()
+            two.copy("h", "h-copy", destination_db=5)
+    with connect(arbiter, protocol, db=2) as mine, \
+            connect(redis_server, protocol, db=2) as theirs:
+        pair = Pair(mine, theirs)
+        pair.same("hgetall", "h")
+        pair.same("dbsize")
+        pair.same("keys", "*")
+        pair.same("exists", "t")
+        pair.same("move", "h", 2)
+        pair.same("swapdb", 2, 0)
+        pair.same("hgetall", "h")
+        pair.same("keys", "*", normalize=sorted)
+        pair.same("client_info", normalize=lambda info: info["db"])
+    with connect(arbiter, protocol, db=5) as mine, \
+            connect(redis_server, protocol, db=5) as theirs:
+        Pair(mine, theirs).same("hgetall", "h-copy")

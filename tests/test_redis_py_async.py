@@ -136,3 +136,25 @@ def test_async_shared_pool_with_large_values(arbiter):
             await client.aclose()
 
     assert asyncio.run(run()) == [True] * 16
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_db_option_selects_on_every_pooled_connection(arbiter, redis_server, protocol):
+    """redis.asyncio with `db=2`: every connection of the pool, opened concurrently,
+    runs in db 2, and db 0 stays apart, as against redis-server."""
+    async def run(server: ServerProcess) -> list[object]:
+        two, zero = connect(server, protocol, db=2), connect(server, protocol)
+        try:
+            await asyncio.gather(*[two.hset("h", f"f{n}", n) for n in range(20)])
+            await zero.hset("h", "zero", 0)
+            clients = await asyncio.gather(*[two.client_info() for _ in range(5)])
+            return [await two.hlen("h"), await zero.hlen("h"), await two.dbsize(),
+                    sorted({info["db"] for info in clients}),
+                    await two.move("h", 0), await two.swapdb(0, 2), await two.hlen("h")]
+        finally:
+            await two.aclose()
+            await zero.aclose()
+
+    mine = asyncio.run(run(arbiter))
+    assert mine == asyncio.run(run(redis_server))
+    assert mine[:4] == [20, 1, 1, [2]]

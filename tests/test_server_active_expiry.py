@@ -8,7 +8,7 @@ import threading
 import time
 
 import redis
-from servers import start_arbiter
+from servers import poll_until, start_arbiter
 
 FIELDS = 100_000
 
@@ -51,3 +51,32 @@ def test_active_expiry_reclaims_untouched_fields(tmp_path, capsys):
         assert client.hgetall("sessions") == {b"keeper": b"stays"}
     with capsys.disabled():
         print(f"\nactive expiry of {FIELDS} fields: worst PING latency {worst * 1000:.1f} ms")
+
+
+def test_active_expiry_covers_every_database(tmp_path):
+    """Keys and fields with a TTL in several databases, never read again: the cron
+    reclaims them all, and INFO's counters and keyspace lines cover every database."""
+    with start_arbiter(tmp_path) as arbiter:
+        clients = {db: redis.Redis(unix_socket_path=arbiter.socket_path, db=db)
+                   for db in (0, 4, 15)}
+        try:
+            for client in clients.values():
+                for i in range(50):
+                    client.hset(f"k{i}", mapping={"a": "1", "b": "2"})
+                    client.pexpire(f"k{i}", 100)
+                client.hset("fields", mapping={"x": "1", "keep": "2"})
+                client.execute_command("HPEXPIRE", "fields", 100, "FIELDS", 1, "x")
+            first = clients[0]
+            keyspace = first.info("keyspace")
+            assert {name: value["keys"] for name, value in keyspace.items()} == {
+                "db0": 51, "db4": 51, "db15": 51}
+            assert poll_until(lambda: _stat(first, "expired_keys") == 150)
+            assert poll_until(lambda: _stat(first, "expired_subkeys") == 3)
+            assert {name: (value["keys"], value["expires"])
+                    for name, value in first.info("keyspace").items()} == {
+                "db0": (1, 0), "db4": (1, 0), "db15": (1, 0)}
+            for client in clients.values():
+                assert client.hgetall("fields") == {b"keep": b"2"}
+        finally:
+            for client in clients.values():
+                client.close()

@@ -177,7 +177,7 @@ def test_monitor_quotes_arguments_like_sdscatrepr(arg: bytes, quoted: bytes) -> 
 
 
 def test_monitor_line_format() -> None:
-    line = monitor_line(1_700_000_000_123_456_789, "127.0.0.1:5555", [b"HSET", b"k"])
+    line = monitor_line(1_700_000_000_123_456_789, 0, "127.0.0.1:5555", [b"HSET", b"k"])
     assert line == b'+1700000000.123456 [0 127.0.0.1:5555] "HSET" "k"\r\n'
 
 

@@ -3,6 +3,7 @@
 from . import (
     config,
     connection,
+    databases,
     diagnostics,
     expire,
     hash_ttl,
@@ -15,5 +16,5 @@ from . import (
     transactions,
 )
 
-__all__ = ["config", "connection", "diagnostics", "expire", "hash_ttl", "hashes",
+__all__ = ["config", "connection", "databases", "diagnostics", "expire", "hash_ttl", "hashes",
            "introspection", "keys", "persistence", "server", "stash", "transactions"]

@@ -130,8 +130,10 @@ def select(c: Client, argv: list[bytes]) -> None:
     index = int_arg(argv[1], errors.SELECT_NOT_INTEGER)
     if not INT_MIN <= index <= INT_MAX:  # Redis reads the index as a C int
         raise errors.CommandError(errors.SELECT_OUT_OF_RANGE)
-    if index != 0:
+    db = c.server.databases.get(index)
+    if db is None:
         raise errors.CommandError(errors.DB_INDEX_OUT_OF_RANGE)
+    c.db = db
     c.reply.ok()
 
 
@@ -148,6 +150,7 @@ def reset(c: Client, argv: list[bytes]) -> None:
     if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
         c.server.remove_monitor(c)
     c.reset_transaction()
+    c.db = c.server.databases[0]
     c.set_protocol(2)
     c.name = b""
     c.set_authenticated(not c.server.config["requirepass"])

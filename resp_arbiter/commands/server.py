@@ -38,10 +38,23 @@ def time_(c: Client, argv: list[bytes]) -> None:
     c.reply.bulks((b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)))
 
 
-def _flush(c: Client, argv: list[bytes]) -> None:
+def _flush_mode(argv: list[bytes]) -> None:
+    """FLUSHDB's and FLUSHALL's [ASYNC|SYNC]: both free large values in cron steps."""
     if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() not in (b"async", b"sync")):
         raise errors.CommandError(errors.SYNTAX)
+
+
+def _flushdb(c: Client, argv: list[bytes]) -> None:
+    _flush_mode(argv)
     c.db.flush()
+    c.reply.ok()
+
+
+def _flushall(c: Client, argv: list[bytes]) -> None:
+    _flush_mode(argv)
+    before = c.server.databases.dirty
+    c.server.databases.flush_all()
+    c.db.dirty += c.server.databases.dirty != before  # logged even if only others changed
     c.reply.ok()
 
 
@@ -50,11 +63,11 @@ command("flushdb", -1, "write",
         syntax="[ASYNC|SYNC]", categories="keyspace dangerous",
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the number of keys "
         "in the selected database", summary="Remove all keys from the current "
-        "database.")(_flush)
+        "database.")(_flushdb)
 command("flushall", -1, "write",
         syntax="[ASYNC|SYNC]", categories="keyspace dangerous",
         since="1.0.0", tips=FLUSH_TIPS, complexity="O(N) where N is the total number of "
-        "keys in all databases", summary="Removes all keys from all databases.")(_flush)
+        "keys in all databases", summary="Removes all keys from all databases.")(_flushall)
 
 container("memory", since="4.0.0",
           summary="A container for memory diagnostics commands.")

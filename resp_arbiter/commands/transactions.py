@@ -39,9 +39,10 @@ def exec_(c: Client, argv: list[bytes]) -> None:
         c.multi_error = False
         c.unwatch_all()
         raise errors.CommandError(errors.EXECABORT)
-    keyspace = c.db
-    for key in c.watched:
-        keyspace.get(key)  # a watched key that expired since WATCH touches itself here
+    databases = c.server.databases
+    for db, key in c.watched:
+        # A watched key that expired since WATCH touches itself here.
+        databases.other(c.db, db.id).get(key)
     aborted = c.dirty_cas
     c.unwatch_all()
     if aborted:
@@ -49,13 +50,12 @@ def exec_(c: Client, argv: list[bytes]) -> None:
         return
     c.reply.array_len(len(queued))
     execute = c.server.execute
-    keyspace.new_command()
-    keyspace.frozen = True  # the whole transaction sees one time, as in Redis
+    databases.freeze(c.db.now())  # the whole transaction sees one time, as in Redis
     try:
         for spec, request in queued:
             execute(spec, c, request)
     finally:
-        keyspace.frozen = False
+        databases.thaw()
 
 
 @command("discard", 1, TX_FLAGS, since="2.0.0",
@@ -79,9 +79,9 @@ def watch(c: Client, argv: list[bytes]) -> None:
         raise errors.CommandError(errors.WATCH_IN_MULTI)
     keyspace = c.db
     for key in argv[1:]:
-        if key not in c.watched:
+        if (keyspace, key) not in c.watched:
             keyspace.get(key)  # settle a key already due, so that only later changes count
-            c.watched.add(key)
+            c.watched.add((keyspace, key))
             keyspace.watch(key, c)
     c.reply.ok()
 

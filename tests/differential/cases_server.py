@@ -19,7 +19,7 @@ COMMON_COMMANDS = [
     "hincrbyfloat", "hrandfield", "hscan", "multi", "exec", "discard", "watch", "unwatch",
     "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl", "expiretime",
     "pexpiretime", "persist", "object", "object|encoding", "object|freq", "object|idletime",
-    "object|refcount", "object|help",
+    "object|refcount", "object|help", "move", "swapdb", "copy",
 ]
 # Containers whose subcommand set differs by design (CLIENT: SETINFO/NO-TOUCH are 7.2,
 # and Redis has many the arbiter leaves out); only their own row is compared, elsewhere.
@@ -28,7 +28,7 @@ CONTAINERS = {"client", "command", "config", "memory", "object"}
 HUGE = "9" * 5000
 CONFIG_NAMES = ["requirepass", "maxclients", "timeout", "proto-max-bulk-len",
                 "client-query-buffer-limit", "loglevel", "maxmemory", "maxmemory-policy",
-                "maxmemory-samples", "lfu-log-factor", "lfu-decay-time"]
+                "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "databases"]
 
 
 def _connection_cases() -> list[Case]:
