@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from .aof_fsync import fdatasync
 from .aof_records import encode, snapshot
-from .keyspace import Table
+from .keyspace import Value
 
 WRITE_CHUNK = 1 << 20
 # With aof-rewrite-incremental-fsync, the file is synced every 4 MB as it is written, so
@@ -29,7 +29,7 @@ AUTOSYNC_BYTES = 4 << 20
 PR_SET_PDEATHSIG = 1
 
 
-def write_base_file(tables: dict[bytes, Table], path: str, incremental_fsync: bool,
+def write_base_file(tables: dict[bytes, Value], path: str, incremental_fsync: bool,
                     parent: int = 0) -> int:
     """Write `tables` as commands to `path` (created or replaced) and fsync it; returns
     its size. With `parent`, stops early (OSError) once that process is gone."""
@@ -61,7 +61,7 @@ def _write_all(fd: int, data: bytearray) -> int:
     return len(data)
 
 
-def fork_writer(tables: dict[bytes, Table], path_for: Callable[[int], str],
+def fork_writer(tables: dict[bytes, Value], path_for: Callable[[int], str],
                 incremental_fsync: bool) -> int:
     """Fork a child that writes the base file at `path_for(its pid)` and exits 0 (1 on
     any error); returns its pid. Raises OSError when the fork fails."""

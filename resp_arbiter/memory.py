@@ -32,6 +32,9 @@ KEY_OVERHEAD = 950
 FIELD_OVERHEAD = 200
 FIELD_TTL_OVERHEAD = 185
 KEY_TTL_OVERHEAD = 265
+# A string key: keyspace dict and scan index entries, the `Str` object, the value's bytes
+# object header.
+STRING_OVERHEAD = 0
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64
@@ -69,7 +72,7 @@ def drain_sequence(container) -> Iterator[int]:
 
 def table_cost(key: bytes, table: Table) -> int:
     """The estimated bytes of one key and its value (what MEMORY USAGE answers)."""
-    return KEY_OVERHEAD + len(key) + table.size
+    return table.overhead + len(key) + table.size
 
 
 class LazyFree:
