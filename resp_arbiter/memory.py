@@ -34,7 +34,7 @@ FIELD_TTL_OVERHEAD = 185
 KEY_TTL_OVERHEAD = 265
 # A string key: keyspace dict and scan index entries, the `Str` object, the value's bytes
 # object header.
-STRING_OVERHEAD = 0
+STRING_OVERHEAD = 275
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64

@@ -7,7 +7,14 @@ replies compared by shape."""
 from __future__ import annotations
 
 import pytest
-from differential import cases_hashes, cases_keys, cases_memory, cases_numbers, cases_server
+from differential import (
+    cases_hashes,
+    cases_keys,
+    cases_memory,
+    cases_numbers,
+    cases_server,
+    cases_strings,
+)
 from differential.harness import Case, check, params
 from servers import ServerProcess
 
@@ -15,7 +22,7 @@ pytest_plugins = ["differential.plugin"]
 pytestmark = pytest.mark.differential
 
 CASES = [*cases_hashes.CASES, *cases_keys.CASES, *cases_numbers.CASES, *cases_server.CASES,
-         *cases_memory.CASES]
+         *cases_memory.CASES, *cases_strings.CASES]
 
 
 @pytest.mark.parametrize(("case", "protocol"), params(CASES))
