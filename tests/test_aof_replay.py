@@ -18,7 +18,7 @@ from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.aof_records import REWRITES, propagate
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
-from resp_arbiter.keyspace import Keyspace
+from resp_arbiter.keyspace import Keyspace, Table
 from resp_arbiter.registry import COMMANDS
 from resp_arbiter.server import Server
 
@@ -60,7 +60,8 @@ def run(server: Server, client: Client, *argv: bytes | str | int) -> bytes:
 def state(keyspace: Keyspace) -> dict:
     keyspace.expire_cycle(budget=None)
     return {key: (list(table.fields.items()), dict(table.field_ttl), table.expires_at,
-                  table.pinned) for key, table in keyspace.tables.items()}
+                  table.pinned) if table.__class__ is Table else (table.data, table.expires_at)
+            for key, table in keyspace.tables.items()}
 
 
 key = st.sampled_from(KEYS)
@@ -109,6 +110,28 @@ _COMMANDS = [
               delay, st.lists(st.tuples(field, value), min_size=1, max_size=2)),
     st.builds(lambda k: ["HGET", k, "a"], key),
     st.just(["FLUSHALL"]),
+    # Strings on the same keys: type changes, WRONGTYPE refusals, TTLs kept or replaced.
+    st.builds(lambda k, v, cond, get, opt, d: ["SET", k, v, *cond, *get, *opt(d)], key, value,
+              st.sampled_from([[], ["NX"], ["XX"]]), st.sampled_from([[], ["GET"]]),
+              st.sampled_from([lambda d: [], lambda d: ["KEEPTTL"],
+                               lambda d: ["PX", max(d, 1)],
+                               lambda d: ["EX", max(d, 1000) // 1000],
+                               lambda d: ["PXAT", "@%d" % d]]), delay),
+    st.builds(lambda c, k, d, v: [c, k, max(d, 1000) // (1000 if c == "SETEX" else 1), v],
+              st.sampled_from(["SETEX", "PSETEX"]), key, delay, value),
+    st.builds(lambda k, opt, d: ["GETEX", k, *opt(d)], key,
+              st.sampled_from([lambda d: [], lambda d: ["PERSIST"], lambda d: ["PX", max(d, 1)],
+                               lambda d: ["PXAT", "@%d" % d]]), delay),
+    st.builds(lambda c, k, v: [c, k, v], st.sampled_from(["GETSET", "SETNX", "APPEND"]), key,
+              value),
+    st.builds(lambda k: ["GETDEL", k], key),
+    st.builds(lambda c, a, b, v: [c, a, v, b, v], st.sampled_from(["MSET", "MSETNX"]), key,
+              key, value),
+    st.builds(lambda c, k, n: [c, k, n], st.sampled_from(["INCRBY", "DECRBY"]), key,
+              st.integers(-5, 5)),
+    st.builds(lambda c, k: [c, k], st.sampled_from(["INCR", "DECR"]), key),
+    st.builds(lambda k: ["INCRBYFLOAT", k, "0.25"], key),
+    st.builds(lambda k, o, v: ["SETRANGE", k, o, v], key, st.integers(0, 4), value),
 ]
 # Uniform over the kinds (st.one_of favours its first branches).
 command = st.integers(0, len(_COMMANDS) - 1).flatmap(_COMMANDS.__getitem__)
@@ -224,7 +247,8 @@ def test_a_transaction_is_logged_whole_inside_multi_exec(tmp_path):
 # Write commands logged exactly as they ran: deterministic given the data before them.
 LOGGED_AS_IS = {"hset", "hmset", "hsetnx", "hdel", "hincrby", "del", "unlink", "rename",
                 "renamenx", "persist", "hpersist", "flushdb", "flushall", "stash.ensure",
-                "stash.clear"}
+                "stash.clear", "setnx", "mset", "msetnx", "incr", "decr", "incrby", "decrby",
+                "append", "setrange"}
 
 
 def test_every_write_command_has_a_logging_rule():
