@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .keyspace import Keyspace, ScanIndex, Table
+    from .keyspace import Keyspace, ScanIndex, Table, Value
 
-# Estimated bytes, beyond the lengths of the strings themselves: a key (its Table, empty
-# containers, keyspace dict and scan index entries), a field (dict entry, scan index
+# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table,
+# empty containers, keyspace dict and scan index entries), a field (dict entry, scan index
 # slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
 KEY_OVERHEAD = 950
 FIELD_OVERHEAD = 200
@@ -70,7 +70,7 @@ def drain_sequence(container) -> Iterator[int]:
         yield count
 
 
-def table_cost(key: bytes, table: Table) -> int:
+def table_cost(key: bytes, table: Value) -> int:
     """The estimated bytes of one key and its value (what MEMORY USAGE answers)."""
     return table.overhead + len(key) + table.size
 
@@ -272,7 +272,7 @@ class Memory:
             return key
         return None
 
-    def _score(self, table: Table) -> int:
+    def _score(self, table: Value) -> int:
         """Higher is evicted first. LRU ranks by the time of the last access rather than
         by idle time, so that scores kept in the pool do not go stale as time passes."""
         policy = self.policy
