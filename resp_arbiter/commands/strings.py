@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from .. import errors
 from ..client import Client
-from ..keyspace import BuiltStr, RawStr
+from ..keyspace import BuiltStr, RawStr, Str
 from ..limits import LONG_MAX, LONG_MIN
 from ..registry import Family, KeySpec, single_key
 from ._args import int_arg
@@ -79,6 +79,18 @@ def _check_length(c: Client, size: int) -> None:
     """Redis' checkStringLength: no string may grow past proto-max-bulk-len."""
     if size > c.server.config["proto-max-bulk-len"]:
         raise errors.CommandError(errors.STRING_TOO_LONG)
+
+
+def _read(c: Client, key: bytes) -> Str | None:
+    """The string at `key` as Redis' lookupKeyRead finds it inside a write command (GET
+    option, GETEX, GETDEL, GETSET): counted as a keyspace hit or miss, as Redis counts
+    it, WRONGTYPE included."""
+    keyspace = c.db
+    keyspace.lookups = c.server.lookups
+    try:
+        return keyspace.get_string(key)
+    finally:
+        keyspace.lookups = None
 
 
 # -- reads -------------------------------------------------------------------------------
@@ -153,7 +165,7 @@ def _set_generic(c: Client, key: bytes, data: bytes, flags: int, deadline: int) 
     the NX/XX condition, then the write. Returns whether the key was set."""
     keyspace = c.db
     if flags & GET:
-        old = keyspace.get_string(key)
+        old = _read(c, key)
         c.reply.bulk_or_null(None if old is None else old.data)
         found = old is not None
     else:
@@ -219,7 +231,7 @@ def getex(c: Client, argv: list[bytes]) -> None:
     flags, expire = _options(argv, 2, for_set=False)
     keyspace = c.db
     key = argv[1]
-    value = keyspace.get_string(key)
+    value = _read(c, key)
     if value is None:
         c.reply.null()
         return
@@ -235,13 +247,12 @@ def getex(c: Client, argv: list[bytes]) -> None:
          key_specs=single_key("RW", "access", "delete"), since="6.2.0",
          summary="Returns the string value of a key after deleting the key.")
 def getdel(c: Client, argv: list[bytes]) -> None:
-    keyspace = c.db
-    value = keyspace.get_string(argv[1])
+    value = _read(c, argv[1])
     if value is None:
         c.reply.null()
         return
     c.reply.bulk(value.data)
-    keyspace.delete(argv[1])
+    c.db.delete(argv[1])
 
 
 @command("getset", 3, "write denyoom fast", syntax="key value",
@@ -249,10 +260,9 @@ def getdel(c: Client, argv: list[bytes]) -> None:
          summary="Returns the previous string value of a key after setting it to a new "
                  "value.")
 def getset(c: Client, argv: list[bytes]) -> None:
-    keyspace = c.db
-    old = keyspace.get_string(argv[1])
+    old = _read(c, argv[1])
     c.reply.bulk_or_null(None if old is None else old.data)
-    keyspace.set_string(argv[1], argv[2])
+    c.db.set_string(argv[1], argv[2])
 
 
 def _pairs(name: str, argv: list[bytes]) -> list[bytes]:
