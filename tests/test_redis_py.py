@@ -216,6 +216,24 @@ def test_string_commands_match_redis(pair):
     pair.same("delete", "a", "b", "c", "e", "p", "f", "n", "h", "ttl", "ttl2", "nokey")
 
 
+def test_string_reads_count_keyspace_hits_and_misses_as_redis(pair):
+    """Reads inside write commands (SET GET, GETEX, GETDEL, GETSET) count as hits and
+    misses, WRONGTYPE included; INCR and APPEND (write lookups) do not."""
+    def stats(client: redis.Redis) -> tuple[int, int]:
+        info = client.info("stats")
+        return info["keyspace_hits"], info["keyspace_misses"]
+
+    pair.same("config_resetstat")
+    for argv in (["SET", "k", "v"], ["GET", "k"], ["GET", "n"], ["SET", "k", "w", "GET"],
+                 ["SET", "n", "w", "GET"], ["GETEX", "k"], ["GETEX", "x"], ["GETDEL", "n"],
+                 ["GETDEL", "zz"], ["GETSET", "k", "a"], ["GETSET", "q", "a"], ["INCR", "c"],
+                 ["HSET", "h", "f", "v"], ["GET", "h"], ["SET", "h", "v", "GET"],
+                 ["MGET", "k", "n", "x", "h"], ["STRLEN", "k"], ["GETRANGE", "k", "0", "1"],
+                 ["APPEND", "k", "x"], ["EXISTS", "k"], ["TYPE", "k"]):
+        pair.same("execute_command", *argv)
+    assert stats(pair.arbiter) == stats(pair.reference) == (13, 7)
+
+
 def test_hash_small_keeps_insertion_order(pair):
     """Small hashes are listpacks in Redis: HKEYS/HVALS/HGETALL in insertion order."""
     fields = [f"f{n}" for n in (5, 3, 9, 1, 7)]
