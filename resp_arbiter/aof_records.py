@@ -165,6 +165,15 @@ def _getdel(keyspace: Keyspace, argv: Record) -> list[Record]:
     return [[b"DEL", argv[1]]]
 
 
+def _setrange(keyspace: Keyspace, argv: Record) -> list[Record]:
+    """Logged as it ran, unless it left no key: then it was refused (or wrote nothing)
+    after lazy expiry removed the key, and replaying it (the loader is not held to
+    proto-max-bulk-len) must not make the string it refused."""
+    if keyspace.holds(argv[1]):
+        return [argv]
+    return [[b"DEL", argv[1]]]
+
+
 def _incrbyfloat(keyspace: Keyspace, argv: Record) -> list[Record]:
     """Logged as the SET of its result, its TTL kept, as Redis propagates it."""
     value = keyspace.stored(argv[1])
@@ -181,7 +190,7 @@ REWRITES: dict[str, Rewrite] = {
     "hgetdel": _hgetdel,
     "set": _string_state, "setex": _string_state, "psetex": _string_state,
     "getset": _string_state, "getex": _ttl_state, "getdel": _getdel,
-    "incrbyfloat": _incrbyfloat,
+    "incrbyfloat": _incrbyfloat, "setrange": _setrange,
 }
 
 

@@ -248,7 +248,7 @@ def test_a_transaction_is_logged_whole_inside_multi_exec(tmp_path):
 LOGGED_AS_IS = {"hset", "hmset", "hsetnx", "hdel", "hincrby", "del", "unlink", "rename",
                 "renamenx", "persist", "hpersist", "flushdb", "flushall", "stash.ensure",
                 "stash.clear", "setnx", "mset", "msetnx", "incr", "decr", "incrby", "decrby",
-                "append", "setrange"}
+                "append"}
 
 
 def test_every_write_command_has_a_logging_rule():
@@ -309,3 +309,33 @@ def test_deletions_by_expiry_reach_the_log(tmp_path, steps, expected, save_at_en
     server.aof.stop()
     assert state(server.keyspace) == expected
     assert state(make_server(tmp_path, Clock(clock.now + 60_000)).keyspace) == expected
+
+
+def test_strings_past_a_lowered_proto_max_bulk_len_reload(tmp_path):
+    """The loader is not held to proto-max-bulk-len (Redis obeys its AOF client): a
+    string grown under a larger limit reloads whole under a smaller one."""
+    clock = Clock(START)
+    server = make_server(tmp_path, clock, proto_max_bulk_len="2mb")
+    client = Client(server)
+    chunk = b"x" * (512 * 1024)
+    for _ in range(3):
+        assert run(server, client, "APPEND", "big", chunk).startswith(b":")
+    assert run(server, client, "SETRANGE", "big", 3 * len(chunk), "y") == b":1572865\r\n"
+    server.aof.stop()
+    reloaded = make_server(tmp_path, Clock(START), proto_max_bulk_len="1mb").keyspace
+    assert reloaded.tables[b"big"].data == chunk * 3 + b"y"
+
+
+def test_a_setrange_refused_after_lazy_expiry_is_not_replayed(tmp_path):
+    """SETRANGE past the limit on a key that lazily expired changed the data (the
+    expiry), so the write hook runs: the log must say the key is gone, never replay the
+    SETRANGE the loader would not refuse."""
+    clock = Clock(START)
+    server = make_server(tmp_path, clock)
+    client = Client(server)
+    run(server, client, "SET", "k", "v", "PX", "10")
+    clock.now += 20
+    assert run(server, client, "SETRANGE", "k", 600_000_000, "x") == \
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    server.aof.stop()
+    assert state(make_server(tmp_path, Clock(clock.now)).keyspace) == {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import errors
+from ..aof_loader import LOADER_CLIENT_ID
 from ..client import Client
 from ..keyspace import BuiltStr, RawStr, Str
 from ..limits import LONG_MAX, LONG_MIN
@@ -76,8 +77,9 @@ def _deadline(c: Client, name: str, flags: int, expire: bytes) -> int:
 
 
 def _check_length(c: Client, size: int) -> None:
-    """Redis' checkStringLength: no string may grow past proto-max-bulk-len."""
-    if size > c.server.config["proto-max-bulk-len"]:
+    """Redis' checkStringLength: no string may grow past proto-max-bulk-len, except when
+    replayed from the append-only file (it was allowed when it ran)."""
+    if size > c.server.config["proto-max-bulk-len"] and c.id != LOADER_CLIENT_ID:
         raise errors.CommandError(errors.STRING_TOO_LONG)
 
 
