@@ -9,7 +9,10 @@ import random
 import tracemalloc
 
 import pytest
+import redis
+from servers import start_arbiter
 
+from bench.servers import process_memory
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
@@ -275,3 +278,30 @@ def test_incrbyfloat_and_getex_values_replace_without_copying_a_table(rig):
     assert rig.call("OBJECT", "ENCODING", "h") == b"$6\r\nembstr\r\n"
     rig.call("HDEL", "x", "f")
     assert not any(isinstance(v, Table) for v in rig.keyspace.tables.values())
+
+
+def test_a_real_arbiter_bounds_hostile_string_sizes(workdir):
+    """Against a real process: offsets and growth past proto-max-bulk-len are refused
+    without the process growing, one allowed just under the limit costs about its size,
+    and another client is answered throughout."""
+    with start_arbiter(workdir, "--proto-max-bulk-len", "8mb") as server, \
+            redis.Redis(unix_socket_path=server.socket_path) as client, \
+            redis.Redis(unix_socket_path=server.socket_path) as other:
+        baseline = process_memory(server.pid)["VmRSS"]
+        for offset in (8 * 1024 * 1024, 2**31, 2**62, 2**63 - 2):
+            with pytest.raises(redis.ResponseError, match="proto-max-bulk-len"):
+                client.setrange("k", offset, "x")
+            assert other.ping()
+        assert client.setrange("k", 8 * 1024 * 1024 - 1, "x") == 8 * 1024 * 1024
+        with pytest.raises(redis.ResponseError, match="proto-max-bulk-len"):
+            client.append("k", "y")
+        with pytest.raises(redis.ResponseError, match="proto-max-bulk-len"):
+            client.setrange("k", 8 * 1024 * 1024 - 1, "yz")
+        with client.pipeline(transaction=False) as pipe:
+            for _ in range(200):
+                pipe.append("k", "y").setrange("k", 2**40, "z")
+            replies = pipe.execute(raise_on_error=False)
+        assert all(isinstance(reply, redis.ResponseError) for reply in replies)
+        assert client.strlen("k") == 8 * 1024 * 1024
+        assert other.ping()
+        assert process_memory(server.pid)["VmHWM"] - baseline < 64 * 1024 * 1024
