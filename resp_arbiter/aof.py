@@ -135,7 +135,15 @@ class AppendOnlyFile:
 
     def start(self) -> None:
         """At server start: load the files (appendonly yes) and open them for appending.
-        Raises AofStartError when they cannot be loaded."""
+        Raises AofStartError when they cannot be loaded (and then holds no lock)."""
+        try:
+            self._start()
+        except AofStartError:
+            if self.directory is not None:
+                self.directory.unlock()
+            raise
+
+    def _start(self) -> None:
         self.policy = self.config["appendfsync"]
         with contextlib.suppress(RuntimeError):  # (in-process tests run without a loop)
             self._loop = asyncio.get_running_loop()

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 
 from .aof_fsync import fdatasync
 from .aof_records import encode, snapshot
-from .keyspace import Table
+from .keyspace import Value
 
 # The tables of each database, by index: what a base file holds.
-DatabaseTables = list[tuple[int, dict[bytes, Table]]]
+DatabaseTables = list[tuple[int, dict[bytes, Value]]]
 
 WRITE_CHUNK = 1 << 20
 # With aof-rewrite-incremental-fsync, the file is synced every 4 MB as it is written, so

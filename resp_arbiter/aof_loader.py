@@ -31,6 +31,10 @@ from .registry import Command, lookup
 if TYPE_CHECKING:
     from .server import Server
 
+# The id of the client that replays the files: commands obey it as Redis' commands obey
+# its AOF client (mustObeyClient), e.g. a string may exceed proto-max-bulk-len.
+LOADER_CLIENT_ID = -1
+
 log = logging.getLogger("resp_arbiter")
 NOTICE = 25
 # The largest argument count and bulk length the loader believes; anything larger is
@@ -118,7 +122,7 @@ class Loader:
         self.directory = directory
         self.load_truncated = load_truncated
         self.client = Client(server)
-        self.client.id = -1
+        self.client.id = LOADER_CLIENT_ID
         self.commands = 0
         self.failed = 0
 

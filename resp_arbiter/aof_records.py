@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from .keyspace import Keyspace, Table
+from .keyspace import Keyspace, Table, Value
 
 Record = list[bytes]
 # Fields per HSET (and per HPEXPIREAT) in a base file, as Redis' AOF_REWRITE_ITEMS_PER_CMD.
@@ -136,12 +136,61 @@ def _hgetdel(keyspace: Keyspace, argv: Record) -> list[Record]:
     return [[b"HDEL", argv[1], *_fields_after(argv, 2)]]
 
 
+def _string_state(keyspace: Keyspace, argv: Record) -> list[Record]:
+    """SET and friends: the string as it is now, with its absolute deadline (Redis 7
+    propagates SET with EX/PX as SET ... PXAT), or the key's deletion."""
+    key = argv[1]
+    value = keyspace.stored(key)
+    if value is None:
+        return [[b"DEL", key]]
+    if value.__class__ is Table:
+        return []  # the string command was refused (WRONGTYPE) after a lazy expiry
+    if value.expires_at:
+        return [[b"SET", key, value.data, b"PXAT", b"%d" % value.expires_at]]
+    return [[b"SET", key, value.data]]
+
+
+def _ttl_state(keyspace: Keyspace, argv: Record) -> list[Record]:
+    """GETEX: the key's deadline as it is now (PEXPIREAT or PERSIST), or its deletion."""
+    key = argv[1]
+    value = keyspace.stored(key)
+    if value is None:
+        return [[b"DEL", key]]
+    if value.expires_at:
+        return [[b"PEXPIREAT", key, b"%d" % value.expires_at]]
+    return [[b"PERSIST", key]]
+
+
+def _getdel(keyspace: Keyspace, argv: Record) -> list[Record]:
+    return [[b"DEL", argv[1]]]
+
+
+def _setrange(keyspace: Keyspace, argv: Record) -> list[Record]:
+    """Logged as it ran, unless it left no key: then it was refused (or wrote nothing)
+    after lazy expiry removed the key, and replaying it (the loader is not held to
+    proto-max-bulk-len) must not make the string it refused."""
+    if keyspace.holds(argv[1]):
+        return [argv]
+    return [[b"DEL", argv[1]]]
+
+
+def _incrbyfloat(keyspace: Keyspace, argv: Record) -> list[Record]:
+    """Logged as the SET of its result, its TTL kept, as Redis propagates it."""
+    value = keyspace.stored(argv[1])
+    if value is None or value.__class__ is Table:
+        return []
+    return [[b"SET", argv[1], value.data, b"KEEPTTL"]]
+
+
 REWRITES: dict[str, Rewrite] = {
     "expire": _key_state, "pexpire": _key_state, "expireat": _key_state,
     "pexpireat": _key_state,
     "hexpire": _hexpire, "hpexpire": _hexpire, "hexpireat": _hexpire, "hpexpireat": _hexpire,
     "hgetex": _hgetex, "hsetex": _hsetex, "hincrbyfloat": _hincrbyfloat,
     "hgetdel": _hgetdel,
+    "set": _string_state, "setex": _string_state, "psetex": _string_state,
+    "getset": _string_state, "getex": _ttl_state, "getdel": _getdel,
+    "incrbyfloat": _incrbyfloat, "setrange": _setrange,
 }
 
 
@@ -158,10 +207,15 @@ def reclaimed(key: bytes, fields: list[bytes] | None) -> Record:
 
 # -- snapshot of the keyspace (a base file) ---------------------------------------------
 
-def snapshot(tables: dict[bytes, Table]) -> Iterator[Record]:
+def snapshot(tables: dict[bytes, Value]) -> Iterator[Record]:
     """Commands that rebuild `tables`, key by key; deadlines stay absolute, so a key or
     field already due is loaded and reclaimed as it would have been."""
     for key, table in tables.items():
+        if table.__class__ is not Table:
+            yield [b"SET", key, table.data]
+            if table.expires_at:
+                yield [b"PEXPIREAT", key, b"%d" % table.expires_at]
+            continue
         if table.pinned:
             yield [b"STASH.ENSURE", key]
         items = list(table.items())

@@ -1,4 +1,9 @@
-"""The data: tables (hash keys) with their fields, expiry, and the cursor scans.
+"""The data: tables (hash keys) with their fields, strings, expiry, and the cursor scans.
+
+A key holds a hash (`Table`) or a string (`Str`, an immutable bytes value with its TTL
+and access word, no containers of its own). Commands of one type look keys up with
+`get_hash` / `get_string`, which answer Redis' WRONGTYPE for the other type; key-level
+code (expiry, eviction, RENAME, OBJECT) reads the attributes both types share.
 
 Every change to the data goes through `Keyspace` methods, which end in `Keyspace.touch`
 with the key they changed. That single place is where WATCH invalidation and keyspace
@@ -29,16 +34,20 @@ from collections.abc import Callable, ItemsView, Iterator
 from itertools import compress
 from typing import Protocol
 
+from . import errors
 from .memory import (
     FIELD_OVERHEAD,
     FIELD_TTL_OVERHEAD,
+    KEY_OVERHEAD,
     KEY_TTL_OVERHEAD,
     REBUILD_STEP,
+    STRING_OVERHEAD,
     LazyFree,
     drain_dict,
     drain_sequence,
     table_cost,
 )
+from .protocol import _strict_int
 
 # redis-server's hash-max-listpack-entries / hash-max-listpack-value defaults. While a
 # hash is within both, Redis stores it as a listpack: insertion ordered, and HSCAN returns
@@ -254,12 +263,88 @@ class Table:
         """The encoding Redis would report (OBJECT ENCODING)."""
         return b"listpack" if self.listpack else b"hashtable"
 
+    type_name = b"hash"
+    # What a key costs beyond its name and `size` (see `memory.table_cost`).
+    overhead = KEY_OVERHEAD
+
     def drain(self) -> Iterator[int]:
         """Empty the table in bounded steps (see `memory.LazyFree`)."""
         yield from drain_dict(self.fields)
         yield from drain_dict(self.field_ttl)
         yield from self.index.drain()
         yield from drain_sequence(self.field_heap)
+
+
+# Redis' OBJ_SHARED_INTEGERS and OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
+SHARED_INTEGERS = 10_000
+EMBSTR_SIZE_LIMIT = 44
+
+
+class Str:
+    """One string key: its value (immutable bytes, so a copy shares it), its deadline
+    (Unix ms, 0 for none) and its access word, as `Table`'s.
+
+    A plain object of three slots: a string key costs no containers. The attributes a
+    table has for its fields are class-level empties here, so key-level code (expiry,
+    eviction, lazy free, the expiry heap) treats both types alike. The class records how
+    Redis would have made the value, which decides OBJECT ENCODING: `Str` is a value
+    Redis passes through tryObjectEncoding (SET, GETSET, MSET, ...: `int` for a canonical
+    64-bit integer, `embstr` up to 44 bytes, else `raw`)."""
+
+    __slots__ = ("data", "expires_at", "access")
+
+    type_name = b"string"
+    overhead = STRING_OVERHEAD
+    fields: tuple = ()
+    field_ttl: tuple = ()
+    field_heap: tuple = ()
+    pinned = False
+    scheduled = 0
+
+    def __init__(self, data: bytes, expires_at: int = 0, access: int = 0) -> None:
+        self.data = data
+        self.expires_at = expires_at
+        self.access = access
+
+    @property
+    def size(self) -> int:
+        """The value's estimated bytes beyond `overhead` (its length, its TTL)."""
+        return len(self.data) + (KEY_TTL_OVERHEAD if self.expires_at else 0)
+
+    def integer(self) -> int | None:
+        """The value as Redis' int encoding holds it, None if it is not one."""
+        data = self.data
+        if len(data) > 20:
+            return None
+        return _strict_int(data)
+
+    def encoding(self) -> bytes:
+        if self.integer() is not None:
+            return b"int"
+        return b"embstr" if len(self.data) <= EMBSTR_SIZE_LIMIT else b"raw"
+
+
+class BuiltStr(Str):
+    """A value Redis makes with createStringObject and stores as it is (INCRBYFLOAT's
+    result): `embstr` up to 44 bytes, else `raw`, even when it reads as an integer."""
+
+    __slots__ = ()
+
+    def encoding(self) -> bytes:
+        return b"embstr" if len(self.data) <= EMBSTR_SIZE_LIMIT else b"raw"
+
+
+class RawStr(Str):
+    """A value Redis changed in place (APPEND to or SETRANGE in an existing string, a
+    string made by SETRANGE): always `raw`."""
+
+    __slots__ = ()
+
+    def encoding(self) -> bytes:
+        return b"raw"
+
+
+Value = Table | Str
 
 
 class Watcher(Protocol):
@@ -278,7 +363,7 @@ class Keyspace:
                  "lookups", "on_reclaim")
 
     def __init__(self) -> None:
-        self.tables: dict[bytes, Table] = {}
+        self.tables: dict[bytes, Value] = {}
         self.index = ScanIndex()
         self.dirty = 0
         self.watchers: dict[bytes, set[Watcher]] = {}
@@ -343,7 +428,7 @@ class Keyspace:
 
     # -- reads --------------------------------------------------------------------------
 
-    def get(self, key: bytes) -> Table | None:
+    def get(self, key: bytes) -> Value | None:
         """The live table at `key`, after lazy expiry of the key and its fields; records
         the access for LRU/LFU eviction."""
         table = self.tables.get(key)
@@ -360,7 +445,21 @@ class Keyspace:
             lookups[table is None] += 1
         return table
 
-    def peek(self, key: bytes) -> Table | None:
+    def get_hash(self, key: bytes) -> Table | None:
+        """As `get`, for a hash command: WRONGTYPE if the key holds a string."""
+        table = self.get(key)
+        if table is not None and table.__class__ is not Table:
+            raise errors.CommandError(errors.WRONGTYPE)
+        return table
+
+    def get_string(self, key: bytes) -> Str | None:
+        """As `get`, for a string command: WRONGTYPE if the key holds a hash."""
+        value = self.get(key)
+        if value is not None and value.__class__ is Table:
+            raise errors.CommandError(errors.WRONGTYPE)
+        return value
+
+    def peek(self, key: bytes) -> Value | None:
         """As `get`, without recording an access (Redis' LOOKUP_NOTOUCH)."""
         table = self.tables.get(key)
         if table is not None and (table.expires_at or table.field_ttl):
@@ -373,7 +472,7 @@ class Keyspace:
     def exists(self, key: bytes) -> bool:
         return self.peek(key) is not None
 
-    def stored(self, key: bytes) -> Table | None:
+    def stored(self, key: bytes) -> Value | None:
         """The table at `key` as stored: no expiry applied, no access recorded. For a
         command looking again at a key it has just read or written (and for the
         append-only file, which logs what a command left)."""
@@ -385,7 +484,7 @@ class Keyspace:
         return key in self.tables
 
     def _expire_if_due(self, key: bytes, table: Table, now: int,
-                       limit: int = -1) -> Table | None:
+                       limit: int = -1) -> Value | None:
         """Delete the key if its time has passed, else its due fields (at most `limit`
         of them when `limit` >= 0). Returns the table if it still exists."""
         if table.expires_at and table.expires_at <= now:
@@ -429,7 +528,7 @@ class Keyspace:
         """The number of keys with a TTL (INFO keyspace's `expires`)."""
         return len(self.volatile)
 
-    def memory_usage(self, key: bytes, table: Table) -> int:
+    def memory_usage(self, key: bytes, table: Value) -> int:
         return table_cost(key, table)
 
     # -- access tracking (LRU/LFU) ------------------------------------------------------
@@ -461,16 +560,53 @@ class Keyspace:
     # -- tables -------------------------------------------------------------------------
 
     def table_for_write(self, key: bytes) -> Table:
-        """The table at `key`, made if missing (the write that follows announces it)."""
-        table = self.get(key)
+        """The table at `key`, made if missing (the write that follows announces it);
+        WRONGTYPE if the key holds a string."""
+        table = self.get_hash(key)
         if table is None:
             table = Table()
-            table.access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu \
-                else self.lru_clock
+            table.access = self._new_access()
             self._attach(key, table)
         return table
 
-    def _attach(self, key: bytes, table: Table) -> None:
+    def _new_access(self) -> int:
+        """The access word of a key being created."""
+        return (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
+
+    # -- strings ------------------------------------------------------------------------
+
+    def set_string(self, key: bytes, data: bytes, deadline: int = 0,
+                   keep_ttl: bool = False, kind: type[Str] = Str) -> None:
+        """SET semantics: `key` holds the string `data` (a `kind`), whatever it held;
+        with `deadline` (Unix ms) as its TTL, or the TTL it had with `keep_ttl`, else
+        none. A deadline already past is stored as it is, as Redis' SET does: the key
+        expires on its next access. Under LFU the key keeps its access counter."""
+        old = self.peek(key)
+        if old is None:
+            value = kind(data, deadline, self._new_access())
+            self._attach(key, value)
+            self.touch(key)
+            return
+        if keep_ttl:
+            deadline = old.expires_at
+        value = kind(data, deadline, old.access if self.lfu else self.lru_clock)
+        if old.__class__ is Table:
+            self._remove_table(key)
+            self._attach(key, value)
+            self.touch(key)
+            return
+        self.tables[key] = value
+        self.data_bytes += value.size - old.size
+        if deadline != old.expires_at:
+            if not old.expires_at:
+                self.volatile.add(key)
+            elif not deadline:
+                self.volatile.remove(key)
+            if deadline:
+                self._schedule(deadline, key)
+        self.touch(key)
+
+    def _attach(self, key: bytes, table: Value) -> None:
         """Put `table` at `key` (which must be free), with its TTLs and counters."""
         self.tables[key] = table
         self.index.add(key)
@@ -483,7 +619,7 @@ class Keyspace:
         if table.field_heap:
             self._schedule_fields(key, table)
 
-    def _detach(self, key: bytes) -> Table:
+    def _detach(self, key: bytes) -> Value:
         """Take the table at `key` out of the keyspace and its counters."""
         table = self.tables.pop(key)
         self.index.remove(key)
@@ -500,6 +636,12 @@ class Keyspace:
 
     def _resize(self, table: Table, delta: int) -> None:
         table.size += delta
+        self.data_bytes += delta
+
+    def _resize_ttl(self, value: Value, delta: int) -> None:
+        """Account for a key TTL given or removed (a string's size follows its TTL)."""
+        if value.__class__ is Table:
+            value.size += delta
         self.data_bytes += delta
 
     def delete(self, key: bytes) -> bool:
@@ -557,7 +699,7 @@ class Keyspace:
 
     def clear(self, key: bytes) -> int:
         """Remove every field of `key` but keep it as a pinned table."""
-        table = self.get(key)
+        table = self.get_hash(key)
         if table is None:
             return 0
         removed = len(table.fields)
@@ -660,7 +802,7 @@ class Keyspace:
             return
         if not table.expires_at:
             self.volatile.add(key)
-            self._resize(table, KEY_TTL_OVERHEAD)
+            self._resize_ttl(table, KEY_TTL_OVERHEAD)
         table.expires_at = deadline
         self._schedule(deadline, key)
         self.touch(key)
@@ -670,7 +812,7 @@ class Keyspace:
             return False
         table.expires_at = 0
         self.volatile.remove(key)
-        self._resize(table, -KEY_TTL_OVERHEAD)
+        self._resize_ttl(table, -KEY_TTL_OVERHEAD)
         self.touch(key)
         return True
 
@@ -812,9 +954,14 @@ class Keyspace:
         self._attach(key, table)
         self.touch(key)
 
-    def copy_value(self, table: Table) -> Table:
+    def copy_value(self, table: Value) -> Value:
         """A copy of a stored value for COPY: fields in order, field TTLs, the key's
-        deadline, the pinned mark; a new access record, as a new object has in Redis."""
+        deadline, the pinned mark; a new access record, as a new object has in Redis. A
+        string shares its immutable bytes and keeps its class (so its encoding, as
+        Redis' dupStringObject does)."""
+        access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
+        if isinstance(table, Str):
+            return type(table)(table.data, table.expires_at, access)
         copy = Table()
         copy.fields = dict(table.fields)
         for name in copy.fields:
@@ -825,7 +972,7 @@ class Keyspace:
         copy.field_ttl = dict(table.field_ttl)
         copy.field_heap = list(table.field_heap)
         copy.size = table.size
-        copy.access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
+        copy.access = access
         return copy
 
     def swap_data(self, other: Keyspace) -> None:

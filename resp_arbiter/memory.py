@@ -24,15 +24,18 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .databases import Database, Databases
-    from .keyspace import ScanIndex, Table
+    from .keyspace import ScanIndex, Table, Value
 
-# Estimated bytes, beyond the lengths of the strings themselves: a key (its Table, empty
-# containers, keyspace dict and scan index entries), a field (dict entry, scan index
+# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table,
+# empty containers, keyspace dict and scan index entries), a field (dict entry, scan index
 # slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
 KEY_OVERHEAD = 950
 FIELD_OVERHEAD = 200
 FIELD_TTL_OVERHEAD = 185
 KEY_TTL_OVERHEAD = 265
+# A string key: keyspace dict and scan index entries, the `Str` object, the value's bytes
+# object header.
+STRING_OVERHEAD = 275
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64
@@ -68,9 +71,9 @@ def drain_sequence(container) -> Iterator[int]:
         yield count
 
 
-def table_cost(key: bytes, table: Table) -> int:
+def table_cost(key: bytes, table: Value) -> int:
     """The estimated bytes of one key and its value (what MEMORY USAGE answers)."""
-    return KEY_OVERHEAD + len(key) + table.size
+    return table.overhead + len(key) + table.size
 
 
 class LazyFree:
@@ -276,7 +279,7 @@ class Memory:
             return db, key
         return None
 
-    def _score(self, db: Database, table: Table) -> int:
+    def _score(self, db: Database, table: Value) -> int:
         """Higher is evicted first. LRU ranks by the time of the last access rather than
         by idle time, so that scores kept in the pool do not go stale as time passes."""
         policy = self.policy

@@ -38,6 +38,7 @@ class KeySpec:
     lastkey: int = 0
     keystep: int = 1
     limit: int = 0
+    notes: str = ""
 
 
 @dataclass(eq=False)

@@ -53,6 +53,31 @@ def test_data_survives_a_restart(workdir, policy):
     assert "Calling fsync() on the AOF file." in log
 
 
+def test_strings_survive_a_restart_and_a_rewrite(workdir):
+    """String writes are logged so that they reload to the same values and deadlines,
+    from the increment file and from a rewritten base file."""
+    with arbiter_with_aof(workdir) as server:
+        client = connect(server)
+        _fill_for_redis(client)
+        client.incrbyfloat("s3", "0.25")
+        expected = _snapshot(client)
+        client.close()
+    with arbiter_with_aof(workdir) as server:
+        client = connect(server)
+        assert _snapshot(client) == expected
+        assert client.bgrewriteaof() is True
+        wait_rewrite_done(client, 1)
+        client.close()
+    base = next((workdir / "appendonlydir").glob("*.base.aof")).read_bytes()
+    assert b"$2\r\ns1\r\n" in base and b"PEXPIREAT" in base
+    with arbiter_with_aof(workdir) as server:
+        client = connect(server)
+        assert _snapshot(client) == expected
+        assert client.get("s3") == b"1.75"
+        assert client.object("encoding", "s2") == b"int"
+        client.close()
+
+
 def test_a_key_whose_deadline_passed_while_down_is_gone_and_logged_deleted(workdir):
     with arbiter_with_aof(workdir) as server:
         client = connect(server)
@@ -166,10 +191,25 @@ def _fill_for_redis(client: redis.Redis) -> None:
     client.hset("temp", "x", "y")
     client.delete("temp")
     client.hset("big", mapping={f"k{i}": "z" * 100 for i in range(700)})
+    client.set("s1", "v", ex=3600)
+    client.set("s2", "5")
+    client.incr("s2")
+    client.incrbyfloat("s3", "1.5")
+    client.append("s4", "ab")
+    client.append("s4", "cd")
+    client.setrange("s4", 6, "x")
+    client.mset({"m1": "1", "m2": "2"})
+    client.getex("m1", px=5_000_000)
+    client.getdel("m2")
+    client.set("h3", "a string over a hash", keepttl=True)
+    client.set("s5", "kept", px=7_000_000)
+    client.set("s5", "new", keepttl=True)
+    client.execute_command("SETEX", "s6", 100, "x" * 100)
 
 
 def _snapshot(client: redis.Redis) -> dict:
-    return {key: (client.hgetall(key), client.pexpiretime(key))
+    return {key: (client.hgetall(key) if client.type(key) == b"hash" else client.get(key),
+                  client.pexpiretime(key))
             for key in sorted(client.keys("*"))}
 
 

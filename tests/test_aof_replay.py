@@ -19,7 +19,7 @@ from resp_arbiter.aof import AofStartError
 from resp_arbiter.aof_records import REWRITES, propagate
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
-from resp_arbiter.keyspace import Keyspace
+from resp_arbiter.keyspace import Keyspace, Table
 from resp_arbiter.registry import COMMANDS
 from resp_arbiter.server import Server
 
@@ -67,7 +67,8 @@ def states(server: Server) -> list[dict]:
 def state(keyspace: Keyspace) -> dict:
     keyspace.expire_cycle(budget=None)
     return {key: (list(table.fields.items()), dict(table.field_ttl), table.expires_at,
-                  table.pinned) for key, table in keyspace.tables.items()}
+                  table.pinned) if table.__class__ is Table else (table.data, table.expires_at)
+            for key, table in keyspace.tables.items()}
 
 
 key = st.sampled_from(KEYS)
@@ -122,6 +123,28 @@ _COMMANDS = [
     st.builds(lambda a, b, db, replace: ["COPY", a, b, "DB", db, *replace], key, key,
               st.sampled_from(DBS), st.sampled_from([[], ["REPLACE"]])),
     st.builds(lambda a, b: ["SWAPDB", a, b], st.sampled_from(DBS), st.sampled_from(DBS)),
+    # Strings on the same keys: type changes, WRONGTYPE refusals, TTLs kept or replaced.
+    st.builds(lambda k, v, cond, get, opt, d: ["SET", k, v, *cond, *get, *opt(d)], key, value,
+              st.sampled_from([[], ["NX"], ["XX"]]), st.sampled_from([[], ["GET"]]),
+              st.sampled_from([lambda d: [], lambda d: ["KEEPTTL"],
+                               lambda d: ["PX", max(d, 1)],
+                               lambda d: ["EX", max(d, 1000) // 1000],
+                               lambda d: ["PXAT", "@%d" % d]]), delay),
+    st.builds(lambda c, k, d, v: [c, k, max(d, 1000) // (1000 if c == "SETEX" else 1), v],
+              st.sampled_from(["SETEX", "PSETEX"]), key, delay, value),
+    st.builds(lambda k, opt, d: ["GETEX", k, *opt(d)], key,
+              st.sampled_from([lambda d: [], lambda d: ["PERSIST"], lambda d: ["PX", max(d, 1)],
+                               lambda d: ["PXAT", "@%d" % d]]), delay),
+    st.builds(lambda c, k, v: [c, k, v], st.sampled_from(["GETSET", "SETNX", "APPEND"]), key,
+              value),
+    st.builds(lambda k: ["GETDEL", k], key),
+    st.builds(lambda c, a, b, v: [c, a, v, b, v], st.sampled_from(["MSET", "MSETNX"]), key,
+              key, value),
+    st.builds(lambda c, k, n: [c, k, n], st.sampled_from(["INCRBY", "DECRBY"]), key,
+              st.integers(-5, 5)),
+    st.builds(lambda c, k: [c, k], st.sampled_from(["INCR", "DECR"]), key),
+    st.builds(lambda k: ["INCRBYFLOAT", k, "0.25"], key),
+    st.builds(lambda k, o, v: ["SETRANGE", k, o, v], key, st.integers(0, 4), value),
 ]
 # Uniform over the kinds (st.one_of favours its first branches).
 command = st.integers(0, len(_COMMANDS) - 1).flatmap(_COMMANDS.__getitem__)
@@ -240,7 +263,8 @@ def test_a_transaction_is_logged_whole_inside_multi_exec(tmp_path):
 # Write commands logged exactly as they ran: deterministic given the data before them.
 LOGGED_AS_IS = {"hset", "hmset", "hsetnx", "hdel", "hincrby", "del", "unlink", "rename",
                 "renamenx", "persist", "hpersist", "flushdb", "flushall", "stash.ensure",
-                "stash.clear", "move", "copy", "swapdb"}
+                "stash.clear", "move", "copy", "swapdb", "setnx", "mset", "msetnx", "incr",
+                "decr", "incrby", "decrby", "append"}
 
 
 def test_every_write_command_has_a_logging_rule():
@@ -368,3 +392,33 @@ def test_a_file_selecting_a_missing_database_refuses_to_load(tmp_path):
     reloaded = make_server(tmp_path, Clock(START), databases="8")
     assert list(reloaded.databases[7].tables) == [b"h"]
     reloaded.aof.stop()
+
+
+def test_strings_past_a_lowered_proto_max_bulk_len_reload(tmp_path):
+    """The loader is not held to proto-max-bulk-len (Redis obeys its AOF client): a
+    string grown under a larger limit reloads whole under a smaller one."""
+    clock = Clock(START)
+    server = make_server(tmp_path, clock, proto_max_bulk_len="2mb")
+    client = Client(server)
+    chunk = b"x" * (512 * 1024)
+    for _ in range(3):
+        assert run(server, client, "APPEND", "big", chunk).startswith(b":")
+    assert run(server, client, "SETRANGE", "big", 3 * len(chunk), "y") == b":1572865\r\n"
+    server.aof.stop()
+    reloaded = make_server(tmp_path, Clock(START), proto_max_bulk_len="1mb").keyspace
+    assert reloaded.tables[b"big"].data == chunk * 3 + b"y"
+
+
+def test_a_setrange_refused_after_lazy_expiry_is_not_replayed(tmp_path):
+    """SETRANGE past the limit on a key that lazily expired changed the data (the
+    expiry), so the write hook runs: the log must say the key is gone, never replay the
+    SETRANGE the loader would not refuse."""
+    clock = Clock(START)
+    server = make_server(tmp_path, clock)
+    client = Client(server)
+    run(server, client, "SET", "k", "v", "PX", "10")
+    clock.now += 20
+    assert run(server, client, "SETRANGE", "k", 600_000_000, "x") == \
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    server.aof.stop()
+    assert state(make_server(tmp_path, Clock(clock.now)).keyspace) == {}

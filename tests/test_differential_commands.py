@@ -14,6 +14,7 @@ from differential import (
     cases_memory,
     cases_numbers,
     cases_server,
+    cases_strings,
 )
 from differential.harness import Case, case, check, cmd, params
 from servers import PairFactory, ServerProcess
@@ -22,7 +23,7 @@ pytest_plugins = ["differential.plugin"]
 pytestmark = pytest.mark.differential
 
 CASES = [*cases_hashes.CASES, *cases_keys.CASES, *cases_numbers.CASES, *cases_server.CASES,
-         *cases_memory.CASES, *cases_databases.CASES]
+         *cases_memory.CASES, *cases_databases.CASES, *cases_strings.CASES]
 
 
 @pytest.mark.parametrize(("case", "protocol"), params(CASES))

@@ -162,6 +162,17 @@ ONE_SHOT = [
     ["client", "nosuchsub"],
     ["del", "h", "renamed", "nokey"],
     ["hgetall", "h"],
+    ["set", "s", "a value"],
+    ["get", "s"],
+    ["set", "s", "b", "GET"],
+    ["mget", "s", "nokey"],
+    ["incrbyfloat", "f", "1.5"],
+    ["incr", "s"],
+    ["getrange", "s", "0", "-1"],
+    ["type", "s"],
+    ["hget", "s", "x"],
+    ["object", "encoding", "f"],
+    ["del", "s", "f"],
 ]
 
 
@@ -323,6 +334,18 @@ def test_bigkeys_finds_the_biggest_hash(arbiter, redis_server):
     assert "error" not in mine.lower()
     assert "Biggest   hash found '\"sessions\"' has 1000 fields" in mine
     assert "302 hashs with 1620 fields" in mine
+    assert summary(mine) == summary(output(redis_server, "--bigkeys"))
+
+
+def test_bigkeys_reports_strings_as_redis_does(arbiter, redis_server):
+    for server in (arbiter, redis_server):
+        with redis.Redis(unix_socket_path=server.socket_path) as client:
+            client.mset({f"cache:{n}": "v" * n for n in range(50)})
+            client.set("largest", "x" * 5000)
+            client.hset("h", mapping={"a": "1"})
+    mine = output(arbiter, "--bigkeys")
+    assert "error" not in mine.lower()
+    assert "Biggest string found '\"largest\"' has 5000 bytes" in mine
     assert summary(mine) == summary(output(redis_server, "--bigkeys"))
 
 

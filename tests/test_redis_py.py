@@ -164,6 +164,76 @@ def test_hash_commands_match_redis(pair):
     pair.same("hgetall", "h")
 
 
+def test_string_commands_match_redis(pair):
+    """What cache backends (Django, Flask-Caching, aiocache) and task queues (Celery's
+    result backend, arq) call: SET with options, GET/MGET, counters, TTLs."""
+    pair.same("set", "s", "v")
+    pair.same("set", "s", "w", nx=True)
+    pair.same("set", "s", "w", xx=True, get=True)
+    pair.same("set", "new", "x", xx=True)
+    pair.same("set", "ttl", b"\x80\x04pickled", ex=100)
+    pair.same("set", "ttl2", "v", px=100_000, nx=True)
+    pair.same("set", "s", "kept", keepttl=True)
+    pair.same("get", "s")
+    pair.same("get", "nokey")
+    pair.same("getex", "s", ex=50)
+    pair.same("ttl", "s")
+    pair.same("getex", "s", persist=True)
+    pair.same("ttl", "s")
+    pair.same("ttl", "ttl")
+    pair.same("mset", {"a": "1", "b": "2"})
+    pair.same("msetnx", {"b": "3", "c": "4"})
+    pair.same("mget", ["a", "b", "c", "nokey"])
+    pair.same("setnx", "a", "9")
+    pair.same("execute_command", "SETEX", "e", 100, "v")
+    pair.same("psetex", "p", 100_000, "v")
+    pair.same("incr", "n")
+    pair.same("incrby", "n", 41)
+    pair.same("decr", "n")
+    pair.same("decrby", "n", 2)
+    pair.same("incrbyfloat", "f", 10.5)
+    pair.same("incrbyfloat", "f", "5.0e3")
+    pair.same("incrbyfloat", "f", 1e-17)
+    pair.same("append", "s", "-more")
+    pair.same("strlen", "s")
+    pair.same("getrange", "s", 2, -2)
+    pair.same("setrange", "s", 10, "!")
+    pair.same("get", "s")
+    pair.same("getset", "s", "reset")
+    pair.same("getdel", "s")
+    pair.same("exists", "s")
+    pair.same("type", "a")
+    pair.same("object", "encoding", "n")
+    pair.same("hset", "h", "f", "v")
+    pair.same("get", "h")
+    pair.same("incr", "h")
+    pair.same("set", "h", "now a string")
+    pair.same("type", "h")
+    pair.same("hget", "h", "f")
+    pair.same("expire", "a", 100)
+    pair.same("ttl", "a")
+    pair.same("persist", "a")
+    pair.same("delete", "a", "b", "c", "e", "p", "f", "n", "h", "ttl", "ttl2", "nokey")
+
+
+def test_string_reads_count_keyspace_hits_and_misses_as_redis(pair):
+    """Reads inside write commands (SET GET, GETEX, GETDEL, GETSET) count as hits and
+    misses, WRONGTYPE included; INCR and APPEND (write lookups) do not."""
+    def stats(client: redis.Redis) -> tuple[int, int]:
+        info = client.info("stats")
+        return info["keyspace_hits"], info["keyspace_misses"]
+
+    pair.same("config_resetstat")
+    for argv in (["SET", "k", "v"], ["GET", "k"], ["GET", "n"], ["SET", "k", "w", "GET"],
+                 ["SET", "n", "w", "GET"], ["GETEX", "k"], ["GETEX", "x"], ["GETDEL", "n"],
+                 ["GETDEL", "zz"], ["GETSET", "k", "a"], ["GETSET", "q", "a"], ["INCR", "c"],
+                 ["HSET", "h", "f", "v"], ["GET", "h"], ["SET", "h", "v", "GET"],
+                 ["MGET", "k", "n", "x", "h"], ["STRLEN", "k"], ["GETRANGE", "k", "0", "1"],
+                 ["APPEND", "k", "x"], ["EXISTS", "k"], ["TYPE", "k"]):
+        pair.same("execute_command", *argv)
+    assert stats(pair.arbiter) == stats(pair.reference) == (13, 7)
+
+
 def test_hash_small_keeps_insertion_order(pair):
     """Small hashes are listpacks in Redis: HKEYS/HVALS/HGETALL in insertion order."""
     fields = [f"f{n}" for n in (5, 3, 9, 1, 7)]

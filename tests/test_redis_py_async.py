@@ -66,6 +66,44 @@ async def hash_session(server: ServerProcess, protocol: int | None) -> list[obje
     return results
 
 
+async def string_session(server: ServerProcess, protocol: int | None) -> list[object]:
+    """A cache backend's calls (aiocache, arq): SET with TTLs, MGET, counters."""
+    client = connect(server, protocol)
+    results: list[object] = []
+    try:
+        results.append(await client.set("cache:1", b"\x80\x04value", ex=300))
+        results.append(await client.set("cache:1", "other", nx=True))
+        results.append(await client.get("cache:1"))
+        results.append(await client.ttl("cache:1"))
+        results.append(await client.mset({"cache:2": "2", "cache:3": "3"}))
+        results.append(await client.mget(["cache:1", "cache:2", "missing"]))
+        results.append(await client.incr("counter"))
+        results.append(await client.incrby("counter", 10))
+        results.append(await client.incrbyfloat("counter", 0.5))
+        results.append(await client.getdel("cache:2"))
+        results.append(await client.getex("cache:3", px=100_000))
+        results.append(await client.append("cache:3", "-tail"))
+        results.append(await client.set("lock", "token", nx=True, px=30_000))
+        results.append(await client.set("lock", "other", nx=True, px=30_000))
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set("job", "queued").expire("job", 60).get("job").incr("job")
+            try:
+                results.append(await pipe.execute())
+            except redis.ResponseError as exc:
+                results.append(str(exc))
+        results.append(await client.delete("cache:1", "cache:3", "counter", "lock", "job"))
+    finally:
+        await client.aclose()
+    return results
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_async_string_session_matches_redis(arbiter, redis_server, protocol):
+    mine = asyncio.run(string_session(arbiter, protocol))
+    theirs = asyncio.run(string_session(redis_server, protocol))
+    assert mine == theirs
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_async_session_matches_redis(arbiter, redis_server, protocol):
     mine = asyncio.run(hash_session(arbiter, protocol))

@@ -13,8 +13,10 @@ from . import (
     persistence,
     server,
     stash,
+    strings,
     transactions,
 )
 
 __all__ = ["config", "connection", "databases", "diagnostics", "expire", "hash_ttl", "hashes",
-           "introspection", "keys", "persistence", "server", "stash", "transactions"]
+           "introspection", "keys", "persistence", "server", "stash", "strings",
+           "transactions"]

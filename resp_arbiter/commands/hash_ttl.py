@@ -62,7 +62,7 @@ def _hexpire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
     fields = fields_arg(argv, 4 if flags else 3)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get(key)
+    table = keyspace.get_hash(key)
     if table is None:
         _codes(c, [NO_FIELD] * len(fields))
         return
@@ -106,7 +106,7 @@ def _fields_of_live_table(c: Client, argv: list[bytes]
     """HTTL/HPERSIST's `key FIELDS n field...`: the fields and the table, or None after
     replying -2 for every field of a missing key."""
     fields = fields_arg(argv, 2, errors.HFE_NUMFIELDS_INTEGER)
-    table = c.db.get(argv[1])
+    table = c.db.get_hash(argv[1])
     if table is None:
         _codes(c, [NO_FIELD] * len(fields))
         return None
@@ -185,7 +185,7 @@ def hgetdel(c: Client, argv: list[bytes]) -> None:
     fields = fields_arg(argv, 2, errors.HFE_NUMFIELDS_INTEGER)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get(key)
+    table = keyspace.get_hash(key)
     values: list[bytes | None] = []
     for field in fields:  # one at a time: a repeated field is gone the second time
         value = table.value(field) if table is not None else None
@@ -222,7 +222,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
     fields = fields_arg(argv, at, errors.HFE_NUMFIELDS_INTEGER)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get(key)
+    table = keyspace.get_hash(key)
     _values(c, table, fields)
     if table is None:
         return
@@ -246,7 +246,7 @@ def hsetex(c: Client, argv: list[bytes]) -> None:
     condition, deadline, keep_ttl, pairs = _hsetex_options(c, argv)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get(key)
+    table = keyspace.get_hash(key)
     names = pairs[0::2]
     if condition == b"fxx" and (table is None or not all(map(table.has, names))):
         c.reply.integer(0)

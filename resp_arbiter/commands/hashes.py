@@ -21,7 +21,7 @@ command = FAMILY.command
 
 
 def _table(c: Client, key: bytes) -> Table | None:
-    return c.db.get(key)
+    return c.db.get_hash(key)
 
 
 def _set_fields(name: str, c: Client, argv: list[bytes]) -> int:
@@ -66,7 +66,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> None:
          key_specs=single_key("RO", "access"), since="2.0.0",
          summary="Returns the value of a field in a hash.")
 def hget(c: Client, argv: list[bytes]) -> None:
-    table = c.db.get(argv[1])
+    table = c.db.get_hash(argv[1])
     c.reply.bulk_or_null(None if table is None else table.value(argv[2]))
 
 

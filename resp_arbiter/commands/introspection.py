@@ -43,7 +43,10 @@ def _statuses(c: Client, values) -> None:
 
 def _key_spec(c: Client, spec: KeySpec) -> None:
     r = c.reply
-    r.map_len(3)
+    r.map_len(4 if spec.notes else 3)
+    if spec.notes:
+        r.bulk(b"notes")
+        r.bulk(spec.notes.encode())
     r.bulk(b"flags")
     _statuses(c, spec.flags)
     r.bulk(b"begin_search")

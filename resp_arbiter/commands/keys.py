@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..keyspace import Table
+from ..keyspace import SHARED_INTEGERS, Str, Value
 from ..registry import Family, KeySpec
 from ._args import compile_glob, cursor_arg, scan_options
 from .connection import help_reply
@@ -48,7 +48,8 @@ def exists(c: Client, argv: list[bytes]) -> None:
          key_specs=(KeySpec(("RO",), 1),), since="1.0.0",
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
-    c.reply.status(b"hash" if c.db.exists(argv[1]) else b"none")
+    value = c.db.peek(argv[1])
+    c.reply.status(b"none" if value is None else value.type_name)
 
 
 @command("keys", 2, "readonly",
@@ -78,8 +79,10 @@ def scan(c: Client, argv: list[bytes]) -> None:
     if pattern is not None:
         match = compile_glob(pattern)
         names = [name for name in names if match(name)]
-    if type_name is not None and type_name.lower() != b"hash":
-        names = []
+    if type_name is not None:
+        wanted = type_name.lower()
+        stored = c.db.stored
+        names = [name for name in names if stored(name).type_name == wanted]
     c.reply.array_len(2)
     c.reply.bulk(b"%d" % next_cursor)
     c.reply.bulks(names)
@@ -129,7 +132,7 @@ container("object", since="2.2.3",
 OBJECT_KEY = (KeySpec(("RO",), 2),)
 
 
-def _object_table(c: Client, key: bytes) -> Table | None:
+def _object_table(c: Client, key: bytes) -> Value | None:
     """The table OBJECT describes, looked up without counting as an access (so that
     `redis-cli --hotkeys` does not heat every key it reads); a null reply if missing."""
     table = c.db.peek(key)
@@ -181,8 +184,25 @@ def object_idletime(c: Client, argv: list[bytes]) -> None:
          since="2.2.3", parent="object",
          summary="Returns the reference count of a value of a key.")
 def object_refcount(c: Client, argv: list[bytes]) -> None:
-    if _object_table(c, argv[2]) is not None:
-        c.reply.integer(1)  # a hash is never a shared object
+    value = _object_table(c, argv[2])
+    if value is not None:
+        c.reply.integer(OBJ_SHARED_REFCOUNT if _shared(c, value) else 1)
+
+
+# Redis' OBJ_SHARED_REFCOUNT (INT_MAX): the reference count of a shared object.
+OBJ_SHARED_REFCOUNT = 2**31 - 1
+
+
+def _shared(c: Client, value: Value) -> bool:
+    """Whether Redis would hold the value as one of its shared integers (0 to 9999,
+    int encoded), which it does unless an LRU/LFU policy is in force under maxmemory."""
+    if value.__class__ is not Str:
+        return False
+    number = value.integer()
+    if number is None or not 0 <= number < SHARED_INTEGERS:
+        return False
+    memory = c.server.memory
+    return not memory.maxmemory or not memory.policy.endswith(("lru", "lfu"))
 
 
 @command("help", 2, "loading stale", since="6.2.0",

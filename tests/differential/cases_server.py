@@ -19,7 +19,9 @@ COMMON_COMMANDS = [
     "hincrbyfloat", "hrandfield", "hscan", "multi", "exec", "discard", "watch", "unwatch",
     "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl", "expiretime",
     "pexpiretime", "persist", "object", "object|encoding", "object|freq", "object|idletime",
-    "object|refcount", "object|help", "move", "swapdb", "copy",
+    "object|refcount", "object|help", "move", "swapdb", "copy", "get", "set", "setnx",
+    "setex", "psetex", "getex", "getdel", "getset", "mget", "mset", "msetnx", "incr", "decr",
+    "incrby", "decrby", "incrbyfloat", "append", "strlen", "getrange", "setrange", "substr",
 ]
 # Containers whose subcommand set differs by design (CLIENT: SETINFO/NO-TOUCH are 7.2,
 # and Redis has many the arbiter leaves out); only their own row is compared, elsewhere.
