@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis
-import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -38,6 +37,7 @@ from ._core import (
     plan,
 )
 from ._ops import Batch, Op
+from .cluster import connect_async
 from .errors import StashError, StashKeyNotFoundError, StashTableNotFoundError
 
 __all__ = [
@@ -71,8 +71,8 @@ class _Session(Session):
         super().__init__()
         self.loop = loop
         self.lock = asyncio.Lock()
-        self.redis = redis.asyncio.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0),
-                                                  **self.connection_options)
+        self.redis = connect_async(self.url, retry=Retry(NoBackoff(), 0),
+                                   **self.connection_options)
 
     async def run(self, make: Callable[[Session], Op]) -> Any:
         async with self.lock:

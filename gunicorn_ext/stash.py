@@ -39,6 +39,7 @@ from redis.retry import Retry
 
 from ._core import RESET, Operations, Pause, Session, Stepper, TableOperations, configure, plan
 from ._ops import Batch, Op
+from .cluster import connect
 from .errors import StashError, StashKeyNotFoundError, StashTableNotFoundError
 
 __all__ = [
@@ -71,8 +72,7 @@ class _Session(Session):
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
-        self.redis = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0),
-                                          **self.connection_options)
+        self.redis = connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options)
 
     def run(self, make: Callable[[Session], Op]) -> Any:
         with self.lock:
