@@ -21,6 +21,7 @@ cluster clients here offer exactly those, over RedisCluster, with three changes:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ from .wire import is_cluster, node_url
 
 __all__ = ["AsyncClusterClient", "ClusterClient", "connect", "connect_async", "is_cluster"]
 
+#: A redirection reply (`MOVED 3999 10.0.0.2:6379`), alone or in a pipeline's message.
+_REDIRECT = re.compile(r"\b(?:MOVED|ASK) \d+ [\w.:\[\]-]+:\d+")
 #: A cluster has at most 16384 primaries (one per slot): the SCAN cursor's node number.
 NODES = 16384
 
@@ -89,7 +92,10 @@ def _next_cursor(index: int, node_cursor: int, nodes: int) -> int:
 
 
 def _moved(error: redis.ResponseError) -> bool:
-    return isinstance(error, (redis.exceptions.MovedError, redis.exceptions.AskError))
+    """Whether a node answered that the slot is elsewhere. A plain client of redis-py 5
+    does not give MOVED its class, and its pipelines wrap the reply in their message."""
+    return isinstance(error, (redis.exceptions.MovedError, redis.exceptions.AskError)) or (
+        _REDIRECT.search(str(error)) is not None)
 
 
 class _Pool:

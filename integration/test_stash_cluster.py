@@ -108,24 +108,44 @@ def test_put_with_ttl_is_one_transaction_on_the_node_of_the_table(on_cluster: Cl
     assert stash.get("ttl-table", "k") is None
 
 
-def test_an_info_on_a_table_whose_slot_moved(on_cluster: Cluster) -> None:
-    """A transaction sent to a node that no longer holds its slot (answered MOVED): the
-    client learns the new map and the operation runs again, on the right node."""
-    stash.put("warm", "k", 1)   # the client knows the map now
-    name = "moving"
-    with on_cluster.client() as client:
+def move_slot(cluster: Cluster, name: str) -> int:
+    """Give the (empty) slot of `name` to another primary, as resharding does; its port."""
+    with cluster.client() as client:
         slot = key_slot(name.encode())
         owner = client.get_node_from_key(name)
         target = next(node for node in client.get_primaries() if node.port != owner.port)
         target_id = client.cluster_myid(target)
-    for index in sorted(range(3), key=lambda i: on_cluster.ports[i] != target.port):
-        with on_cluster.node(index) as node:
+    for index in sorted(range(3), key=lambda i: cluster.ports[i] != target.port):
+        with cluster.node(index) as node:
             node.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+    return target.port
+
+
+def test_an_info_on_a_table_whose_slot_moved(on_cluster: Cluster) -> None:
+    """A transaction sent to a node that no longer holds its slot (answered MOVED): the
+    client learns the new map and the operation runs again, on the right node."""
+    stash.put("warm", "k", 1)   # the client knows the map now
+    target = move_slot(on_cluster, "moving")
     with pytest.raises(stash.StashTableNotFoundError):
-        stash.info(name)   # MULTI TYPE HLEN EXEC: MOVED, then again on the new owner
-    stash.put(name, "k", 1)
-    assert stash.info(name) == {"table": name, "size": 1}
-    assert holders(on_cluster, name) == [target.port]
+        stash.info("moving")   # MULTI TYPE HLEN EXEC: MOVED, then again on the new owner
+    stash.put("moving", "k", 1)
+    assert stash.info("moving") == {"table": "moving", "size": 1}
+    assert holders(on_cluster, "moving") == [target]
+
+
+def test_an_asyncio_info_on_a_table_whose_slot_moved(on_cluster: Cluster) -> None:
+    async def scenario() -> int:
+        await astash.put("warm", "k", 1)
+        target = move_slot(on_cluster, "moving")
+        with pytest.raises(astash.StashTableNotFoundError):
+            await astash.info("moving")
+        await astash.put("moving", "k", 1)
+        assert await astash.info("moving") == {"table": "moving", "size": 1}
+        await astash.aclose()
+        return target
+
+    target = asyncio.run(scenario())
+    assert holders(on_cluster, "moving") == [target]
 
 
 def test_asyncio_api_on_the_cluster(on_cluster: Cluster,
