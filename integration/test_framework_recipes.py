@@ -2,10 +2,11 @@
 workers: Django's RedisCache, django-redis, Django sessions on the cache, Flask-Caching,
 Flask-Session and aiocache, each in a database of its own next to the stash (db 0).
 
-Every test runs twice: on the arbiter gunicorn starts (`enable_stash`), and on a
-redis-server named by `GUNICORN_STASH_URL=redis://127.0.0.1:PORT/0`. The applications
-find their URL with `gunicorn_ext.redis_url(db=N)` in both cases (a `unix://...?db=N`
-URL on the arbiter, `redis://.../N` on redis-server).
+Every test runs on the arbiter gunicorn starts (`enable_stash`), on a redis-server named
+by `GUNICORN_STASH_URL=redis://127.0.0.1:PORT/0`, and on a redis-server named by a
+`unix://:PASSWORD@/path.sock?db=0` URL. The applications find their URL with
+`gunicorn_ext.redis_url(db=N)` in every case (`unix://...?db=N` on the arbiter and the
+socket, `redis://.../N` by TCP).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import redis
@@ -28,7 +29,10 @@ from servers import ServerProcess
 
 from gunicorn_ext import URL_ENV, redis_url
 
-SERVERS = ["arbiter", "redis-server"]
+#: The arbiter gunicorn starts; redis-server by TCP; redis-server by a Unix socket with a
+#: password (so each library reads a `unix://:password@/path?db=N` URL, as on the arbiter).
+SERVERS = ["arbiter", "redis-server", "redis-unix-auth"]
+PASSWORD = "pa/ss@word"
 EXPIRY_WAIT = 15.0
 
 
@@ -211,19 +215,24 @@ APIS: dict[str, type[CacheApi]] = {"django": CacheApi, "django-redis": CacheApi,
 
 
 @pytest.fixture(scope="module")
-def external_redis(module_dir: Path) -> Iterator[str]:
-    """A redis-server on a loopback port; its URL for GUNICORN_STASH_URL."""
+def external_redis(module_dir: Path) -> Iterator[dict[str, str]]:
+    """redis-server on a loopback port, and one on a Unix socket with a password; the
+    GUNICORN_STASH_URL of each."""
     port = free_port()
-    server: ServerProcess = start_redis(module_dir, "--port", str(port), "--bind",
+    by_tcp: ServerProcess = start_redis(module_dir, "--port", str(port), "--bind",
                                         "127.0.0.1", name="recipes-redis")
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        with start_redis(module_dir, "--requirepass", PASSWORD, name="recipes-auth") as auth:
+            yield {"redis-server": f"redis://127.0.0.1:{port}/0",
+                   "redis-unix-auth": f"unix://:{quote(PASSWORD, safe='')}@"
+                                      f"{auth.socket_path}?db=0"}
     finally:
-        server.stop()
+        by_tcp.stop()
 
 
 @pytest.fixture(scope="module")
-def recipes(module_dir: Path, external_redis: str) -> Iterator[Callable[[str, str], Recipe]]:
+def recipes(module_dir: Path, external_redis: dict[str, str]) -> Iterator[
+        Callable[[str, str], Recipe]]:
     """`recipes(kind, server)`: that recipe's gunicorn (two workers), started on first use
     and stopped at the end of the module."""
     started: dict[tuple[str, str], Recipe] = {}
@@ -235,9 +244,10 @@ def recipes(module_dir: Path, external_redis: str) -> Iterator[Callable[[str, st
             directory.mkdir()
             config = config_text(spec.worker_class, workers=2,
                                  before=f"raw_env = ['RECIPE_CACHE={spec.cache}']")
-            env = None if server == "arbiter" else {**os.environ, URL_ENV: external_redis}
+            url = external_redis.get(server, "")
+            env = None if server == "arbiter" else {**os.environ, URL_ENV: url}
             master = Gunicorn(directory, config, app=spec.app, env=env)
-            recipe = Recipe(kind, master, external_redis)
+            recipe = Recipe(kind, master, url)
             started[(kind, server)] = recipe
             master.wait_ready()
             if server == "arbiter":
