@@ -16,6 +16,12 @@ cluster clients here offer exactly those, over RedisCluster, with three changes:
 - `STASH.*` commands go to the node of their key: redis-py cannot place a command it
   does not know, and the node's `unknown command` answer is what makes the stash fall
   back to plain Redis commands.
+
+A cluster that cannot serve a slot for now (CLUSTERDOWN, TRYAGAIN, a slot no node
+covers: a primary failed and no replica has taken over yet) is reported as a lost
+connection, which the stash retries for `retry_timeout`; redis-py's other cluster
+exceptions, which are not RedisError, become RedisError, so every failure reaches the
+application as a StashError.
 """
 
 from __future__ import annotations
@@ -91,6 +97,19 @@ def _next_cursor(index: int, node_cursor: int, nodes: int) -> int:
     return index + 1 if index + 1 < nodes else 0
 
 
+@contextlib.contextmanager
+def _cluster_errors() -> Iterator[None]:
+    """Cluster failures as the errors the stash's retry plan knows (see above)."""
+    try:
+        yield
+    except (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError,
+            redis.exceptions.SlotNotCoveredError) as error:
+        raise redis.ConnectionError(f"the cluster cannot serve this slot now: {error}") \
+            from error
+    except redis.exceptions.RedisClusterException as error:
+        raise redis.RedisError(str(error)) from error
+
+
 def _moved(error: redis.ResponseError) -> bool:
     """Whether a node answered that the slot is elsewhere. A plain client of redis-py 5
     does not give MOVED its class, and its pipelines wrap the reply in their message."""
@@ -126,13 +145,14 @@ class ClusterClient:
         return self.nodes[name]
 
     def execute_command(self, *command: Any) -> Any:
-        name = str(command[0]).upper()
-        if name == "SCAN":
-            return self._scan(*command[1:])
-        if name.startswith("STASH."):
-            node = self.cluster.get_node_from_key(command[1])
-            return self.cluster.execute_command(*command, target_nodes=node)
-        return self.cluster.execute_command(*command)
+        with _cluster_errors():
+            name = str(command[0]).upper()
+            if name == "SCAN":
+                return self._scan(*command[1:])
+            if name.startswith("STASH."):
+                node = self.cluster.get_node_from_key(command[1])
+                return self.cluster.execute_command(*command, target_nodes=node)
+            return self.cluster.execute_command(*command)
 
     def _scan(self, cursor: Any, *arguments: Any) -> tuple[int, list[Any]]:
         primaries = sorted(self.cluster.get_primaries(), key=lambda node: node.name)
@@ -153,7 +173,8 @@ class ClusterClient:
         yield _Transaction(self)
 
     def transact(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-        node = self.cluster.nodes_manager.get_node_from_slot(_slot(commands))
+        with _cluster_errors():
+            node = self.cluster.nodes_manager.get_node_from_slot(_slot(commands))
         try:
             with self._node(node.host, node.port).pipeline(transaction=True) as pipe:
                 for command in commands:
@@ -209,14 +230,15 @@ class AsyncClusterClient:
         return self.nodes[name]
 
     async def execute_command(self, *command: Any) -> Any:
-        await self._ready()
-        name = str(command[0]).upper()
-        if name == "SCAN":
-            return await self._scan(*command[1:])
-        if name.startswith("STASH."):
-            node = self.cluster.get_node_from_key(command[1])
-            return await self.cluster.execute_command(*command, target_nodes=node)
-        return await self.cluster.execute_command(*command)
+        with _cluster_errors():
+            await self._ready()
+            name = str(command[0]).upper()
+            if name == "SCAN":
+                return await self._scan(*command[1:])
+            if name.startswith("STASH."):
+                node = self.cluster.get_node_from_key(command[1])
+                return await self.cluster.execute_command(*command, target_nodes=node)
+            return await self.cluster.execute_command(*command)
 
     async def _scan(self, cursor: Any, *arguments: Any) -> tuple[int, list[Any]]:
         primaries = sorted(self.cluster.get_primaries(), key=lambda node: node.name)
@@ -237,8 +259,9 @@ class AsyncClusterClient:
         yield _AsyncTransaction(self)
 
     async def transact(self, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-        await self._ready()
-        node = self.cluster.nodes_manager.get_node_from_slot(_slot(commands))
+        with _cluster_errors():
+            await self._ready()
+            node = self.cluster.nodes_manager.get_node_from_slot(_slot(commands))
         try:
             async with self._node(node.host, node.port).pipeline(transaction=True) as pipe:
                 for command in commands:

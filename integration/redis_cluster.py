@@ -43,8 +43,9 @@ class Cluster:
     def client(self) -> redis.RedisCluster:
         return redis.RedisCluster(host="127.0.0.1", port=self.ports[0], password=self.password)
 
-    def state_ok(self) -> bool:
-        for index in range(len(self.nodes)):
+    def state_ok(self, nodes: int | None = None) -> bool:
+        """Whether the first `nodes` nodes (all by default) say `cluster_state:ok`."""
+        for index in range(len(self.nodes) if nodes is None else nodes):
             with self.node(index) as node:
                 if node.execute_command("CLUSTER INFO").get("cluster_state") != "ok":
                     return False
