@@ -62,6 +62,7 @@ class Cluster:
 def start_cluster(directory: Path, size: int = 3, password: str = "clu/ster") -> Iterator[
         Cluster]:
     """Start `size` primaries sharing every slot; stop them all (by PID) afterwards."""
+    require_binary("redis-server")
     cli = require_binary("redis-cli")
     nodes: list[ServerProcess] = []
     ports: list[int] = []
