@@ -107,6 +107,12 @@ def _cluster_errors() -> Iterator[None]:
         raise redis.ConnectionError(f"the cluster cannot serve this slot now: {error}") \
             from error
     except redis.exceptions.RedisClusterException as error:
+        # "Redis Cluster cannot be connected" carries what each node answered (a refused
+        # connection, refused credentials): that decides, as for a single server.
+        if isinstance(error.__cause__, redis.RedisError):
+            raise error.__cause__ from error
+        if "cannot be connected" in str(error):
+            raise redis.ConnectionError(str(error)) from error
         raise redis.RedisError(str(error)) from error
 
 
@@ -133,9 +139,17 @@ class ClusterClient:
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
         self.options = options
-        self.cluster = RedisCluster.from_url(node_url(url), **options)
+        self._cluster: RedisCluster | None = None
         self.nodes: dict[str, redis.Redis] = {}
         self.connection_pool = _Pool(self)
+
+    @property
+    def cluster(self) -> RedisCluster:
+        """The RedisCluster, made at first use: making it connects (to learn the slots),
+        and a failure there must meet the stash's retries, not the worker's import."""
+        if self._cluster is None:
+            self._cluster = RedisCluster.from_url(node_url(self.url), **self.options)
+        return self._cluster
 
     def _node(self, host: str, port: int) -> redis.Redis:
         name = f"{host}:{port}"
@@ -188,7 +202,8 @@ class ClusterClient:
                 from error
 
     def disconnect(self) -> None:
-        self.cluster.disconnect_connection_pools()
+        if self._cluster is not None:
+            self._cluster.disconnect_connection_pools()
         for node in self.nodes.values():
             node.connection_pool.disconnect()
 

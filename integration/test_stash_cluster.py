@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from gunicorn_procs import Gunicorn, config_text, wait_until
+from gunicorn_procs import Gunicorn, config_text, free_port, wait_until
 from redis.crc import key_slot
 from redis_cluster import Cluster, start_cluster
 
@@ -250,3 +252,43 @@ def test_a_primary_down_is_a_stash_error_after_retry_timeout(short_dir: Path) ->
         finally:
             stash.close()
             stash.configure(url=None)
+
+
+def test_an_unreachable_cluster_is_retried_then_a_stash_error(module_dir: Path) -> None:
+    url = f"redis+cluster://127.0.0.1:{free_port()}"
+    stash.configure(url=url, retry_timeout=0.5)
+    try:
+        for call in (lambda: stash.put("t", "k", 1),
+                     lambda: asyncio.run(astash_call(astash.put, "t", "k", 1))):
+            started = time.monotonic()
+            with pytest.raises(stash.StashError, match=re.escape(
+                    f"cannot reach the stash server at {url}: ")):
+                call()
+            assert time.monotonic() - started >= 0.5
+    finally:
+        stash.close()
+        stash.configure(url=None)
+
+
+def test_a_wrong_password_is_refused_at_once(cluster: Cluster) -> None:
+    stash.configure(url=f"redis+cluster://:wrong@127.0.0.1:{cluster.ports[0]}",
+                    retry_timeout=30)
+    try:
+        for call in (lambda: stash.put("t", "k", 1),
+                     lambda: asyncio.run(astash_call(astash.put, "t", "k", 1))):
+            started = time.monotonic()
+            with pytest.raises(stash.StashError, match="refused us") as refused:
+                call()
+            assert time.monotonic() - started < 10
+            assert "wrong" not in str(refused.value)
+    finally:
+        stash.close()
+        stash.configure(url=None)
+
+
+async def astash_call(operation: Callable[..., Any], *args: Any) -> Any:
+    """One asyncio stash call, its connection closed before the loop ends."""
+    try:
+        return await operation(*args)
+    finally:
+        await astash.aclose()
