@@ -14,6 +14,9 @@ Then, in any worker::
 Importing the package loads only the gunicorn side (hooks, options, supervisor), which
 uses no redis-py: `stash` and `astash` load redis-py when a worker first imports them,
 so a gevent master never imports `redis.asyncio` before its workers patch ssl.
+
+For a cache or session store on the same server, in a database of its own (so that its
+`clear()` never empties the stash's tables): `gunicorn_ext.redis_url(db=1)`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from types import ModuleType
 from .hooks import URL_ENV, enable_stash, supervisor_for
 from .options import StashOptions
 from .supervisor import OWNER_ENV
+from .wire import redis_url
 
-__all__ = ["OWNER_ENV", "URL_ENV", "StashOptions", "astash", "enable_stash", "stash",
-           "supervisor_for"]
+__all__ = ["OWNER_ENV", "URL_ENV", "StashOptions", "astash", "enable_stash", "redis_url",
+           "stash", "supervisor_for"]
 
 
 def __getattr__(name: str) -> ModuleType:

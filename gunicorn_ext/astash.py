@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis
-import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -41,6 +40,7 @@ from ._core import (
     plan,
 )
 from ._ops import Batch, Op
+from .cluster import connect_async
 from .errors import (
     StashError,
     StashKeyNotFoundError,
@@ -80,7 +80,7 @@ class _Session(Session):
         super().__init__()
         self.loop = loop
         self.lock = asyncio.Lock()
-        self.redis = redis.asyncio.Redis.from_url(
+        self.redis = connect_async(
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
             redis_connect_func=functools.partial(aconnected, self))
 
@@ -119,6 +119,8 @@ class _Session(Session):
         """Connect (or check the connection is still up) before a batch that must not
         run twice: a failure here means it was certainly never sent."""
         pool = self.redis.connection_pool
+        if not hasattr(pool, "get_connection"):
+            return  # a cluster: its connections are per node, any failure counts as sent
         try:
             connection = await pool.get_connection()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:

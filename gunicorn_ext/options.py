@@ -139,8 +139,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("appendfsync", "everysec", setting="appendfsync"),
     Option("tables", (), "tables created at start and after every restart",
            check=_tables),
-    Option("url", None, "use this server (a redis-py URL) and start no arbiter; "
-           "GUNICORN_STASH_URL, when set, wins", check=_text),
+    Option("url", None, "use this server (a redis-py URL, or `redis+cluster://` for a "
+           "Redis Cluster) and start no arbiter; GUNICORN_STASH_URL, when set, wins",
+           check=_text),
     Option("ready_timeout", 10.0, "seconds the master waits for the arbiter to accept "
            "connections (then it waits for the answer while the arbiter reloads "
            "`persist_dir`, unless the arbiter uses no CPU time for this long)",

@@ -51,6 +51,7 @@ from ._core import (
     plan,
 )
 from ._ops import Batch, Op
+from .cluster import connect
 from .errors import (
     StashError,
     StashKeyNotFoundError,
@@ -89,7 +90,7 @@ class _Session(Session):
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
-        self.redis = redis.Redis.from_url(
+        self.redis = connect(
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
             redis_connect_func=functools.partial(connected, self))
 
@@ -128,6 +129,8 @@ class _Session(Session):
         """Connect (or check the connection is still up) before a batch that must not
         run twice: a failure here means it was certainly never sent."""
         pool = self.redis.connection_pool
+        if not hasattr(pool, "get_connection"):
+            return  # a cluster: its connections are per node, any failure counts as sent
         try:
             connection = pool.get_connection()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:

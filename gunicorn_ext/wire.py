@@ -4,20 +4,23 @@ redis-py is for the workers. Importing it imports `redis.asyncio`, which keeps a
 reference to `ssl.SSLContext`, so a master that imported it made every gevent worker
 warn (MonkeyPatchWarning) as it patched ssl. The master says little (PING, AUTH,
 SELECT, INFO, CONFIG SET, STASH.ENSURE), so it speaks RESP itself. This module also
-holds the URL helpers both sides use.
+holds the URL helpers both sides use, and `redis_url()` for application settings.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from types import TracebackType
-from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import hiredis
 
 DEFAULT_PORT = 6379
 #: Where workers find the stash server (set by the master that started the arbiter).
 URL_ENV = "GUNICORN_STASH_URL"
+#: URL schemes that name a Redis Cluster (any one node of it) instead of one server.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
 class ReplyError(Exception):
@@ -62,6 +65,54 @@ def url_db(url: str) -> int:
     return int(query.get("db") or path or 0)
 
 
+def is_cluster(url: str) -> bool:
+    """Whether `url` names a Redis Cluster (`redis+cluster://`, `rediss+cluster://`)."""
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def node_url(url: str) -> str:
+    """A cluster URL as the plain redis-py URL of the node it names (others unchanged)."""
+    parts = urlsplit(url)
+    scheme = CLUSTER_SCHEMES.get(parts.scheme)
+    return url if scheme is None else urlunsplit((scheme, *parts[1:]))
+
+
+def redis_url(db: int = 0, *, url: str | None = None) -> str:
+    """The stash server's URL (`GUNICORN_STASH_URL`, or `url`) for database `db`.
+
+    For application settings that give a cache or a session store its own database on
+    the server gunicorn runs, so that a cache's `clear()` (FLUSHDB) never reaches the
+    stash's tables in database 0: `CACHES = {"default": {..., "LOCATION":
+    gunicorn_ext.redis_url(db=1)}}`. The password, user, Unix socket path and other
+    options are kept; `unix://` URLs carry the database as `?db=N`, `redis://` and
+    `rediss://` URLs as their path `/N`. A Redis Cluster has database 0 only, so any
+    other `db` with a `redis+cluster://` URL raises ValueError.
+    """
+    if isinstance(db, bool) or not isinstance(db, int) or db < 0:
+        raise ValueError(f"db must be a database number (an int >= 0), not {db!r}")
+    base = url if url is not None else os.environ.get(URL_ENV)
+    if not base:
+        raise LookupError(f"{URL_ENV} is not set: run the application under gunicorn with "
+                          "gunicorn_ext.enable_stash() (or pass url=...)")
+    parts = urlsplit(base)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+             if key != "db"]
+    if parts.scheme == "unix":
+        query.append(("db", str(db)))
+        path = parts.path
+    elif parts.scheme in ("redis", "rediss"):
+        path = f"/{db}"
+    elif parts.scheme in CLUSTER_SCHEMES:
+        if db != 0:
+            raise ValueError(f"a Redis Cluster has database 0 only, not {db}: give the "
+                             "cache a key prefix of its own instead")
+        return base
+    else:
+        raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {redact(base)}")
+    # Not urlunsplit: it spells `unix:///path` (empty host) as `unix:/path`.
+    return f"{parts.scheme}://{parts.netloc}{path}?{urlencode(query)}".removesuffix("?")
+
+
 class Connection:
     """One connection; `call` sends a command and returns its reply (RESP2)."""
 
@@ -72,9 +123,9 @@ class Connection:
     @classmethod
     def open(cls, url: str, timeout: float) -> Connection:
         """Connect as redis-py would to `url` (unix://, redis://, rediss://, with a user,
-        password and db); OSError if unreachable, ReplyError if refused, ValueError if
-        the URL is not one of those."""
-        parts = urlsplit(url)
+        password and db; a cluster URL connects to the node it names); OSError if
+        unreachable, ReplyError if refused, ValueError if the URL is not one of those."""
+        parts = urlsplit(node_url(url))
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if parts.scheme == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from servers import alive, require_binary, start_arbiter, start_redis
 import gunicorn_ext
 from gunicorn_ext.supervisor import ping
 
-__all__ = ["Gunicorn", "Server", "redis_cli", "require_binary", "start_arbiter",
+__all__ = ["Gunicorn", "Server", "free_port", "redis_cli", "require_binary", "start_arbiter",
            "start_redis", "wait_until"]
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +49,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (for a server the test starts next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:
