@@ -92,17 +92,24 @@ async def _ahandle(path: str, q: dict[str, str]) -> dict[str, Any]:
     raise LookupError(path)
 
 
+async def accept_lifespan(receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """Answer an ASGI server's lifespan messages until shutdown: the apps keep no state
+    to set up."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def asgi_app(scope: dict[str, Any], receive: Callable[..., Any],
                    send: Callable[..., Any]) -> None:
     """ASGI (HTTP only; lifespan is accepted and ignored)."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await accept_lifespan(receive, send)
+        return
     try:
         body = await _ahandle(scope["path"], _params(scope.get("query_string", b"").decode()))
         status = 200

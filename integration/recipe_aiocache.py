@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import redis.asyncio
 from aiocache import RedisCache
+from gunicorn_apps import accept_lifespan
 from recipe_common import CACHE_OPS, STASH_OPS, answer, failed, parse
 
 import gunicorn_ext
@@ -55,13 +56,8 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any],
               send: Callable[..., Any]) -> None:
     """ASGI (HTTP; lifespan accepted and ignored)."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await accept_lifespan(receive, send)
+        return
     query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
     if scope["path"] == "/cache":
         body = await run(cache(), query, CACHE_OPS)

@@ -16,6 +16,20 @@ from servers import poll_until, require_binary, start_arbiter, start_redis
 from resp_arbiter.aof_manifest import Manifest
 
 
+def _checked_copy(workdir):
+    """A copy of the AOF directory (for a redis-server to load), which redis-check-aof
+    has found valid; the copy's directory and the checker's result."""
+    copy = workdir / "copy"
+    copy.mkdir()
+    shutil.copytree(workdir / "appendonlydir", copy / "appendonlydir")
+    check = subprocess.run(
+        [require_binary("redis-check-aof"),
+         str(copy / "appendonlydir" / "appendonly.aof.manifest")],
+        capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    return copy, check
+
+
 def _manifest(workdir) -> Manifest:
     return Manifest.parse((workdir / "appendonlydir" / "appendonly.aof.manifest")
                           .read_bytes())
@@ -225,14 +239,7 @@ def test_the_files_load_into_redis_server(workdir):
         client.hset("late", "c", "d")
         expected = _snapshot(client)
         client.close()
-    copy = workdir / "copy"
-    copy.mkdir()
-    shutil.copytree(workdir / "appendonlydir", copy / "appendonlydir")
-    check = subprocess.run(
-        [require_binary("redis-check-aof"),
-         str(copy / "appendonlydir" / "appendonly.aof.manifest")],
-        capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stdout + check.stderr
+    copy, check = _checked_copy(workdir)
     assert "is valid" in check.stdout
     with start_redis(copy, "--appendonly", "yes", "--dir", str(copy)) as reference:
         client = connect(reference)
@@ -411,14 +418,7 @@ def test_several_dbs_load_into_redis_server_and_back(workdir):
     assert {db for db, keys in expected.items() if keys} == set(DBS)
     base = next((workdir / "appendonlydir").glob("*.base.aof")).read_bytes()
     assert base.count(b"SELECT") == len(DBS)
-    copy = workdir / "copy"
-    copy.mkdir()
-    shutil.copytree(workdir / "appendonlydir", copy / "appendonlydir")
-    check = subprocess.run(
-        [require_binary("redis-check-aof"),
-         str(copy / "appendonlydir" / "appendonly.aof.manifest")],
-        capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stdout + check.stderr
+    copy, _ = _checked_copy(workdir)
     with start_redis(copy, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
                      "--dir", str(copy)) as reference:
         assert _snapshot_dbs(reference) == expected
