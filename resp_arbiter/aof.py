@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno as errno_codes
-import logging
 import os
 import signal
 import time
@@ -44,14 +43,13 @@ from .aof_fsync import Fsyncer, fdatasync
 from .aof_loader import AofLoadError, Loader
 from .aof_manifest import BASE, HISTORY, INCR, AofDirectory, AofFile, Manifest, ManifestError
 from .aof_records import BULK_HEADERS, REWRITES
+from .logs import NOTICE, log
 
 if TYPE_CHECKING:
     from .client import Client
     from .registry import Command
     from .server import Server
 
-log = logging.getLogger("resp_arbiter")
-NOTICE = 25
 
 OFF, ON, WAIT_REWRITE = "off", "on", "wait_rewrite"
 ERROR_LOG_INTERVAL = 30.0  # seconds between two logs of the same failing write

@@ -15,7 +15,6 @@ middle, an unknown command) refuses the start with the file and offset.
 
 from __future__ import annotations
 
-import logging
 import mmap
 import os
 import time
@@ -26,6 +25,7 @@ from . import errors
 from .aof_manifest import AofDirectory, Manifest
 from .client import Client
 from .limits import INT_MAX
+from .logs import NOTICE, log
 from .registry import Command, lookup
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 # its AOF client (mustObeyClient), e.g. a string may exceed proto-max-bulk-len.
 LOADER_CLIENT_ID = -1
 
-log = logging.getLogger("resp_arbiter")
-NOTICE = 25
 # The largest argument count and bulk length the loader believes; anything larger is
 # corruption (Redis' own limits on a request are far below these).
 MAX_ARGS = INT_MAX

@@ -17,9 +17,10 @@ from typing import NoReturn
 from . import __version__, commands  # noqa: F401  (registers the commands)
 from .conffile import ConfigFileError, format_value, load, shorten
 from .config import SENSITIVE, SETTINGS, Config, ConfigError, Setting, is_memory
+from .logs import LOG_LEVELS, NOTICE
 from .owners import die_with_parent
 from .proctitle import HIDDEN
-from .server import LOG_LEVELS, NOTICE, Server, StartupError
+from .server import Server, StartupError
 
 log = logging.getLogger("resp_arbiter")
 # Exit codes: 0 after a clean stop, 1 for any failure to start (redis-server's code for a

@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import logging
 import resource
 import socket
 import time
 from collections.abc import Callable
 
-log = logging.getLogger("resp_arbiter")
-NOTICE = 25  # the level server.py names NOTICE
+from .logs import NOTICE, log
 
 # Descriptors kept for everything but clients (listeners, the log, the event loop's own),
 # Redis' CONFIG_MIN_RESERVED_FDS.

@@ -17,15 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
 
-from .listeners import NOTICE
-
-log = logging.getLogger("resp_arbiter")
+from .logs import NOTICE, log
 
 PR_SET_PDEATHSIG = 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -26,18 +25,11 @@ from .client import Client
 from .config import Config
 from .databases import Databases
 from .listeners import BACKLOG, RESERVED_FDS, Listener, bind_tcp, fit_open_files, open_files_limit
+from .logs import LOG_LEVELS, NOTICE, log
 from .memory import EVICTION_BUDGET, Memory
 from .owners import Owners
 from .registry import Command, lookup
 from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
-
-log = logging.getLogger("resp_arbiter")
-NOTICE = 25  # Redis' default log level sits between INFO and WARNING
-logging.addLevelName(NOTICE, "NOTICE")
-VERBOSE = 15
-logging.addLevelName(VERBOSE, "VERBOSE")
-LOG_LEVELS = {"debug": logging.DEBUG, "verbose": VERBOSE, "notice": NOTICE,
-              "warning": logging.WARNING}
 
 CRON_INTERVAL = 0.1  # seconds; Redis' default hz is 10
 # Active expiry may use this much of each cron tick (Redis' slow cycle takes up to 25%).
@@ -345,7 +337,7 @@ class Server:
     def apply_config(self) -> None:
         """Make CONFIG SET changes take effect for connected clients too."""
         config = self.config
-        logging.getLogger("resp_arbiter").setLevel(LOG_LEVELS[config["loglevel"]])
+        log.setLevel(LOG_LEVELS[config["loglevel"]])
         self._apply_memory_config()
         for client in self.clients.values():
             client.parser.max_bulk_len = config["proto-max-bulk-len"]
