@@ -36,12 +36,10 @@ from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ClientCache, Memo
 from ._ops import Batch, Features, Op, Unsupported
 from .codec import DEFAULT_CODEC, Codec
 from .errors import StashError, StashOutcomeUnknownError
-from .wire import URL_ENV, is_cluster, redact
+from .wire import CLIENT_CACHE_ENV, URL_ENV, is_cluster, redact
 
 FIRST_PAUSE = 0.005
 MAX_PAUSE = 0.2
-#: Set to 1 by a master whose `enable_stash(client_cache=True)`: the workers' default.
-CLIENT_CACHE_ENV = "GUNICORN_STASH_CLIENT_CACHE"
 DEFAULT_MAX_CONNECTIONS = 16
 
 
