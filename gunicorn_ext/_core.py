@@ -390,8 +390,17 @@ def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any
             cache.wrote(batch)
 
 
+def reading(make: Callable[[Session], Op]) -> Callable[[Session], Op]:
+    """Mark an operation the client cache may answer (`cached` tries no other: a write
+    would encode its value twice)."""
+    make.reads = True  # type: ignore[attr-defined]
+    return make
+
+
 def cached(session: Session, make: Callable[[Session], Op]) -> Any:
     """The operation's result from the client cache without any I/O, or MISS."""
+    if not getattr(make, "reads", False):
+        return MISS
     operation = make(session)
     try:
         batch = next(operation)
@@ -471,7 +480,7 @@ class Operations:
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
         """Retrieve a value, or `default` when the table or key does not exist."""
-        return self._run(lambda s: _ops.get(s.codec, table, key, default))
+        return self._run(reading(lambda s: _ops.get(s.codec, table, key, default)))
 
     def delete(self, table: str, key: str) -> bool:
         """Delete a key; True if it was deleted, False if it did not exist."""
@@ -479,7 +488,8 @@ class Operations:
 
     def exists(self, table: str, key: str | None = None) -> bool:
         """Whether the table (key None) or the key in it exists."""
-        return self._run(lambda s: _ops.exists(table, key))
+        make = lambda s: _ops.exists(table, key)  # noqa: E731
+        return self._run(make if key is None else reading(make))
 
     def keys(self, table: str, pattern: str | None = None) -> list[str]:
         """The table's keys, optionally only those matching a shell-style glob pattern."""
@@ -511,7 +521,8 @@ class Operations:
 
     def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
         """Several values in one round trip: `{key: value or default}` for every key asked."""
-        return self._run(lambda s: _ops.get_many(s.codec, table, keys, default))
+        wanted = list(keys)  # once: the operation may be made more than once
+        return self._run(reading(lambda s: _ops.get_many(s.codec, table, wanted, default)))
 
     def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store several values in one round trip (atomically)."""
@@ -520,7 +531,7 @@ class Operations:
     # What only tables offer.
 
     def get_item(self, table: str, key: str) -> Any:
-        return self._run(lambda s: _ops.get_item(s.codec, table, key))
+        return self._run(reading(lambda s: _ops.get_item(s.codec, table, key)))
 
     def delete_item(self, table: str, key: str) -> None:
         return self._run(lambda s: _ops.delete_item(table, key))

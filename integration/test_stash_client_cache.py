@@ -264,3 +264,9 @@ def test_gunicorn_workers_never_read_older_than_a_returned_write(
     assert crossed > 0
     caches = [master.get("/cache") for _ in range(10)]
     assert any(c["cache"]["hits"] > 0 for c in caches)
+
+
+def test_get_many_takes_any_iterable_once(server: Server) -> None:
+    stash.put_many("it", {"a": 1, "b": 2})
+    for _ in range(2):
+        assert stash.get_many("it", (key for key in ["a", "b"])) == {"a": 1, "b": 2}
