@@ -55,10 +55,16 @@ TASKS = 100
 # --- the worker side: apps gunicorn runs ------------------------------------------------
 
 
+_configured = threading.Lock()
+
+
 def _configure_worker() -> None:
+    """Once per process: configure() replaces the session, which calls still in flight
+    in other threads would see."""
     from gunicorn_ext import stash
 
-    stash.configure(max_connections=int(os.environ.get(MAX_CONNECTIONS_ENV, "16")))
+    if _configured.acquire(blocking=False):
+        stash.configure(max_connections=int(os.environ.get(MAX_CONNECTIONS_ENV, "16")))
 
 
 def _params(query: str) -> dict[str, str]:

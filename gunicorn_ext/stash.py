@@ -100,6 +100,7 @@ class _Lanes:
         self.size = size
         self.idle: list[Any] = []
         self.made: list[Any] = []
+        self.closed = False
         self.ready = threading.Condition(threading.Lock())
 
     def take(self) -> Any:
@@ -114,12 +115,17 @@ class _Lanes:
 
     def give(self, client: Any) -> None:
         with self.ready:
+            if self.closed:
+                client.connection_pool.disconnect()
             self.idle.append(client)
             self.ready.notify()
 
     def close(self) -> None:
+        """Disconnect the idle clients now, the others when their operation is over (a
+        thread still inside one, after configure() replaced the session, finishes it)."""
         with self.ready:
-            for client in self.made:
+            self.closed = True
+            for client in self.idle:
                 client.connection_pool.disconnect()
 
 
