@@ -79,11 +79,15 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
     query = _params(environ.get("QUERY_STRING", ""))
     calls = int(query.get("calls", "0"))
     started = time.perf_counter()
-    for _ in range(calls):
-        stash.get("bench", "key")
-    body = json.dumps({"seconds": time.perf_counter() - started}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(body)))])
+    status = "200 OK"
+    try:
+        for _ in range(calls):
+            stash.get("bench", "key")
+        body = json.dumps({"seconds": time.perf_counter() - started}).encode()
+    except stash.StashError as error:  # shown by the benchmark, which then fails
+        status, body = "500 Internal Server Error", repr(error).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -129,7 +133,7 @@ def http_get(path: str, target: str, timeout: float = 120.0) -> dict[str, Any]:
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
-        raise RuntimeError(f"{target}: {head[:200]!r}")
+        raise RuntimeError(f"{target}: {head[:200]!r} {body[:500]!r}")
     return json.loads(body)
 
 
@@ -172,14 +176,22 @@ def _seed(url: str) -> None:
 def gthread_rate(worker: Worker, calls: int) -> float:
     """stash.get calls a second in the worker: 8 concurrent requests of `calls` each,
     from the first request sent to the last answer."""
-    threads = [threading.Thread(target=http_get, args=(worker.socket_path,
-                                                       f"/work?calls={calls}"))
-               for _ in range(THREADS)]
+    failures: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            http_get(worker.socket_path, f"/work?calls={calls}")
+        except (OSError, RuntimeError, ValueError) as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(THREADS)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise failures[0]
     return THREADS * calls / (time.perf_counter() - started)
 
 
@@ -307,7 +319,7 @@ def run(quick: bool) -> None:
                     for target, url in targets:
                         rates = {}
                         for connections in (1, 16):
-                            worker = Worker(directory, f"{kind[:7]}{connections}", kind, url,
+                            worker = Worker(directory, f"w{len(started)}", kind, url,
                                             connections)
                             started.append(worker)
                             try:
