@@ -150,7 +150,8 @@ class ClientCache:
             raise StashError(
                 f"client_cache needs a server with CLIENT TRACKING (broadcasting mode, "
                 f"redirected to a subscriber of {CHANNEL.decode()}); the stash server at "
-                f"{redact(self.url)} refused it: {error}. Turn client_cache off, or use "
+                f"{redact(self.url)} refused it: {str(error).rstrip('.')}. Turn "
+                "client_cache off, or use "
                 "a server that supports tracking (redis-server 6 and newer).") from None
         except OSError:
             listener.close()
