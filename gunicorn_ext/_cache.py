@@ -42,6 +42,7 @@ import select
 import ssl
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -395,13 +396,30 @@ class Memo:
         return self.codec.encode(value)
 
     def decode(self, data: bytes) -> Any:
-        value = self.memo.get(data, _NOT_CACHED)
-        if value is not _NOT_CACHED:
-            return _copy(value)
+        kept = self.memo.get(data)
+        if kept is not None:
+            value, copy = kept
+            return copy(value)
         value = self.codec.decode(data)
         if len(data) <= MEMO_VALUE_BYTES and _plain(value):
             if len(self.memo) >= MEMO_ENTRIES:
                 self.memo.clear()
-            self.memo[data] = value
-            return _copy(value)
+            copy = _copier(value)
+            self.memo[data] = (value, copy)
+            return copy(value)
         return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _copier(value: Any) -> Callable[[Any], Any]:
+    """How to copy a `_plain` value: not at all, one level in C, or all the way down."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return _same
+    items = value.values() if kind is dict else value
+    if all(type(item) in _IMMUTABLE for item in items):
+        return dict.copy if kind is dict else list.copy
+    return _copy

@@ -65,6 +65,12 @@ def test_hits_hand_out_values_of_their_own(server: Server) -> None:
     first["list"].append(3)
     assert stash.get("t", "k") == {"list": [1, 2]}
     assert stash.get("t", "k") is not stash.get("t", "k")
+    stash.put("t", "flat", {"a": 1})
+    stash.put("t", "items", [1, "x"])
+    for _ in range(2):
+        stash.get("t", "flat")["a"] = 2
+        stash.get("t", "items").append(3)
+    assert stash.get("t", "flat") == {"a": 1} and stash.get("t", "items") == [1, "x"]
 
 
 def test_get_many_get_item_and_exists_are_cached(server: Server) -> None:
