@@ -258,8 +258,7 @@ def _gunicorn_config(server: Server, worker_class: str) -> str:
     ("uvicorn.workers.UvicornWorker", "gunicorn_apps:asgi_app")], ids=["sync", "uvicorn"])
 def test_gunicorn_workers_never_read_older_than_a_returned_write(
         gunicorn: Any, server: Server, worker_class: str, app: str) -> None:
-    master: Gunicorn = gunicorn(_gunicorn_config(server, worker_class), app=app,
-                                env=dict(os.environ)).wait_ready()
+    master: Gunicorn = gunicorn(_gunicorn_config(server, worker_class), app=app).wait_ready()
     crossed = 0
     for i in range(60):
         warm = master.concurrently([("/get", {"table": "g", "key": "k"})] * 4)
