@@ -205,7 +205,7 @@ def test_a_cluster_url_is_refused() -> None:
 
 # --- the guarantee across processes ---------------------------------------------------------
 
-ROUNDS = 400
+ROUNDS = 1000
 
 
 def _writer(url: str, orders: Any, done: Any) -> None:
