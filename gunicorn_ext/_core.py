@@ -132,8 +132,9 @@ def configure(
 
 
 class Session:
-    """What one connection works with (made per process, and per event loop for astash);
-    the runners add the redis-py client and a lock."""
+    """What a process's connections work with (made per process, and per event loop for
+    astash): the runners add their bounded set of redis-py clients; `cache` is the client
+    cache, or None."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
