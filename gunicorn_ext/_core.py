@@ -32,13 +32,15 @@ from urllib.parse import urlsplit
 import redis
 
 from . import _ops
+from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ClientCache, Memo
 from ._ops import Batch, Features, Op, Unsupported
 from .codec import DEFAULT_CODEC, Codec
 from .errors import StashError, StashOutcomeUnknownError
-from .wire import URL_ENV, redact
+from .wire import CLIENT_CACHE_ENV, URL_ENV, is_cluster, redact
 
 FIRST_PAUSE = 0.005
 MAX_PAUSE = 0.2
+DEFAULT_MAX_CONNECTIONS = 16
 
 
 class _Unset:
@@ -56,6 +58,10 @@ class Settings:
         self.codec: Codec = DEFAULT_CODEC
         self.timeout: float = 30.0
         self.retry_timeout: float = 5.0
+        self.client_cache: bool | None = None  # None: CLIENT_CACHE_ENV decides
+        self.cache_max_entries = DEFAULT_MAX_ENTRIES
+        self.cache_max_bytes = DEFAULT_MAX_BYTES
+        self.max_connections = DEFAULT_MAX_CONNECTIONS
         self.generation = 0
         self.lock = threading.Lock()
 
@@ -79,6 +85,10 @@ def configure(
     codec: Codec | None = UNSET,
     timeout: float = UNSET,
     retry_timeout: float = UNSET,
+    client_cache: bool | None = UNSET,
+    cache_max_entries: int = UNSET,
+    cache_max_bytes: int = UNSET,
+    max_connections: int = UNSET,
 ) -> None:
     """Point the stash (both APIs, this process) at a server, or change its codec.
 
@@ -86,8 +96,21 @@ def configure(
     back to the `GUNICORN_STASH_URL` environment variable. `codec=None` restores the
     default JSON codec. `timeout` bounds one socket operation; `retry_timeout` is how
     long an operation keeps reconnecting (for example while the arbiter restarts).
+    `client_cache=True` answers repeated reads of unchanged fields from this process's
+    memory (kept fresh by the server's CLIENT TRACKING; None goes back to what
+    `enable_stash(client_cache=...)` set), holding at most `cache_max_entries` fields
+    and `cache_max_bytes` bytes (least recently used first out). `max_connections`
+    bounds the connections one process (one event loop, for astash) opens, so that
+    concurrent calls from threads or tasks proceed in parallel.
     Arguments left out keep their current value.
     """
+    for label, value in (("cache_max_entries", cache_max_entries),
+                         ("cache_max_bytes", cache_max_bytes),
+                         ("max_connections", max_connections)):
+        if value is not UNSET and (isinstance(value, bool) or not isinstance(value, int)
+                                   or value < (1 if label == "max_connections" else 0)):
+            raise StashError(f"{label} must be an int >= "
+                             f"{1 if label == 'max_connections' else 0}, not {value!r}")
     with settings.lock:
         if url is not UNSET:
             settings.url = url
@@ -97,12 +120,21 @@ def configure(
             settings.timeout = float(timeout)
         if retry_timeout is not UNSET:
             settings.retry_timeout = float(retry_timeout)
+        if client_cache is not UNSET:
+            settings.client_cache = None if client_cache is None else bool(client_cache)
+        if cache_max_entries is not UNSET:
+            settings.cache_max_entries = cache_max_entries
+        if cache_max_bytes is not UNSET:
+            settings.cache_max_bytes = cache_max_bytes
+        if max_connections is not UNSET:
+            settings.max_connections = max_connections
         settings.generation += 1
 
 
 class Session:
-    """What one connection works with (made per process, and per event loop for astash);
-    the runners add the redis-py client and a lock."""
+    """What a process's connections work with (made per process, and per event loop for
+    astash): the runners add their bounded set of redis-py clients; `cache` is the client
+    cache, or None."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -114,6 +146,25 @@ class Session:
         # No retries inside redis-py: the plan's are the same on every redis-py version.
         self.connection_options = {"socket_timeout": settings.timeout,
                                    "socket_connect_timeout": settings.timeout}
+        self.max_connections = settings.max_connections
+        self.cache = self._client_cache()
+        if self.cache is not None:
+            self.codec = Memo(self.codec)
+
+    def _client_cache(self) -> ClientCache | None:
+        wanted = settings.client_cache
+        if wanted is None:
+            wanted = os.environ.get(CLIENT_CACHE_ENV, "") == "1"
+        if not wanted:
+            return None
+        if is_cluster(self.url):
+            raise StashError("client_cache is not available on a Redis Cluster (its "
+                             "invalidations come from every node): turn it off")
+        return ClientCache(self.url, settings.timeout, settings.cache_max_entries,
+                           settings.cache_max_bytes)
+
+    def cache_info(self) -> dict[str, int] | None:
+        return None if self.cache is None else self.cache.info()
 
     @property
     def current(self) -> bool:
@@ -302,7 +353,7 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             batch = next(operation)
             while True:
                 try:
-                    replies = _settle(batch, (yield batch))
+                    replies = _settle(batch, (yield from _sent(session.cache, batch)))
                 except (redis.RedisError, OSError, NotSent) as error:
                     batch = operation.throw(failure(error, session.url))
                 else:
@@ -320,6 +371,52 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
                                  f"{lost.__cause__}") from lost.__cause__
             yield Pause(min(pause, deadline - now))
             pause = min(pause * 2, MAX_PAUSE)
+
+
+def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any]:
+    """Yield `batch` for the runner to send; with a client cache, a read takes a ticket
+    before it is sent (its reply is stored unless its table changed meanwhile) and a
+    write drops its tables' entries once it is over, however it ended."""
+    if cache is None:
+        return (yield batch)
+    ticket = cache.begin(batch)
+    replies = None
+    try:
+        replies = yield batch
+        return replies
+    finally:
+        if ticket is not None:
+            cache.end(ticket, replies)
+        else:
+            cache.wrote(batch)
+
+
+def reading(make: Callable[[Session], Op]) -> Callable[[Session], Op]:
+    """Mark an operation the client cache may answer (`cached` tries no other: a write
+    would encode its value twice)."""
+    make.reads = True  # type: ignore[attr-defined]
+    return make
+
+
+def cached(session: Session, make: Callable[[Session], Op]) -> Any:
+    """The operation's result from the client cache without any I/O, or MISS."""
+    if not getattr(make, "reads", False):
+        return MISS
+    operation = make(session)
+    try:
+        batch = next(operation)
+        replies = session.cache.lookup(batch)  # type: ignore[union-attr]
+        if replies is None:
+            return MISS
+        operation.send(replies)
+    except StopIteration as done:
+        return done.value
+    finally:
+        operation.close()
+    return MISS
+
+
+MISS: Any = object()
 
 
 def outcome_unknown(batch: Batch, url: str, cause: BaseException | None
@@ -384,7 +481,7 @@ class Operations:
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
         """Retrieve a value, or `default` when the table or key does not exist."""
-        return self._run(lambda s: _ops.get(s.codec, table, key, default))
+        return self._run(reading(lambda s: _ops.get(s.codec, table, key, default)))
 
     def delete(self, table: str, key: str) -> bool:
         """Delete a key; True if it was deleted, False if it did not exist."""
@@ -392,7 +489,8 @@ class Operations:
 
     def exists(self, table: str, key: str | None = None) -> bool:
         """Whether the table (key None) or the key in it exists."""
-        return self._run(lambda s: _ops.exists(table, key))
+        make = lambda s: _ops.exists(table, key)  # noqa: E731
+        return self._run(make if key is None else reading(make))
 
     def keys(self, table: str, pattern: str | None = None) -> list[str]:
         """The table's keys, optionally only those matching a shell-style glob pattern."""
@@ -424,7 +522,8 @@ class Operations:
 
     def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
         """Several values in one round trip: `{key: value or default}` for every key asked."""
-        return self._run(lambda s: _ops.get_many(s.codec, table, keys, default))
+        wanted = list(keys)  # once: the operation may be made more than once
+        return self._run(reading(lambda s: _ops.get_many(s.codec, table, wanted, default)))
 
     def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store several values in one round trip (atomically)."""
@@ -433,7 +532,7 @@ class Operations:
     # What only tables offer.
 
     def get_item(self, table: str, key: str) -> Any:
-        return self._run(lambda s: _ops.get_item(s.codec, table, key))
+        return self._run(reading(lambda s: _ops.get_item(s.codec, table, key)))
 
     def delete_item(self, table: str, key: str) -> None:
         return self._run(lambda s: _ops.delete_item(table, key))

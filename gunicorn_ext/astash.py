@@ -10,8 +10,9 @@ Usage::
     await sessions.put("user:2", {"name": "Bob"})
 
 It runs exactly the operations of `gunicorn_ext.stash` (the same `_core.Operations`:
-same commands, same results, same errors), over `redis.asyncio`, with one connection per
-process and event loop.
+same commands, same results, same errors), over `redis.asyncio`, with up to
+`max_connections` connections per process and event loop, each lent to one operation at a
+time, so that concurrent tasks proceed in parallel.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ._core import (
+    MISS,
     RESET,
     NotSent,
     Operations,
@@ -36,6 +38,7 @@ from ._core import (
     TableOperations,
     aconnected,
     awaitable_methods,
+    cached,
     configure,
     plan,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "StashOutcomeUnknownError",
     "StashTableNotFoundError",
     "aclose",
+    "cache_info",
     "clear",
     "configure",
     "delete",
@@ -73,52 +77,89 @@ __all__ = [
 ]
 
 
+class _Lanes:
+    """Up to `size` clients, each with one connection of its own, lent to one operation
+    at a time (the asyncio twin of `stash._Lanes`): concurrent tasks proceed in
+    parallel, each operation with its connection to itself."""
+
+    def __init__(self, make: Callable[[], Any], size: int) -> None:
+        self.make = make
+        self.idle: list[Any] = []
+        self.made: list[Any] = []
+        self.free = asyncio.Semaphore(size)
+
+    async def take(self) -> Any:
+        await self.free.acquire()
+        if self.idle:
+            return self.idle.pop()
+        client = self.make()
+        self.made.append(client)
+        return client
+
+    def give(self, client: Any) -> None:
+        self.idle.append(client)
+        self.free.release()
+
+    async def close(self) -> None:
+        for client in list(self.made):
+            await client.connection_pool.disconnect()
+
+
 class _Session(Session):
-    """This process's connection for one event loop; its coroutines take turns."""
+    """This process's connections for one event loop (a bounded set of lanes)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self.loop = loop
-        self.lock = asyncio.Lock()
-        self.redis = connect_async(
+        self.lanes = _Lanes(self._client, self.max_connections)
+
+    def _client(self) -> Any:
+        return connect_async(
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
             redis_connect_func=functools.partial(aconnected, self))
 
     async def run(self, make: Callable[[Session], Op]) -> Any:
-        async with self.lock:
+        if self.cache is not None:
+            value = cached(self, make)
+            if value is not MISS:
+                return value
+        client = await self.lanes.take()
+        try:
             stepper = Stepper(plan(self, make))
             while not stepper.done:
                 try:
-                    outcome = await self._perform(stepper.effect)
+                    outcome = await self._perform(client, stepper.effect)
                 except (redis.RedisError, OSError, NotSent) as error:
                     stepper.resume(error=error)
                 else:
                     stepper.resume(outcome)
             return stepper.value
+        finally:
+            self.lanes.give(client)
 
-    async def _perform(self, effect: Any) -> Any:
+    async def _perform(self, client: Any, effect: Any) -> Any:
         if isinstance(effect, Pause):
             await asyncio.sleep(effect.seconds)
         elif effect is RESET:
-            await self.redis.connection_pool.disconnect()
+            await client.connection_pool.disconnect()
         else:
-            return await self._send(effect)
+            return await self._send(client, effect)
         return None
 
-    async def _send(self, batch: Batch) -> list[Any]:
+    async def _send(self, client: Any, batch: Batch) -> list[Any]:
         if batch.once:
-            await self._connect()
+            await self._connect(client)
         if len(batch.commands) == 1 and not batch.transaction:
-            return [await self.redis.execute_command(*batch.commands[0])]
-        async with self.redis.pipeline(transaction=batch.transaction) as pipe:
+            return [await client.execute_command(*batch.commands[0])]
+        async with client.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
 
-    async def _connect(self) -> None:
+    async def _connect(self, client: Any) -> None:
         """Connect (or check the connection is still up) before a batch that must not
         run twice: a failure here means it was certainly never sent."""
-        pool = self.redis.connection_pool
+        pool = client.connection_pool
         if not hasattr(pool, "get_connection"):
             return  # a cluster: its connections are per node, any failure counts as sent
         try:
@@ -128,7 +169,9 @@ class _Session(Session):
         await pool.release(connection)
 
     async def close(self) -> None:
-        await self.redis.connection_pool.disconnect()
+        await self.lanes.close()
+        if self.cache is not None:
+            self.cache.close()
 
 
 _sessions: dict[int, _Session] = {}
@@ -151,6 +194,12 @@ async def aclose() -> None:
     session = _sessions.pop(id(asyncio.get_running_loop()), None)
     if session is not None and session.pid == os.getpid():
         await session.close()
+
+
+def cache_info() -> dict[str, int] | None:
+    """The client cache's counters for the running event loop's session (see
+    `stash.cache_info`), or None when it is off. Not awaitable: it does no I/O."""
+    return _current().cache_info()
 
 
 @awaitable_methods

@@ -28,7 +28,7 @@ from .supervisor import (
     check_server,
     redact,
 )
-from .wire import URL_ENV
+from .wire import CLIENT_CACHE_ENV, URL_ENV
 
 __all__ = ["URL_ENV", "enable_stash", "supervisor_for"]
 
@@ -124,6 +124,10 @@ def _start(server: Any, options: Any) -> None:
         return
     _started_in = pid
     log = server.log
+    if options.client_cache:
+        os.environ[CLIENT_CACHE_ENV] = "1"
+    else:
+        os.environ.pop(CLIENT_CACHE_ENV, None)
     inherited_url = os.environ.get(URL_ENV)
     owner = os.environ.get(OWNER_ENV)
     external = (inherited_url if owner is None else None) or options.url

@@ -109,6 +109,12 @@ def _arguments(value: Any) -> tuple[str, ...]:
     return tuple(str(argument) for argument in value)
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"True or False is needed, not {type(value).__name__}")
+    return value
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"a number of seconds is needed, not {type(value).__name__}")
@@ -148,6 +154,10 @@ OPTIONS: tuple[Option, ...] = (
            check=_seconds),
     Option("extra_args", (), "more arbiter command-line options, passed as given",
            check=_arguments),
+    Option("client_cache", False, "workers answer repeated `get`, `get_many`, `get_item` "
+           "and `exists(table, key)` of unchanged fields from their own memory, kept "
+           "fresh by the server's CLIENT TRACKING (a worker's `stash.configure(client_"
+           "cache=...)` overrides it); see \"Client cache\" below", check=_flag),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 

@@ -17,12 +17,14 @@ A table is a Redis hash and a key is one of its fields, so `redis-cli -s <socket
 the same data live. The server is found through `GUNICORN_STASH_URL` (set by the
 gunicorn master that started the arbiter) or `configure(url=...)`.
 
-Each process has its own connection, made on first use and remade after a fork; a lock
-makes it safe to share between threads (gthread workers). An operation that finds the
-server gone (for example while the master restarts the arbiter) reconnects and retries
-for up to `retry_timeout` seconds before raising `StashError`. For asyncio code, the
-same API is in `gunicorn_ext.astash`; both are `_core.Operations`, run here by a
-blocking runner.
+Each process has its own connections, made on first use and remade after a fork: up to
+`max_connections` (16), each lent to one operation at a time, so that the threads of a
+gthread worker proceed in parallel. With `configure(client_cache=True)` repeated reads
+of unchanged fields are answered from the process's memory (see `_cache`). An
+operation that finds the server gone (for example while the master restarts the
+arbiter) reconnects and retries for up to `retry_timeout` seconds before raising
+`StashError`. For asyncio code, the same API is in `gunicorn_ext.astash`; both are
+`_core.Operations`, run here by a blocking runner.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ._core import (
+    MISS,
     RESET,
     NotSent,
     Operations,
@@ -46,6 +49,7 @@ from ._core import (
     Session,
     Stepper,
     TableOperations,
+    cached,
     configure,
     connected,
     plan,
@@ -65,6 +69,7 @@ __all__ = [
     "StashOutcomeUnknownError",
     "StashTable",
     "StashTableNotFoundError",
+    "cache_info",
     "clear",
     "close",
     "configure",
@@ -84,51 +89,100 @@ __all__ = [
 ]
 
 
+class _Lanes:
+    """Up to `size` clients, each with one connection of its own, lent to one operation
+    at a time: concurrent calls from threads proceed in parallel, and each operation
+    (with its retries and its check before a batch that must not run twice) has its
+    connection to itself, as it had behind one lock."""
+
+    def __init__(self, make: Callable[[], Any], size: int) -> None:
+        self.make = make
+        self.size = size
+        self.idle: list[Any] = []
+        self.made: list[Any] = []
+        self.closed = False
+        self.ready = threading.Condition(threading.Lock())
+
+    def take(self) -> Any:
+        with self.ready:
+            while not self.idle and len(self.made) >= self.size:
+                self.ready.wait()
+            if self.idle:
+                return self.idle.pop()
+            client = self.make()
+            self.made.append(client)
+            return client
+
+    def give(self, client: Any) -> None:
+        with self.ready:
+            if self.closed:
+                client.connection_pool.disconnect()
+            self.idle.append(client)
+            self.ready.notify()
+
+    def close(self) -> None:
+        """Disconnect the idle clients now, the others when their operation is over (a
+        thread still inside one, after configure() replaced the session, finishes it)."""
+        with self.ready:
+            self.closed = True
+            for client in self.idle:
+                client.connection_pool.disconnect()
+
+
 class _Session(Session):
-    """This process's connection, shared by its threads under a lock."""
+    """This process's connections (a bounded set of lanes, see `_Lanes`), shared by its
+    threads."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lock = threading.Lock()
-        self.redis = connect(
-            self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
-            redis_connect_func=functools.partial(connected, self))
+        self.lanes = _Lanes(self._client, self.max_connections)
+
+    def _client(self) -> Any:
+        return connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
+                       redis_connect_func=functools.partial(connected, self))
 
     def run(self, make: Callable[[Session], Op]) -> Any:
-        with self.lock:
+        if self.cache is not None:
+            value = cached(self, make)
+            if value is not MISS:
+                return value
+        client = self.lanes.take()
+        try:
             stepper = Stepper(plan(self, make))
             while not stepper.done:
                 try:
-                    outcome = self._perform(stepper.effect)
+                    outcome = self._perform(client, stepper.effect)
                 except (redis.RedisError, OSError, NotSent) as error:
                     stepper.resume(error=error)
                 else:
                     stepper.resume(outcome)
             return stepper.value
+        finally:
+            self.lanes.give(client)
 
-    def _perform(self, effect: Any) -> Any:
+    def _perform(self, client: Any, effect: Any) -> Any:
         if isinstance(effect, Pause):
             time.sleep(effect.seconds)
         elif effect is RESET:
-            self.redis.connection_pool.disconnect()
+            client.connection_pool.disconnect()
         else:
-            return self._send(effect)
+            return self._send(client, effect)
         return None
 
-    def _send(self, batch: Batch) -> list[Any]:
+    def _send(self, client: Any, batch: Batch) -> list[Any]:
         if batch.once:
-            self._connect()
+            self._connect(client)
         if len(batch.commands) == 1 and not batch.transaction:
-            return [self.redis.execute_command(*batch.commands[0])]
-        with self.redis.pipeline(transaction=batch.transaction) as pipe:
+            return [client.execute_command(*batch.commands[0])]
+        with client.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
 
-    def _connect(self) -> None:
+    def _connect(self, client: Any) -> None:
         """Connect (or check the connection is still up) before a batch that must not
         run twice: a failure here means it was certainly never sent."""
-        pool = self.redis.connection_pool
+        pool = client.connection_pool
         if not hasattr(pool, "get_connection"):
             return  # a cluster: its connections are per node, any failure counts as sent
         try:
@@ -138,7 +192,9 @@ class _Session(Session):
         pool.release(connection)
 
     def close(self) -> None:
-        self.redis.connection_pool.disconnect()
+        self.lanes.close()
+        if self.cache is not None:
+            self.cache.close()
 
 
 _session: _Session | None = None
@@ -175,6 +231,12 @@ def close() -> None:
         if _session is not None and _session.pid == os.getpid():
             _session.close()
         _session = None
+
+
+def cache_info() -> dict[str, int] | None:
+    """The client cache's counters in this process (hits, misses, entries, bytes,
+    invalidations, flushes, evictions and its bounds), or None when it is off."""
+    return _current().cache_info()
 
 
 _operations = Operations(lambda make: _current().run(make))

@@ -19,6 +19,8 @@ import hiredis
 DEFAULT_PORT = 6379
 #: Where workers find the stash server (set by the master that started the arbiter).
 URL_ENV = "GUNICORN_STASH_URL"
+#: Set to 1 by a master with `enable_stash(client_cache=True)`: its workers' default.
+CLIENT_CACHE_ENV = "GUNICORN_STASH_CLIENT_CACHE"
 #: URL schemes that name a Redis Cluster (any one node of it) instead of one server.
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 

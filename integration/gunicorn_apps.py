@@ -5,7 +5,7 @@ Both answer JSON with the serving worker's pid, so a test can tell workers apart
 - `/put?table=T&key=K&value=V[&hold=S]`: `stash.put` (a JSON value), then hold S seconds
 - `/get?table=T&key=K`, `/all?table=T[&hold=S]`, `/incr?table=T&key=K`
 - `/slow-put?table=T&key=K&value=V&hold=S`: mark K:started, hold, then put and read back
-- `/tables`, `/env`
+- `/tables`, `/env`, `/cache` (the client cache's counters)
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def _handle(path: str, q: dict[str, str]) -> tuple[dict[str, Any], float, float]
         return {"tables": stash.tables()}, 0.0, 0.0
     if path == "/env":
         return {"url": os.environ.get("GUNICORN_STASH_URL")}, 0.0, 0.0
+    if path == "/cache":
+        return {"cache": stash.cache_info()}, 0.0, 0.0
     raise LookupError(path)
 
 
@@ -89,6 +91,8 @@ async def _ahandle(path: str, q: dict[str, str]) -> dict[str, Any]:
         return {"tables": await astash.tables()}
     if path == "/env":
         return {"url": os.environ.get("GUNICORN_STASH_URL")}
+    if path == "/cache":
+        return {"cache": astash.cache_info()}
     raise LookupError(path)
 
 

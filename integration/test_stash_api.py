@@ -45,7 +45,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     stash.configure(url=server.url, codec=None, retry_timeout=5.0)
     yield chosen
     stash.close()
-    stash.configure(url=None)
+    stash.configure(url=None, max_connections=16)
     chosen.admin.close()
 
 
@@ -249,7 +249,8 @@ def test_get_many_and_put_many_use_one_round_trip(backend: Backend,
     client = stash._current()
     sent: list[Any] = []
     original = client._send
-    monkeypatch.setattr(client, "_send", lambda batch: sent.append(batch) or original(batch))
+    monkeypatch.setattr(client, "_send",
+                        lambda lane, batch: sent.append(batch) or original(lane, batch))
     stash.put_many("many", {"a": 1, "b": [2], "c": None})
     assert stash.get_many("many", ["a", "b", "c", "d"], "default") == {
         "a": 1, "b": [2], "c": None, "d": "default"}
@@ -326,21 +327,34 @@ def test_an_empty_table_name_is_refused(backend: Backend, call: Any) -> None:
     assert backend.admin.dbsize() == 0
 
 
-def test_one_lazy_connection_per_process_shared_by_threads(backend: Backend) -> None:
+@pytest.mark.parametrize("limit", [1, 3])
+def test_lazy_connections_per_process_bounded_and_shared_by_threads(backend: Backend,
+                                                                   limit: int) -> None:
     def connected() -> int:
         return int(backend.admin.info("clients")["connected_clients"])
 
     stash.close()
     before = connected()
-    stash.configure(url=backend.server.url)
+    stash.configure(url=backend.server.url, max_connections=limit)
     assert connected() == before
-    threads = [threading.Thread(target=lambda: [stash.put("c", str(i), i) for i in range(50)])
-               for _ in range(6)]
+    stash.put("c", "first", 0)
+    assert connected() == before + 1
+    barrier = threading.Barrier(6)
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(50):
+            stash.put("c", str(i), i)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert connected() == before + 1
+    assert before + 1 <= connected() <= before + limit
+    assert stash.get("c", "49") == 49
+    with pytest.raises(stash.StashError, match="max_connections"):
+        stash.configure(max_connections=0)
 
 
 def test_forked_children_get_their_own_connection(backend: Backend) -> None:

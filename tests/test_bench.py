@@ -81,3 +81,18 @@ def test_quick_aof_benchmark_prints_every_row_and_stops_its_servers() -> None:
     assert len(pids) == 6, output.splitlines()[0]
     for pid in pids:
         assert not alive(pid), f"benchmark left process {pid} running"
+
+
+def test_quick_stash_client_benchmark_prints_every_row() -> None:
+    output = _quick("bench.stash_client", 240)
+    assert re.search(rf"^redis-server +{RATIO} +{RATIO}$", output, re.MULTILINE), output
+    assert re.search(rf"^arbiter +{RATIO} +({RATIO}|- \(.+\))$", output, re.MULTILINE), output
+    for worker in ("gthread, 8 threads", "uvicorn, 100 tasks"):
+        for server in ("redis-server", "redis-server, 1 ms away", "arbiter",
+                       "arbiter, 1 ms away"):
+            row = rf"^{re.escape(worker)} +{re.escape(server)} +{NUMBER} +{NUMBER} +{RATIO}$"
+            assert re.search(row, output, re.MULTILINE), f"{worker} {server}:\n{output}"
+    pids = [int(pid) for pid in re.findall(r"pid (\d+)", output.splitlines()[0])]
+    assert len(pids) == 2
+    for pid in pids:
+        assert not alive(pid), f"benchmark left process {pid} running"
