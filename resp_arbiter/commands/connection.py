@@ -26,7 +26,11 @@ CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
 def ping(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 2:
         raise errors.CommandError(errors.WRONG_ARITY.format("ping"))
-    if len(argv) == 2:
+    if c.subscriptions is not None and c.resp == 2:  # Pub/Sub mode's shape (RESP2)
+        c.reply.array_len(2)
+        c.reply.bulk(b"pong")
+        c.reply.bulk(argv[1] if len(argv) == 2 else b"")
+    elif len(argv) == 2:
         c.reply.bulk(argv[1])
     else:
         c.reply.status(b"PONG")
@@ -150,6 +154,8 @@ def reset(c: Client, argv: list[bytes]) -> None:
     if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
         c.server.remove_monitor(c)
     c.reset_transaction()
+    c.server.tracking.disable(c)
+    c.server.leave_pubsub(c)
     c.db = c.server.databases[0]
     c.set_protocol(2)
     c.name = b""
@@ -374,6 +380,9 @@ def client_no_touch(c: Client, argv: list[bytes]) -> None:
 
 _CLIENT_HELP = (
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME", "    Return the name of the current connection.",
     "ID", "    Return the ID of the current connection.",
     "INFO", "    Return information about the current client connection.",
@@ -396,6 +405,9 @@ _CLIENT_HELP = (
     "SETNAME <name>", "    Assign the name <name> to the current connection.",
     "SETINFO <option> <value>", "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching.",
+    "TRACKINGINFO", "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
     "HELP", "    Prints this help.",
