@@ -50,7 +50,7 @@ def test_cached_reads_are_invalidated_by_another_clients_write(
         # Served from the cache: each read reached the arbiter once.
         assert _calls(other, "get") == gets + 1
         assert _calls(other, "hget") == hgets + 1
-        assert "t" in [c for c in other.client_list() if c["resp"] == "3"][0]["flags"]
+        assert "t" in next(c for c in other.client_list() if c["resp"] == "3")["flags"]
 
         other.set("k", "v2")
         other.hset("h", "f", "y")
