@@ -483,7 +483,8 @@ class Server:
         """Redis' checkClientOutputBufferLimits for the normal class: the waiting
         replies reach the hard limit, or stay at or over the soft limit for more than its
         seconds. Closes the client and returns True if so."""
-        hard, soft, seconds = self.config["client-output-buffer-limit"]["normal"]
+        kind = "pubsub" if client.subscriptions is not None else "normal"  # Redis' class
+        hard, soft, seconds = self.config["client-output-buffer-limit"][kind]
         size = client.output_size()
         over = bool(hard) and size >= hard and not soft_only
         if soft and size >= soft:

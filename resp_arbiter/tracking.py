@@ -22,9 +22,9 @@ read that takes it over the bound evicts the oldest entries, invalidating them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class Tracking:
                     entry.keys[key] = writer
         if not self._broadcast_scheduled:
             self._broadcast_scheduled = True
-            asyncio.get_running_loop().call_soon(self.broadcast)
+            self._later(self.broadcast)
 
     def broadcast(self) -> None:
         """Send each prefix's clients the keys written under it since the last call
@@ -339,10 +339,18 @@ class Tracking:
             return
         out = client.out
         if not out and client is not self.current:
-            asyncio.get_running_loop().call_soon(client.flush)
+            self._later(client.flush)
         out += data
         if client is not self.current:
             self.server.output_limit_reached(client, time.monotonic())
+
+    def _later(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this loop turn's work is done (at once without a loop)."""
+        loop = self.server._loop
+        if loop is None:
+            callback()
+        else:
+            loop.call_soon(callback)
 
     def cron(self) -> None:
         if self.clients:

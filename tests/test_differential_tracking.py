@@ -81,6 +81,8 @@ def run(path: str, script: Script, protocol: int) -> list[tuple[str, str, bytes]
                 continue
             elif argv[0] == "FLAGS":
                 peers[name].conn.send(encode(["CLIENT", "INFO"]))
+            elif argv[0] == "TYPE":  # CLIENT LIST TYPE x, reduced to the flags
+                peers[name].conn.send(encode(["CLIENT", "LIST", "TYPE", argv[1]]))
             else:
                 args = [peers[a[1:]].id if a.startswith("@") else a for a in argv]
                 peers[name].conn.send(encode(args))
@@ -92,7 +94,9 @@ def run(path: str, script: Script, protocol: int) -> list[tuple[str, str, bytes]
                 peers[name].in_multi = True
             elif command in ("EXEC", "DISCARD", "RESET"):
                 peers[name].in_multi = False
-            for peer_name, peer in sorted(peers.items()):
+            # The issuer first: once its reply is read, what its command sent to the
+            # others (a BCAST broadcast comes at the end of the loop turn) is on its way.
+            for peer_name, peer in sorted(peers.items(), key=lambda item: item[0] != name):
                 if peer.in_multi and peer_name == name:
                     transcript.append((name, " ".join(argv), peer.conn.read(1)[0].raw))
                 elif not peer.gone and not peer.in_multi:
@@ -100,7 +104,7 @@ def run(path: str, script: Script, protocol: int) -> list[tuple[str, str, bytes]
                     # would be answered before what the loop turn sends after it.
                     owed = _replies_owed(argv) if peer_name == name else 0
                     received = b"".join(r.raw for r in peer.conn.read(owed)) + peer.sync()
-                    if argv[0] == "FLAGS" and peer_name == name:
+                    if argv[0] in ("FLAGS", "TYPE") and peer_name == name:
                         received = b" ".join(re.findall(rb"(?:flags|sub|psub|redir)=\S*",
                                                         received))
                     received = re.sub(rb"\$6\r\n7\.0\.15\r\n|\$5\r\n8\.0\.0\r\n",
@@ -242,7 +246,7 @@ INVALIDATIONS: dict[str, Script] = {
     ],
     "bcast": [
         ("a", *T, "on", "BCAST", "PREFIX", "a", "PREFIX", "b"),
-        ("c", *T, "on", "BCAST", "NOLOOP"),
+        ("c", *T, "on", "BCAST", "NOLOOP"), ("a", "FLAGS"),
         ("b", "MSET", "b2", "1", "a1", "2", "a0", "3", "zz", "4"), ("c", "SET", "a1", "x"),
         ("c", "MSET", "a1", "x", "c1", "y"), ("a", "SET", "ab", "1"),
         ("a", "CLIENT", "TRACKINGINFO"), ("a", *T, "off"), ("b", "SET", "ab", "2"),
@@ -263,7 +267,7 @@ INVALIDATIONS: dict[str, Script] = {
     ],
     "broken redirect": [
         ("s", "PING"), ("a", *T, "on", "REDIRECT", "@s"), ("a", "GET", "k"),
-        ("s", "QUIT"), ("b", "SET", "k", "1"), ("a", "CLIENT", "TRACKINGINFO"),
+        ("s", "QUIT"), ("b", "SET", "k", "1"), ("a", "CLIENT", "TRACKINGINFO"), ("a", "FLAGS"),
         ("a", "GET", "k"), ("b", "FLUSHALL"), ("a", *T, "on", "REDIRECT", "@b"),
         ("a", "CLIENT", "TRACKINGINFO"),
     ],
@@ -277,12 +281,14 @@ INVALIDATIONS: dict[str, Script] = {
 
 PUBSUB: dict[str, Script] = {
     "subscribe forms": [
-        ("s", "SUBSCRIBE", "a", "b"), ("s", "GET", "x"), ("s", "PING"), ("s", "PING", "m"),
-        ("s", "CLIENT", "ID"), ("s", "MULTI"), ("s", "SUBSCRIBE", "a"),
+        ("s", "SUBSCRIBE", "a", "b"), ("b", "TYPE", "pubsub"), ("b", "TYPE", "normal"),
+        ("s", "GET", "x"), ("s", "PING"), ("s", "PING", "m"),
+        ("s", "CLIENT", "ID"), ("s", "FLAGS"), ("s", "MULTI"), ("s", "SUBSCRIBE", "a"),
         ("s", "UNSUBSCRIBE", "a", "zz"), ("s", "PSUBSCRIBE", "x*", "y"),
         ("s", "PUNSUBSCRIBE", "y"), ("s", "PUNSUBSCRIBE"), ("s", "UNSUBSCRIBE"),
         ("s", "UNSUBSCRIBE"), ("s", "PUNSUBSCRIBE"), ("s", "GET", "x"),
-        ("s", "PSUBSCRIBE", "q"), ("s", "RESET"), ("s", "GET", "x"), ("s", "SUBSCRIBE"),
+        ("s", "PSUBSCRIBE", "q"), ("b", "TYPE", "pubsub"), ("s", "RESET"), ("s", "GET", "x"),
+        ("s", "SUBSCRIBE"), ("b", "TYPE", "pubsub"),
     ],
 }
 

@@ -216,9 +216,15 @@ def client_info(c: Client, argv: list[bytes]) -> None:
     c.reply.verbatim(c.describe(argv))
 
 
-# Redis' client types; every client of the arbiter is "normal" (MONITOR clients too).
+# Redis' client types; a client of the arbiter is "pubsub" while subscribed, else
+# "normal" (MONITOR clients too).
 _CLIENT_TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica",
                  b"pubsub": "pubsub", b"master": "master"}
+
+
+def client_type(c: Client) -> str:
+    """Redis' getClientType, for the kinds of client the arbiter has."""
+    return "pubsub" if c.subscriptions is not None else "normal"
 
 
 def _client_type(name: bytes) -> str:
@@ -234,8 +240,8 @@ def _client_type(name: bytes) -> str:
 def client_list(c: Client, argv: list[bytes]) -> None:
     clients = list(c.server.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
-        if _client_type(argv[3]) != "normal":
-            clients = []
+        kind = _client_type(argv[3])
+        clients = [other for other in clients if client_type(other) == kind]
     elif len(argv) > 3 and argv[2].lower() == b"id":
         by_id = c.server.clients
         wanted = []
@@ -300,7 +306,7 @@ def client_kill(c: Client, argv: list[bytes]) -> None:
     for other in list(c.server.clients.values()):
         if (addr is not None and other.address != addr) \
                 or (laddr is not None and other.local_address != laddr) \
-                or (kind is not None and kind != "normal") \
+                or (kind is not None and kind != client_type(other)) \
                 or (client_id and other.id != client_id) \
                 or (other is c and skip_me) \
                 or (max_age and now - other.created < max_age):
