@@ -371,3 +371,27 @@ def test_tracking_clients_in_info(arbiter: ServerProcess) -> None:
 def _info(peer: Peer) -> bytes:
     peer.conn.send(encode(["INFO", "clients"]))
     return peer.conn.read(1)[0].raw
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_deliberate_overlapping_later_prefixes_answer_one_error(
+        protocol: int, arbiter: ServerProcess, redis_server: ServerProcess) -> None:
+    # Difference: when two prefixes after the first overlap, redis-server 7.0's
+    # checkPrefixCollisionsOrReply returns their index as success: it answers the error
+    # and then +OK, two replies to one command, and turns tracking on. The arbiter answers
+    # the error alone and leaves tracking off.
+    command = encode(["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a", "PREFIX", "b",
+                      "PREFIX", "bc"])
+    error = (b"-ERR Prefix 'b' overlaps with another provided prefix 'bc'. Prefixes for a "
+             b"single client must not overlap.\r\n")
+    theirs, mine = Peer(redis_server.socket_path, protocol), Peer(arbiter.socket_path, protocol)
+    try:
+        for peer in (theirs, mine):
+            peer.conn.send(command)
+        assert theirs.sync() == error + b"+OK\r\n"
+        assert mine.sync() == error
+        mine.conn.send(encode(["CLIENT", "GETREDIR"]))
+        assert mine.conn.read(1)[0].raw == b":-1\r\n"
+    finally:
+        theirs.conn.close()
+        mine.conn.close()
