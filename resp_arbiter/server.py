@@ -259,7 +259,7 @@ class Server:
             stats.record_long(micros)
         if micros >= self._observe_us:
             self._observe(spec, client, argv, micros)
-        if tracking is not None or client.tracking is not None:
+        if tracking is not None:  # (EXEC settles a client that began tracking in it)
             self.tracking.after_command(client, spec, argv)
         # EXEC's hook call comes after those of the commands it ran (the AOF closes the
         # transaction there).

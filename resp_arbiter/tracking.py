@@ -196,8 +196,15 @@ class Tracking:
             self._remember(client.id, command_keys(spec, argv))
         if self.server.databases.frozen:
             return  # a command inside EXEC: EXEC's own turn comes later
+        self.settle(client, spec.parent is not None and spec.parent.name == "client")
+
+    def settle(self, client: Client, keeps_caching: bool = False) -> None:
+        """The end of a top-level command (EXEC included): CLIENT CACHING applied to it
+        (unless it is a CLIENT command, or one queued in MULTI), and the invalidations
+        its writes owe its own client follow its reply."""
+        state = client.tracking
         if state is not None and state.caching and client.multi is None and \
-                (spec.parent is None or spec.parent.name != "client"):
+                not keeps_caching:
             state.caching = False
         if self.pending:
             pending, self.pending = self.pending, []

@@ -242,7 +242,9 @@ INVALIDATIONS: dict[str, Script] = {
         ("a", "SET", "k", "1"), ("a", "SET", "j", "2"), ("a", "GET", "k"), ("a", "EXEC"),
         ("a", "SET", "k", "3"), ("a", "GET", "k"), ("a", "DEL", "k"), ("a", "GET", "k"),
         ("a", "RENAME", "nope", "x"), ("a", "MULTI"), ("a", "FLUSHALL"), ("a", "GET", "x"),
-        ("a", "EXEC"), ("b", "SET", "x", "1"),
+        ("a", "EXEC"), ("b", "SET", "x", "1"), ("a", *T, "off"), ("a", "MULTI"),
+        ("a", *T, "on"), ("a", "GET", "m"), ("a", "EXEC"), ("b", "SET", "m", "1"),
+        ("b", "SET", "m", "2"), ("a", "GET", "m"), ("b", "SET", "m", "3"),
     ],
     "bcast": [
         ("a", *T, "on", "BCAST", "PREFIX", "a", "PREFIX", "b"),
