@@ -2,8 +2,9 @@
 
 `Server.call` is the one place every command passes through (Redis' `call()`): lookup,
 arity, authentication, execution and statistics. Writes are recognised there by the
-`write` flag and the keyspace's dirty counter, which is where propagation (an append-only
-file, client-side-cache invalidation) attaches.
+`write` flag and the keyspace's dirty counter, which is where propagation (the
+append-only file) attaches. Client-side-cache invalidation is per key: it attaches to
+`Keyspace.touch` (see `tracking`), and `execute` tells it which tracking client runs.
 """
 
 from __future__ import annotations
@@ -480,7 +481,8 @@ class Server:
             sock.close()
 
     def output_limit_reached(self, client: Client, now: float, soft_only: bool = False) -> bool:
-        """Redis' checkClientOutputBufferLimits for the normal class: the waiting
+        """Redis' checkClientOutputBufferLimits for the client's class (pubsub while it
+        is subscribed, else normal): the waiting
         replies reach the hard limit, or stay at or over the soft limit for more than its
         seconds. Closes the client and returns True if so."""
         kind = "pubsub" if client.subscriptions is not None else "normal"  # Redis' class
