@@ -342,7 +342,8 @@ class Tracking:
         """Add an out-of-band message to a client's output. Another client's output is
         written at the next loop turn (the client whose command runs writes its own),
         and counts against its output buffer limits as replies do."""
-        if client.transport is None:
+        transport = client.transport
+        if transport is None or transport.is_closing():
             return
         out = client.out
         if not out and client is not self.current:
