@@ -168,6 +168,8 @@ class Server:
         the transaction and the watches, in or out of MULTI (Redis' execCommandAbort),
         and says why in an EXECABORT error."""
         self.error_stats.current = None  # a refusal is no failed call of the last command
+        if client.tracking is not None and client.tracking.caching:
+            self.tracking.refused(client, spec)
         if spec is not None:
             self.command_stats[spec].rejected += 1
             if spec.name == "exec":

@@ -198,6 +198,15 @@ class Tracking:
             return  # a command inside EXEC: EXEC's own turn comes later
         self.settle(client, spec.parent is not None and spec.parent.name == "client")
 
+    def refused(self, client: Client, spec: Command | None) -> None:
+        """A refused command ends CLIENT CACHING too, unless it is a CLIENT command or
+        is refused while queueing in MULTI (Redis' resetClient runs after every one)."""
+        state = client.tracking
+        if state is not None and (client.multi is None or (
+                spec is not None and spec.name == "exec")) and (
+                spec is None or spec.parent is None or spec.parent.name != "client"):
+            state.caching = False
+
     def settle(self, client: Client, keeps_caching: bool = False) -> None:
         """The end of a top-level command (EXEC included): CLIENT CACHING applied to it
         (unless it is a CLIENT command, or one queued in MULTI), and the invalidations
