@@ -38,6 +38,7 @@ from .protocol import RequestParser, Resp2Writer, Resp3Writer
 if TYPE_CHECKING:
     from .keyspace import Keyspace
     from .server import Server
+    from .tracking import Subscriptions, TrackingState
 
 log = logging.getLogger("resp_arbiter")
 
@@ -67,7 +68,7 @@ class Client(asyncio.Protocol):
                  "multi", "multi_error", "dirty_cas", "watched", "fd", "unix", "monitor",
                  "no_evict", "redacted", "flush_at", "held", "backlog", "inbox",
                  "write_paused", "reading_paused", "postponed", "scheduled",
-                 "soft_limit_since")
+                 "soft_limit_since", "tracking", "subscriptions")
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -116,6 +117,10 @@ class Client(asyncio.Protocol):
         self.scheduled = False
         # When the output was first seen over the soft limit (0: it is not).
         self.soft_limit_since = 0.0
+        # CLIENT TRACKING options while tracking is on; channels and patterns while
+        # subscribed (see `tracking`).
+        self.tracking: TrackingState | None = None
+        self.subscriptions: Subscriptions | None = None
 
     # -- protocol switches --------------------------------------------------------------
 
@@ -160,8 +165,12 @@ class Client(asyncio.Protocol):
 
     def _flags(self) -> str:
         """CLIENT LIST's flags, in Redis' order; N when none applies."""
+        tracking = self.tracking
         flags = "".join(flag for flag, on in (
-            ("O", self.monitor), ("x", self.multi is not None), ("b", self.postponed),
+            ("O", self.monitor), ("P", self.subscriptions is not None),
+            ("x", self.multi is not None), ("b", self.postponed),
+            ("t", tracking is not None), ("R", tracking is not None and tracking.broken),
+            ("B", tracking is not None and tracking.bcast),
             ("d", self.dirty_cas and bool(self.watched)), ("c", self.close_after_reply),
             ("U", self.unix), ("e", self.no_evict)) if on)
         return flags or "N"
@@ -191,14 +200,19 @@ class Client(asyncio.Protocol):
         waiting = transport.get_write_buffer_size() if transport is not None else 0
         omem = len(self.out) + waiting
         events = ("r" if transport is not None else "") + ("w" if waiting else "")
+        subscriptions = self.subscriptions
+        sub = len(subscriptions.channels) if subscriptions is not None else 0
+        psub = len(subscriptions.patterns) if subscriptions is not None else 0
+        redir = self.tracking.redirect if self.tracking is not None else -1
         return (
             f"id={self.id} addr={self.address} laddr={self.local_address} fd={self.fd} "
             f"name={_text(self.name)} age={int(now - self.created)} "
-            f"idle={int(now - self.last_interaction)} flags={self._flags()} db={self.db.id} sub=0 "
-            f"psub=0 ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 argv-mem={argv_mem} "
-            f"multi-mem={multi_mem} rbs=0 rbp=0 obl={len(self.out)} oll=0 omem={omem} "
+            f"idle={int(now - self.last_interaction)} flags={self._flags()} db={self.db.id} "
+            f"sub={sub} psub={psub} ssub=0 multi={multi} qbuf={unparsed} qbuf-free=0 "
+            f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=0 rbp=0 obl={len(self.out)} "
+            f"oll=0 omem={omem} "
             f"tot-mem={unparsed + argv_mem + multi_mem + omem} events={events} "
-            f"cmd={self.last_command} user=default redir=-1 resp={self.resp} "
+            f"cmd={self.last_command} user=default redir={redir} resp={self.resp} "
             f"lib-name={_text(self.lib_name)} lib-ver={_text(self.lib_ver)}\n"
         ).encode()
 

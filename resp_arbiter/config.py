@@ -238,6 +238,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             help="log commands slower than this many microseconds (-1 = never)"),
     Setting("slowlog-max-len", 128, _parse_int, 0, LONG_MAX,
             help="most entries the slow log keeps"),
+    Setting("tracking-table-max-keys", 1000000, _parse_int, 0, LONG_MAX,
+            help="keys CLIENT TRACKING remembers at most; past it the oldest are "
+                 "invalidated (0 = no limit)"),
     Setting("latency-tracking", "yes", _parse_yes_no,
             help="show per-command latency percentiles in INFO latencystats (yes/no)"),
     # Read by redis-benchmark and other tools; the arbiter keeps no RDB (see appendonly).

@@ -83,6 +83,29 @@ UNKNOWN_CLIENT_TYPE = "ERR Unknown client type '{}'"
 NO_SUCH_USER = "ERR No such user '{}'"
 NO_SUCH_CLIENT = "ERR No such client"
 CLIENT_ID_POSITIVE = "ERR client-id should be greater than 0"
+
+# CLIENT TRACKING / CACHING and Pub/Sub.
+TRACKING_ONE_REDIRECT = "ERR A client can only redirect to a single other client"
+TRACKING_NO_REDIRECT_CLIENT = "ERR The client ID you want redirect to does not exist"
+TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"
+TRACKING_BCAST_SWITCH = ("ERR You can't switch BCAST mode on/off before disabling tracking "
+                         "for this client, and then re-enabling it with a different mode.")
+TRACKING_OPT_BCAST = "ERR OPTIN and OPTOUT are not compatible with BCAST"
+TRACKING_OPTIN_AND_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode"
+TRACKING_OPT_SWITCH = ("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
+                       "for this client, and then re-enabling it with a different mode.")
+TRACKING_PREFIX_OVERLAPS_EXISTING = ("ERR Prefix '{}' overlaps with an existing prefix '{}'. "
+                                     "Prefixes for a single client must not overlap.")
+TRACKING_PREFIX_OVERLAPS_GIVEN = ("ERR Prefix '{}' overlaps with another provided prefix "
+                                  "'{}'. Prefixes for a single client must not overlap.")
+CACHING_NOT_TRACKING = ("ERR CLIENT CACHING can be called only when the client is in "
+                        "tracking mode with OPTIN or OPTOUT mode enabled")
+CACHING_YES_NOT_OPTIN = ("ERR CLIENT CACHING YES is only valid when tracking is enabled in "
+                         "OPTIN mode.")
+CACHING_NO_NOT_OPTOUT = ("ERR CLIENT CACHING NO is only valid when tracking is enabled in "
+                         "OPTOUT mode.")
+SUBSCRIBED_CONTEXT = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                      "PING / QUIT / RESET are allowed in this context")
 MAXAGE_NOT_INTEGER = "ERR maxage is not an integer or out of range"
 MAXAGE_POSITIVE = "ERR maxage should be greater than 0"
 PAUSE_MODE = "ERR CLIENT PAUSE mode must be WRITE or ALL"

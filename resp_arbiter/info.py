@@ -49,9 +49,17 @@ def _clients_section(server: Server) -> list[tuple[str, object]]:
         ("connected_clients", len(server.clients)), ("cluster_connections", 0),
         ("maxclients", server.config["maxclients"]),
         ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", len(server.postponed)), ("tracking_clients", 0),
+        ("blocked_clients", len(server.postponed)),
+        ("tracking_clients", len(server.tracking.clients)),
         ("clients_in_timeout_table", 0),
     ]
+
+
+def _distinct(server: Server, kind: str) -> int:
+    """Channels (or patterns) with at least one subscriber."""
+    return len({name for client in server.clients.values()
+                if client.subscriptions is not None
+                for name in getattr(client.subscriptions, kind)})
 
 
 def _human(size: int) -> str:
@@ -98,7 +106,11 @@ def _stats_section(server: Server) -> list[tuple[str, object]]:
         ("expired_keys", server.databases.expired_keys),
         ("evicted_keys", server.databases.evicted_keys),
         ("keyspace_hits", hits), ("keyspace_misses", misses),
-        ("pubsub_channels", 0), ("pubsub_patterns", 0),
+        ("pubsub_channels", _distinct(server, "channels")),
+        ("pubsub_patterns", _distinct(server, "patterns")),
+        ("tracking_total_keys", len(server.tracking.table)),
+        ("tracking_total_items", server.tracking.items),
+        ("tracking_total_prefixes", len(server.tracking.prefixes)),
         ("unexpected_error_replies", 0),
         ("total_error_replies", server.error_stats.total),
         ("client_output_buffer_limit_disconnections",

@@ -360,7 +360,7 @@ class Keyspace:
                  "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
                  "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
                  "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor",
-                 "lookups", "on_reclaim")
+                 "lookups", "on_reclaim", "on_change")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Value] = {}
@@ -400,6 +400,8 @@ class Keyspace:
         # Told of every deletion no command asked for (expiry): fields None for the key.
         # The append-only file logs them as DEL / HDEL.
         self.on_reclaim: Callable[[bytes, list[bytes] | None], None] | None = None
+        # Told of every change to a key while a client tracks keys (client-side caching).
+        self.on_change: Callable[[bytes], None] | None = None
 
     def now(self) -> int:
         """The current command's time, in Unix ms."""
@@ -425,6 +427,8 @@ class Keyspace:
             if watchers:
                 for watcher in watchers:
                     watcher.dirty_cas = True
+        if self.on_change is not None:
+            self.on_change(key)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -990,4 +994,4 @@ class Keyspace:
 _STAYS_ON_SWAP = frozenset((
     "watchers", "dirty", "clock", "snapshot", "frozen", "lazy", "lru_clock",
     "lfu_minutes", "lfu", "lfu_log_factor", "lfu_decay_time", "lookups", "on_reclaim",
-    "expired_keys", "expired_fields", "evicted_keys"))
+    "on_change", "expired_keys", "expired_fields", "evicted_keys"))

@@ -2,8 +2,9 @@
 
 `Server.call` is the one place every command passes through (Redis' `call()`): lookup,
 arity, authentication, execution and statistics. Writes are recognised there by the
-`write` flag and the keyspace's dirty counter, which is where propagation (an append-only
-file, client-side-cache invalidation) attaches.
+`write` flag and the keyspace's dirty counter, which is where propagation (the
+append-only file) attaches. Client-side-cache invalidation is per key: it attaches to
+`Keyspace.touch` (see `tracking`), and `execute` tells it which tracking client runs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .memory import EVICTION_BUDGET, Memory
 from .owners import Owners
 from .registry import Command, lookup
 from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
+from .tracking import Subscriptions, Tracking
 
 CRON_INTERVAL = 0.1  # seconds; Redis' default hz is 10
 # Active expiry may use this much of each cron tick (Redis' slow cycle takes up to 25%).
@@ -107,6 +109,9 @@ class Server:
         self.deny_writes: str | None = None
         self.aof = AppendOnlyFile(self)
         self.on_write(self.aof.feed)
+        # CLIENT TRACKING's table and delivery; clients subscribed to any channel.
+        self.tracking = Tracking(self)
+        self.subscribed = 0
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -155,6 +160,8 @@ class Server:
         the transaction and the watches, in or out of MULTI (Redis' execCommandAbort),
         and says why in an EXECABORT error."""
         self.error_stats.current = None  # a refusal is no failed call of the last command
+        if client.tracking is not None and client.tracking.caching:
+            self.tracking.refused(client, spec)
         if spec is not None:
             self.command_stats[spec].rejected += 1
             if spec.name == "exec":
@@ -189,8 +196,13 @@ class Server:
         return False
 
     def _gate(self, client: Client, spec: Command, argv: list[bytes]) -> bool:
-        """The checks that only matter while a monitor is connected or clients are
-        paused (Redis' processCommand order). True when the request was dealt with."""
+        """The checks that only matter while a monitor is connected, clients are
+        paused or subscribed (Redis' processCommand order). True when the request was
+        dealt with."""
+        if client.subscriptions is not None and client.resp == 2 and \
+                spec.full_name not in _SUBSCRIBED_COMMANDS:
+            self._reject(client, errors.SUBSCRIBED_CONTEXT.format(spec.full_name), spec)
+            return True
         if client.monitor:
             # Monitors are replicas to Redis: never paused, kept away from the keys.
             if spec.is_write or "readonly" in spec.flags or "may_replicate" in spec.flags:
@@ -221,6 +233,9 @@ class Server:
         keyspace.lookups = self.lookups if spec.counts_lookups else None
         stats = self.command_stats[spec]
         self.error_stats.current = stats
+        tracking = client.tracking  # None unless the client turned CLIENT TRACKING on
+        if tracking is not None:
+            self.tracking.current = client
         start = _clock()
         try:
             spec.handler(client, argv)
@@ -239,6 +254,8 @@ class Server:
             stats.record_long(micros)
         if micros >= self._observe_us:
             self._observe(spec, client, argv, micros)
+        if tracking is not None:  # (EXEC settles a client that began tracking in it)
+            self.tracking.after_command(client, spec, argv)
         # EXEC's hook call comes after those of the commands it ran (the AOF closes the
         # transaction there).
         if counter.dirty != dirty and (spec.is_write or spec.name == "exec"):
@@ -284,8 +301,28 @@ class Server:
         """The client leaves MONITOR mode (RESET, or it is gone)."""
         client.monitor = False
         self.monitors.remove(client)
-        self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF
+        self._regate()
         self._cache_settings()
+
+    def _regate(self) -> None:
+        self._gated = bool(self.monitors) or self.pause_type != PAUSE_OFF or \
+            bool(self.subscribed)
+
+    def subscriptions_of(self, client: Client) -> Subscriptions:
+        """The client's channels and patterns, entering Pub/Sub mode (Redis'
+        CLIENT_PUBSUB) if it was not in it."""
+        if client.subscriptions is None:
+            client.subscriptions = Subscriptions()
+            self.subscribed += 1
+            self._regate()
+        return client.subscriptions
+
+    def leave_pubsub(self, client: Client) -> None:
+        """The client has no channel or pattern left (UNSUBSCRIBE, RESET, gone)."""
+        if client.subscriptions is not None:
+            client.subscriptions = None
+            self.subscribed -= 1
+            self._regate()
 
     # -- CLIENT PAUSE -------------------------------------------------------------------
 
@@ -319,7 +356,7 @@ class Server:
             self._pause_timer.cancel()
             self._pause_timer = None
         self.pause_type, self.pause_end = PAUSE_OFF, 0
-        self._gated = bool(self.monitors)
+        self._regate()
         if self.postponed:
             loop = self._loop or asyncio.get_running_loop()
             loop.call_soon(self._resume_postponed)
@@ -339,6 +376,7 @@ class Server:
         config = self.config
         log.setLevel(LOG_LEVELS[config["loglevel"]])
         self._apply_memory_config()
+        self.tracking.max_keys = config["tracking-table-max-keys"]
         for client in self.clients.values():
             client.parser.max_bulk_len = config["proto-max-bulk-len"]
             client.parser.query_buffer_limit = config["client-query-buffer-limit"]
@@ -404,6 +442,8 @@ class Server:
 
     def client_disconnected(self, client: Client) -> None:
         self.clients.pop(client.id, None)
+        self.tracking.client_gone(client)
+        self.leave_pubsub(client)
         if client.monitor:
             self.remove_monitor(client)
         if client.postponed and client in self.postponed:
@@ -435,10 +475,12 @@ class Server:
             sock.close()
 
     def output_limit_reached(self, client: Client, now: float, soft_only: bool = False) -> bool:
-        """Redis' checkClientOutputBufferLimits for the normal class: the waiting
+        """Redis' checkClientOutputBufferLimits for the client's class (pubsub while it
+        is subscribed, else normal): the waiting
         replies reach the hard limit, or stay at or over the soft limit for more than its
         seconds. Closes the client and returns True if so."""
-        hard, soft, seconds = self.config["client-output-buffer-limit"]["normal"]
+        kind = "pubsub" if client.subscriptions is not None else "normal"  # Redis' class
+        hard, soft, seconds = self.config["client-output-buffer-limit"][kind]
         size = client.output_size()
         over = bool(hard) and size >= hard and not soft_only
         if soft and size >= soft:
@@ -479,6 +521,7 @@ class Server:
             self.memory.make_room(CRON_EVICTION_BUDGET)
         self.memory.used()  # keeps used_memory_peak current
         self.aof.cron()
+        self.tracking.cron()
         self._close_idle_clients(now)
         self._check_output_limits(now)
         self.owners.check()
@@ -668,6 +711,12 @@ def _remove_stale_socket(path: str) -> None:
         raise StartupError(f"another server is already answering on {path}")
     finally:
         probe.close()
+
+
+# What a RESP2 client in Pub/Sub mode may run (Redis' processCommand).
+_SUBSCRIBED_COMMANDS = frozenset((
+    "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+    "punsubscribe", "quit", "reset"))
 
 
 def _writes(client: Client, spec: Command) -> bool:

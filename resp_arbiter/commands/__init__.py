@@ -14,9 +14,10 @@ from . import (
     server,
     stash,
     strings,
+    tracking,
     transactions,
 )
 
 __all__ = ["config", "connection", "databases", "diagnostics", "expire", "hash_ttl", "hashes",
            "introspection", "keys", "persistence", "server", "stash", "strings",
-           "transactions"]
+           "tracking", "transactions"]

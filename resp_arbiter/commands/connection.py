@@ -26,7 +26,11 @@ CONN_FLAGS = "noscript loading stale fast no_auth allow_busy"
 def ping(c: Client, argv: list[bytes]) -> None:
     if len(argv) > 2:
         raise errors.CommandError(errors.WRONG_ARITY.format("ping"))
-    if len(argv) == 2:
+    if c.subscriptions is not None and c.resp == 2:  # Pub/Sub mode's shape (RESP2)
+        c.reply.array_len(2)
+        c.reply.bulk(b"pong")
+        c.reply.bulk(argv[1] if len(argv) == 2 else b"")
+    elif len(argv) == 2:
         c.reply.bulk(argv[1])
     else:
         c.reply.status(b"PONG")
@@ -150,6 +154,8 @@ def reset(c: Client, argv: list[bytes]) -> None:
     if c.monitor:  # RESET also ends MONITOR mode (and is not fed to the monitors)
         c.server.remove_monitor(c)
     c.reset_transaction()
+    c.server.tracking.disable(c)
+    c.server.leave_pubsub(c)
     c.db = c.server.databases[0]
     c.set_protocol(2)
     c.name = b""
@@ -210,9 +216,15 @@ def client_info(c: Client, argv: list[bytes]) -> None:
     c.reply.verbatim(c.describe(argv))
 
 
-# Redis' client types; every client of the arbiter is "normal" (MONITOR clients too).
+# Redis' client types; a client of the arbiter is "pubsub" while subscribed, else
+# "normal" (MONITOR clients too).
 _CLIENT_TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica",
                  b"pubsub": "pubsub", b"master": "master"}
+
+
+def client_type(c: Client) -> str:
+    """Redis' getClientType, for the kinds of client the arbiter has."""
+    return "pubsub" if c.subscriptions is not None else "normal"
 
 
 def _client_type(name: bytes) -> str:
@@ -228,8 +240,8 @@ def _client_type(name: bytes) -> str:
 def client_list(c: Client, argv: list[bytes]) -> None:
     clients = list(c.server.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
-        if _client_type(argv[3]) != "normal":
-            clients = []
+        kind = _client_type(argv[3])
+        clients = [other for other in clients if client_type(other) == kind]
     elif len(argv) > 3 and argv[2].lower() == b"id":
         by_id = c.server.clients
         wanted = []
@@ -294,7 +306,7 @@ def client_kill(c: Client, argv: list[bytes]) -> None:
     for other in list(c.server.clients.values()):
         if (addr is not None and other.address != addr) \
                 or (laddr is not None and other.local_address != laddr) \
-                or (kind is not None and kind != "normal") \
+                or (kind is not None and kind != client_type(other)) \
                 or (client_id and other.id != client_id) \
                 or (other is c and skip_me) \
                 or (max_age and now - other.created < max_age):
@@ -374,6 +386,9 @@ def client_no_touch(c: Client, argv: list[bytes]) -> None:
 
 _CLIENT_HELP = (
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME", "    Return the name of the current connection.",
     "ID", "    Return the ID of the current connection.",
     "INFO", "    Return information about the current client connection.",
@@ -396,6 +411,9 @@ _CLIENT_HELP = (
     "SETNAME <name>", "    Assign the name <name> to the current connection.",
     "SETINFO <option> <value>", "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]", "    Control server assisted client side caching.",
+    "TRACKINGINFO", "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
     "HELP", "    Prints this help.",

@@ -46,6 +46,7 @@ def _flush_mode(argv: list[bytes]) -> None:
 
 def _flushdb(c: Client, argv: list[bytes]) -> None:
     _flush_mode(argv)
+    c.server.tracking.flushed()  # before the keys go: WATCH's touches invalidate nothing
     c.db.flush()
     c.reply.ok()
 
@@ -53,6 +54,7 @@ def _flushdb(c: Client, argv: list[bytes]) -> None:
 def _flushall(c: Client, argv: list[bytes]) -> None:
     _flush_mode(argv)
     before = c.server.databases.dirty
+    c.server.tracking.flushed()
     c.server.databases.flush_all()
     c.db.dirty += c.server.databases.dirty != before  # logged even if only others changed
     c.reply.ok()

@@ -56,6 +56,8 @@ def exec_(c: Client, argv: list[bytes]) -> None:
             execute(spec, c, request)
     finally:
         databases.thaw()
+    if c.tracking is not None:  # CLIENT TRACKING ON may be one of the queued commands
+        c.server.tracking.settle(c)
 
 
 @command("discard", 1, TX_FLAGS, since="2.0.0",
