@@ -371,7 +371,10 @@ class Client(asyncio.Protocol):
             self.send()
 
     def send(self) -> None:
-        """Write the replies built now."""
+        """Write the replies built now (after any invalidation waiting for others)."""
+        tracking = self.server.tracking
+        if tracking.undelivered:
+            tracking.before_reply()
         out = self.out
         transport = self.transport
         if out and transport is not None:

@@ -127,6 +127,11 @@ class Tracking:
         self.current: Client | None = None
         self.pending: list[bytes | None] = []
         self._broadcast_scheduled = False
+        # Other clients given an invalidation whose output is not written yet: written
+        # before any reply goes out (`before_reply`), so never after the write's reply.
+        self.unsent: list[Client] = []
+        self.undelivered = False  # a broadcast or an `unsent` client waits
+        self._delivering = False
         self.max_keys = server.config["tracking-table-max-keys"]
 
     # -- CLIENT TRACKING ON/OFF ---------------------------------------------------------
@@ -300,8 +305,8 @@ class Tracking:
                 if entry is not None:
                     entry.keys[key] = writer
         if not self._broadcast_scheduled:
-            self._broadcast_scheduled = True
-            self._later(self.broadcast)
+            self._broadcast_scheduled = self.undelivered = True
+            self._later(self.before_reply)
 
     def broadcast(self) -> None:
         """Send each prefix's clients the keys written under it since the last call
@@ -356,10 +361,35 @@ class Tracking:
             return
         out = client.out
         if not out and client is not self.current:
-            self._later(client.flush)
+            self.unsent.append(client)
+            if not self.undelivered:
+                self.undelivered = True
+                self._later(self.before_reply)
         out += data
         if client is not self.current:
             self.server.output_limit_reached(client, time.monotonic())
+
+    def before_reply(self) -> None:
+        """Write every waiting invalidation (a broadcast, other clients' output) now.
+
+        Called before any client's reply is written (and at the end of the loop turn):
+        Redis puts invalidations into the other clients' buffers before beforeSleep
+        writes any reply, so once a write's reply reaches its client, every other
+        client's invalidation for it is already in that client's socket. A client cache
+        in another process relies on it: it may not serve the old value after the
+        writer's caller has seen the write return."""
+        if self._delivering or not self.undelivered:
+            return
+        self._delivering = True
+        try:
+            if self._broadcast_scheduled:
+                self.broadcast()
+            unsent, self.unsent = self.unsent, []
+            self.undelivered = False
+            for client in unsent:
+                client.flush()
+        finally:
+            self._delivering = False
 
     def _later(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this loop turn's work is done (at once without a loop)."""
