@@ -82,7 +82,7 @@ def test_eviction_and_active_expiry_invalidate() -> None:
     reader = _client(server, [b"HELLO", b"3"], [b"CLIENT", b"TRACKING", b"on"])
     writer = _client(server)
     server.call(writer, [b"SET", b"e", b"1"])
-    server.call(writer, [b"SET", b"x", b"1", b"PX", b"1"])
+    server.call(writer, [b"SET", b"x", b"1", b"PX", b"100000"])  # (not due before the MGET)
     server.call(reader, [b"MGET", b"e", b"x"])
     _pushed(reader)
     server.databases[0].evict(b"e")
