@@ -30,8 +30,9 @@ import random
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, ItemsView, Iterator
-from itertools import compress
+from collections.abc import Callable, ItemsView, Iterator, Mapping
+from itertools import compress, islice
+from types import MappingProxyType
 from typing import Protocol
 
 from . import errors
@@ -195,6 +196,13 @@ class ScanIndex:
         return len(self._seq_of)
 
 
+# What a table without field TTLs holds in their place: shared, immutable and empty, so
+# that a small table costs no containers beyond its field dict (the first field TTL
+# gives it a dict and a heap of its own).
+_NO_TTLS: Mapping[bytes, int] = MappingProxyType({})
+_NO_HEAP: tuple = ()
+
+
 class Table:
     """One hash key: its fields in insertion order, the scan index over them, and TTLs.
 
@@ -204,19 +212,23 @@ class Table:
     `field_heap` ordering them for reclamation (entries of replaced deadlines are
     skipped when they surface). `size` is the value's estimated bytes (fields and
     TTLs); `access` the LRU clock of the last access, or under an LFU policy the
-    minutes of the last access (high bits) and a logarithmic counter (low 8 bits)."""
+    minutes of the last access (high bits) and a logarithmic counter (low 8 bits).
+
+    A table Redis would keep as a listpack has no scan index (`index` is None): HSCAN
+    returns it whole and a random pick walks at most 512 fields. The index is built
+    when the table outgrows the listpack limits, as Redis converts to a hash table."""
 
     __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
                  "field_heap", "scheduled", "size", "access")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
-        self.index = ScanIndex()
+        self.index: ScanIndex | None = None
         self.listpack = True
         self.pinned = False
         self.expires_at = 0
-        self.field_ttl: dict[bytes, int] = {}
-        self.field_heap: list[tuple[int, bytes]] = []
+        self.field_ttl: Mapping[bytes, int] = _NO_TTLS
+        self.field_heap: list[tuple[int, bytes]] | tuple = _NO_HEAP
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
         self.size = 0
@@ -270,9 +282,18 @@ class Table:
     def drain(self) -> Iterator[int]:
         """Empty the table in bounded steps (see `memory.LazyFree`)."""
         yield from drain_dict(self.fields)
-        yield from drain_dict(self.field_ttl)
-        yield from self.index.drain()
-        yield from drain_sequence(self.field_heap)
+        if self.field_ttl:
+            yield from drain_dict(self.field_ttl)
+        if self.index is not None:
+            yield from self.index.drain()
+        if self.field_heap:
+            yield from drain_sequence(self.field_heap)
+
+    def build_index(self) -> None:
+        """Give the table its scan index, once it is no longer listpack-sized."""
+        index = self.index = ScanIndex()
+        for name in self.fields:
+            index.add(name)
 
 
 # Redis' OBJ_SHARED_INTEGERS and OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -707,9 +728,9 @@ class Keyspace:
         old.fields, old.index, old.field_ttl, old.field_heap = \
             table.fields, table.index, table.field_ttl, table.field_heap
         table.fields = {}
-        table.index = ScanIndex()
-        table.field_ttl = {}
-        table.field_heap = []
+        table.index = None
+        table.field_ttl = _NO_TTLS
+        table.field_heap = _NO_HEAP
         if old.field_ttl:
             self.subexpiry -= 1
         kept = KEY_TTL_OVERHEAD if table.expires_at else 0
@@ -737,7 +758,8 @@ class Keyspace:
             value = pairs[i + 1]
             old = fields.get(field)
             if old is None:
-                index.add(field)
+                if index is not None:
+                    index.add(field)
                 added += 1
                 grown += FIELD_OVERHEAD + len(field) + len(value)
             else:
@@ -750,6 +772,8 @@ class Keyspace:
                 table.listpack = False
         if table.listpack and len(fields) > LISTPACK_MAX_ENTRIES:
             table.listpack = False
+        if index is None and not table.listpack:
+            table.build_index()
         self._resize(table, grown)
         self.touch(key)
         return added
@@ -779,7 +803,8 @@ class Keyspace:
         for name in names:
             value = fields.pop(name, None)
             if value is not None:
-                index.remove(name)
+                if index is not None:
+                    index.remove(name)
                 freed += FIELD_OVERHEAD + len(name) + len(value)
         self._resize(table, -freed)
         if not fields and not table.pinned:
@@ -820,7 +845,7 @@ class Keyspace:
         """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
         ttl = table.field_ttl
         if deadline <= self.now():
-            if ttl.pop(field, None) is not None:
+            if ttl and ttl.pop(field, None) is not None:
                 self._forget_field_ttls(table, 1)
             self.expired_fields += 1  # Redis counts these in expired_subkeys too
             self._drop_fields(key, table, [field])
@@ -828,15 +853,19 @@ class Keyspace:
         if field not in ttl:
             if not ttl:
                 self.subexpiry += 1
+                if ttl is _NO_TTLS:
+                    ttl = table.field_ttl = {}
             self._resize(table, FIELD_TTL_OVERHEAD)
         ttl[field] = deadline
+        if table.field_heap is _NO_HEAP:
+            table.field_heap = []
         heapq.heappush(table.field_heap, (deadline, field))
         if not table.scheduled or deadline < table.scheduled:
             self._schedule_fields(key, table)
         self.touch(key)
 
     def persist_field(self, key: bytes, table: Table, field: bytes) -> bool:
-        if table.field_ttl.pop(field, None) is None:
+        if not table.field_ttl or table.field_ttl.pop(field, None) is None:
             return False
         self._forget_field_ttls(table, 1)
         self.touch(key)
@@ -915,6 +944,8 @@ class Keyspace:
 
     def random_field(self, table: Table) -> bytes:
         """A uniformly random field name; `table` must have fields."""
+        if table.index is None:
+            return next(islice(table.fields, random.randrange(len(table.fields)), None))
         return table.index.random_member()
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
@@ -964,13 +995,14 @@ class Keyspace:
             return type(table)(table.data, table.expires_at, access)
         copy = Table()
         copy.fields = dict(table.fields)
-        for name in copy.fields:
-            copy.index.add(name)
         copy.listpack = table.listpack
+        if not copy.listpack:
+            copy.build_index()
         copy.pinned = table.pinned
         copy.expires_at = table.expires_at
-        copy.field_ttl = dict(table.field_ttl)
-        copy.field_heap = list(table.field_heap)
+        if table.field_ttl:
+            copy.field_ttl = dict(table.field_ttl)
+            copy.field_heap = list(table.field_heap)
         copy.size = table.size
         copy.access = access
         return copy

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from .databases import Database, Databases
     from .keyspace import ScanIndex, Table, Value
 
-# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table,
-# empty containers, keyspace dict and scan index entries), a field (dict entry, scan index
+# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table and
+# field dict, keyspace dict and scan index entries), a field (dict entry, scan index
 # slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
-KEY_OVERHEAD = 950
+KEY_OVERHEAD = 350
 FIELD_OVERHEAD = 200
 FIELD_TTL_OVERHEAD = 185
 KEY_TTL_OVERHEAD = 265

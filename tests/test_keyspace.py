@@ -194,3 +194,38 @@ def test_a_huge_declared_multibulk_count_allocates_nothing_up_front():
         tracemalloc.stop()
     assert peak < 1_000_000
     assert parser.pending_error is None
+
+
+def test_small_table_has_no_scan_index_until_it_outgrows_the_listpack_limits():
+    keyspace = Keyspace()
+    keyspace.set_fields(b"t", [b"f%d" % i for i in range(2 * 512)])  # 512 fields
+    table = keyspace.get(b"t")
+    assert table.index is None and not table.field_ttl and not table.field_heap
+    assert {keyspace.random_field(table) for _ in range(2000)} <= set(table.fields)
+    assert keyspace.scan_fields(table, 0, 10) == (0, list(table.fields))
+    keyspace.set_fields(b"t", [b"new", b"v"])  # the 513th field converts the table
+    assert table.index is not None and len(table.index) == 513
+    cursor, names = 0, []
+    while True:
+        cursor, batch = keyspace.scan_fields(table, cursor, 100)
+        names += batch
+        if not cursor:
+            break
+    assert names == list(table.fields)
+    copy = keyspace.copy_value(table)
+    assert copy.index is not None and len(copy.index) == 513
+
+
+def test_first_field_ttl_gives_a_table_its_own_containers():
+    keyspace = Keyspace()
+    keyspace.clock = lambda: 1_000_000
+    keyspace.set_fields(b"a", [b"f", b"v", b"g", b"w"])
+    keyspace.set_fields(b"b", [b"f", b"v"])
+    first, second = keyspace.get(b"a"), keyspace.get(b"b")
+    assert not keyspace.persist_field(b"a", first, b"f")
+    keyspace.set_field_expiry(b"a", first, b"f", 2_000_000)
+    assert first.deadline(b"f") == 2_000_000 and dict(first.deadlines()) == {b"f": 2_000_000}
+    assert second.deadline(b"f") is None and not second.field_ttl and not second.field_heap
+    keyspace.set_field_expiry(b"a", first, b"g", 0)  # a past deadline deletes the field
+    assert list(first.fields) == [b"f"] and keyspace.subexpiry == 1
+    assert keyspace.persist_field(b"a", first, b"f") and keyspace.subexpiry == 0
