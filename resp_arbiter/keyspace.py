@@ -583,8 +583,10 @@ class Keyspace:
     def table_for_write(self, key: bytes) -> Table:
         """The table at `key`, made if missing (the write that follows announces it);
         WRONGTYPE if the key holds a string."""
-        table = self.get_hash(key)
-        if table is None:
+        table = self.get(key)
+        if table.__class__ is not Table:
+            if table is not None:
+                raise errors.CommandError(errors.WRONGTYPE)
             table = Table()
             table.access = self._new_access()
             self._attach(key, table)
@@ -751,11 +753,11 @@ class Keyspace:
         fields = table.fields
         index = table.index
         ttl = table.field_ttl
+        listpack = table.listpack
         added = 0
         grown = 0
-        for i in range(0, len(pairs), 2):
-            field = pairs[i]
-            value = pairs[i + 1]
+        pair = iter(pairs)  # (field, value) pairs without slicing; `pairs` has even length
+        for field, value in zip(pair, pair, strict=False):
             old = fields.get(field)
             if old is None:
                 if index is not None:
@@ -767,14 +769,15 @@ class Keyspace:
                 if ttl and not keep_ttl and ttl.pop(field, None) is not None:
                     self._forget_field_ttls(table, 1)
             fields[field] = value
-            if table.listpack and (len(field) > LISTPACK_MAX_VALUE
-                                   or len(value) > LISTPACK_MAX_VALUE):
-                table.listpack = False
-        if table.listpack and len(fields) > LISTPACK_MAX_ENTRIES:
+            if listpack and (len(field) > LISTPACK_MAX_VALUE or len(value) > LISTPACK_MAX_VALUE):
+                listpack = False
+        if listpack and len(fields) > LISTPACK_MAX_ENTRIES:
+            listpack = False
+        if not listpack and index is None:
             table.listpack = False
-        if index is None and not table.listpack:
             table.build_index()
-        self._resize(table, grown)
+        table.size += grown
+        self.data_bytes += grown
         self.touch(key)
         return added
 
