@@ -29,9 +29,9 @@ import heapq
 import random
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, ItemsView, Iterator, Mapping
-from itertools import compress, islice
+from itertools import accumulate, islice
 from types import MappingProxyType
 from typing import Protocol
 
@@ -41,7 +41,6 @@ from .memory import (
     FIELD_TTL_OVERHEAD,
     KEY_OVERHEAD,
     KEY_TTL_OVERHEAD,
-    REBUILD_STEP,
     STRING_OVERHEAD,
     LazyFree,
     drain_dict,
@@ -61,7 +60,8 @@ FIELDS_PER_STEP = 128
 # Keys a rebuild of the expiry heap covers per deadline pushed.
 HEAP_REBUILD_STEP = 32
 
-_DEAD = object()
+# Cursors are hashes moved to the unsigned range, as SCAN cursors are unsigned.
+_HASH_OFFSET = 1 << 63
 # Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
 LFU_INIT_VAL = 5
 
@@ -72,128 +72,151 @@ def now_ms() -> int:
 
 
 class ScanIndex:
-    """Insertion-ordered members with stable cursors, for SCAN-style iteration.
+    """Members in the order of their hash, with stable cursors, for SCAN-style iteration.
 
-    Each member gets a sequence number when added; a cursor is the sequence number to
-    resume from. Removal leaves a hole that is compacted away later, and compaction keeps
-    sequence numbers, so an element present for a whole iteration is always returned,
-    whatever is added or removed meanwhile. A scan call costs O(COUNT) (plus at most
-    10 x COUNT holes, as Redis' empty buckets), never O(size).
+    A cursor is a position in that order (the hash, offset to be unsigned), so a scan
+    visits members by ascending hash. A member's hash never changes, so an element
+    present for a whole iteration is always returned, and never twice, whatever is added
+    or removed meanwhile (Redis walks its buckets in an order with the same property).
+    Members with equal hashes are returned by the same call.
 
-    Compaction starts when holes outnumber members, and is spread over the following
-    adds and removes (REBUILD_STEP slots each): the live members are copied into new
-    arrays while the old ones stay authoritative for scans and random picks; a removal
-    of a member already copied marks it in both. The old slot list is then emptied over
-    the next calls too. No single call pays O(size).
+    The members sit in sorted chunks of at most 2 x CHUNK (split when larger, merged
+    with a neighbour when small), each with an array of their hashes and its largest
+    hash beside them for bisection: an add or a remove costs O(log n) comparisons and a
+    move of at most one chunk, a scan call O(COUNT). A member costs 16 bytes here (its
+    slot and its hash). Random picks index the chunks through counts rebuilt,
+    O(n / CHUNK), after a change.
     """
 
-    __slots__ = ("_seq_of", "_slots", "_seqs", "_next_seq", "_dead", "_new_slots",
-                 "_new_seqs", "_new_dead", "_copied", "_garbage")
+    __slots__ = ("_chunks", "_hashes", "_maxes", "_len", "_counts")
+
+    CHUNK = 256
 
     def __init__(self) -> None:
-        self._seq_of: dict[bytes, int] = {}
-        self._slots: list = []
-        self._seqs = array("q")
-        self._next_seq = 1
-        self._dead = 0
-        # The compaction under way: the arrays being filled, their holes, and how many
-        # of the old slots are copied. None when no compaction is under way.
-        self._new_slots: list | None = None
-        self._new_seqs: array | None = None
-        self._new_dead = 0
-        self._copied = 0
-        # The slot list a finished compaction replaced, emptied a step at a time.
-        self._garbage: list | None = None
+        self._chunks: list[list[bytes]] = []
+        self._hashes: list[array] = []  # each chunk's members' hashes, ascending
+        self._maxes: list[int] = []  # each chunk's largest hash
+        self._len = 0
+        self._counts: list[int] | None = None  # running totals of chunk sizes
 
     def add(self, member: bytes) -> None:
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        self._seq_of[member] = seq
-        self._slots.append(member)
-        self._seqs.append(seq)
-        if self._new_slots is not None:
-            self._rebuild_step()
-        elif self._garbage:
-            del self._garbage[-REBUILD_STEP:]
+        order = hash(member)
+        maxes = self._maxes
+        self._len += 1
+        self._counts = None
+        if not maxes:
+            self._chunks.append([member])
+            self._hashes.append(array("q", (order,)))
+            maxes.append(order)
+            return
+        i = bisect_left(maxes, order)
+        if i == len(maxes):
+            i -= 1
+            maxes[i] = order
+        hashes = self._hashes[i]
+        j = bisect_right(hashes, order)
+        hashes.insert(j, order)
+        chunk = self._chunks[i]
+        chunk.insert(j, member)
+        if len(chunk) > 2 * self.CHUNK:
+            half = len(chunk) // 2
+            self._chunks.insert(i + 1, chunk[half:])
+            self._hashes.insert(i + 1, hashes[half:])
+            del chunk[half:], hashes[half:]
+            maxes.insert(i, hashes[-1])
 
     def remove(self, member: bytes) -> None:
-        seq = self._seq_of.pop(member)
-        position = bisect_left(self._seqs, seq)
-        self._slots[position] = _DEAD
-        self._dead += 1
-        new_slots = self._new_slots
-        if new_slots is not None:
-            if position < self._copied:
-                new_slots[bisect_left(self._new_seqs, seq)] = _DEAD
-                self._new_dead += 1
-            self._rebuild_step()
-        elif self._garbage:
-            del self._garbage[-REBUILD_STEP:]
-        elif self._dead > 32 and self._dead * 2 > len(self._slots):
-            self._new_slots = []
-            self._new_seqs = array("q")
-            self._new_dead = 0
-            self._copied = 0
-            self._rebuild_step()
+        order = hash(member)
+        maxes = self._maxes
+        i = bisect_left(maxes, order)
+        while i < len(maxes):  # equal hashes may continue in the next chunk
+            hashes, chunk = self._hashes[i], self._chunks[i]
+            j = bisect_left(hashes, order)
+            end = bisect_right(hashes, order, j)
+            for k in range(j, end):
+                if chunk[k] == member:
+                    del chunk[k], hashes[k]
+                    self._len -= 1
+                    self._counts = None
+                    self._settle(i)
+                    return
+            if end < len(hashes):
+                break
+            i += 1
+        raise KeyError(member)
 
-    def _rebuild_step(self) -> None:
-        """Copy the next REBUILD_STEP old slots' members; swap arrays when all are."""
-        slots = self._slots
-        start = self._copied
-        end = min(start + REBUILD_STEP, len(slots))
-        part = slots[start:end]
-        live = [member is not _DEAD for member in part]
-        self._new_slots.extend(compress(part, live))
-        self._new_seqs.extend(compress(self._seqs[start:end], live))
-        self._copied = end
-        if end == len(slots):
-            self._garbage = slots
-            self._slots = self._new_slots
-            self._seqs = self._new_seqs
-            self._dead = self._new_dead
-            self._new_slots = None
-            self._new_seqs = None
-
-    def rebuild_progress(self) -> tuple[int, int] | None:
-        """(old slots copied, old slots) while a compaction is under way, else None."""
-        if self._new_slots is None:
-            return None
-        return self._copied, len(self._slots)
+    def _settle(self, i: int) -> None:
+        """After a removal from chunk `i`: drop it if empty, merge it with a neighbour
+        if small, keep its largest hash right."""
+        chunks, hashes, maxes = self._chunks, self._hashes, self._maxes
+        if not chunks[i]:
+            del chunks[i], hashes[i], maxes[i]
+            return
+        maxes[i] = hashes[i][-1]
+        if len(chunks[i]) < self.CHUNK // 4 and len(chunks) > 1:
+            if i == len(chunks) - 1:
+                i -= 1
+            if len(chunks[i]) + len(chunks[i + 1]) <= 2 * self.CHUNK:
+                chunks[i] += chunks[i + 1]
+                hashes[i] += hashes[i + 1]
+                maxes[i] = maxes[i + 1]
+                del chunks[i + 1], hashes[i + 1], maxes[i + 1]
 
     def drain(self) -> Iterator[int]:
         """Empty the index in bounded steps (see `memory.LazyFree`)."""
-        yield from drain_dict(self._seq_of)
-        yield from drain_sequence(self._slots)
-        yield from drain_sequence(self._seqs)
-        for leftover in (self._new_slots, self._new_seqs, self._garbage):
-            if leftover is not None:
-                yield from drain_sequence(leftover)
+        for chunk in self._chunks:
+            yield from drain_sequence(chunk)
+        self._chunks.clear()
+        self._hashes.clear()
+        self._maxes.clear()
+        self._len = 0
+        self._counts = None
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
-        """Up to `count` members from `cursor` on; returns (next cursor, members)."""
-        slots, seqs = self._slots, self._seqs
-        i = bisect_left(seqs, cursor) if cursor else 0
-        end = len(slots)
-        budget = count * 10
+        """Up to `count` members from `cursor` on (more when the last one's hash is
+        shared); returns (next cursor, members), the cursor 0 once nothing is left."""
+        start = cursor - _HASH_OFFSET
+        count = max(count, 1)
+        chunks, all_hashes = self._chunks, self._hashes
+        i = bisect_left(self._maxes, start)
+        if i == len(chunks):
+            return 0, []
+        j = bisect_left(all_hashes[i], start)
         found: list[bytes] = []
-        while i < end and len(found) < count and budget > 0:
-            member = slots[i]
-            if member is not _DEAD:
-                found.append(member)
-            i += 1
-            budget -= 1
-        return (seqs[i] if i < end else 0), found
+        while True:
+            chunk = chunks[i]
+            taken = chunk[j:j + count - len(found)]
+            found += taken
+            j += len(taken)
+            last = all_hashes[i][j - 1]
+            if j == len(chunk):
+                i += 1
+                j = 0
+                if i == len(chunks):
+                    return 0, found
+            if len(found) >= count:
+                break
+        while all_hashes[i][j] == last:  # the rest of the last hash's members
+            found.append(chunks[i][j])
+            j += 1
+            if j == len(chunks[i]):
+                i += 1
+                j = 0
+                if i == len(chunks):
+                    return 0, found
+        return last + 1 + _HASH_OFFSET, found
 
     def random_member(self) -> bytes:
         """A uniformly random member; the index must not be empty."""
-        slots = self._slots
-        while True:
-            member = slots[random.randrange(len(slots))]
-            if member is not _DEAD:
-                return member
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = list(accumulate(map(len, self._chunks)))
+        position = random.randrange(self._len)
+        i = bisect_right(counts, position)
+        return self._chunks[i][position - (counts[i - 1] if i else 0)]
 
     def __len__(self) -> int:
-        return len(self._seq_of)
+        return self._len
 
 
 # What a table without field TTLs holds in their place: shared, immutable and empty, so
