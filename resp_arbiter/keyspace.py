@@ -30,9 +30,8 @@ import random
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, ItemsView, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator
 from itertools import accumulate, islice
-from types import MappingProxyType
 from typing import Protocol
 
 from . import errors
@@ -219,10 +218,29 @@ class ScanIndex:
         return self._len
 
 
-# What a table without field TTLs holds in their place: shared, immutable and empty, so
-# that a small table costs no containers beyond its field dict (the first field TTL
-# gives it a dict and a heap of its own).
-_NO_TTLS: Mapping[bytes, int] = MappingProxyType({})
+class _NoTTLs(dict):
+    """The field TTLs of a table that has none: one shared empty dict that refuses
+    changes, so that a small table costs no containers beyond its field dict (the first
+    field TTL gives it a dict and a heap of its own). Reads are dict's own."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("the shared empty field-TTL dict is read-only")
+
+    __setitem__ = __delitem__ = pop = popitem = setdefault = update = clear = _refuse
+
+    def __copy__(self) -> _NoTTLs:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _NoTTLs:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_NO_TTLS"
+
+
+_NO_TTLS = _NoTTLs()
 _NO_HEAP: tuple = ()
 
 
@@ -250,7 +268,7 @@ class Table:
         self.listpack = True
         self.pinned = False
         self.expires_at = 0
-        self.field_ttl: Mapping[bytes, int] = _NO_TTLS
+        self.field_ttl: dict[bytes, int] = _NO_TTLS
         self.field_heap: list[tuple[int, bytes]] | tuple = _NO_HEAP
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
