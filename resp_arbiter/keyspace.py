@@ -31,7 +31,7 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, ItemsView, Iterator
-from itertools import accumulate, islice
+from itertools import islice
 from typing import Protocol
 
 from . import errors
@@ -83,11 +83,12 @@ class ScanIndex:
     with a neighbour when small), each with an array of their hashes and its largest
     hash beside them for bisection: an add or a remove costs O(log n) comparisons and a
     move of at most one chunk, a scan call O(COUNT). A member costs 16 bytes here (its
-    slot and its hash). Random picks index the chunks through counts rebuilt,
-    O(n / CHUNK), after a change.
+    slot and its hash). A random pick draws a chunk and a slot up to the largest chunk
+    size until the slot is taken: uniform, and a few draws on average, since a chunk
+    below a quarter of CHUNK merges with its neighbour unless that one is full.
     """
 
-    __slots__ = ("_chunks", "_hashes", "_maxes", "_len", "_counts")
+    __slots__ = ("_chunks", "_hashes", "_maxes", "_len")
 
     CHUNK = 256
 
@@ -96,13 +97,11 @@ class ScanIndex:
         self._hashes: list[array] = []  # each chunk's members' hashes, ascending
         self._maxes: list[int] = []  # each chunk's largest hash
         self._len = 0
-        self._counts: list[int] | None = None  # running totals of chunk sizes
 
     def add(self, member: bytes) -> None:
         order = hash(member)
         maxes = self._maxes
         self._len += 1
-        self._counts = None
         if not maxes:
             self._chunks.append([member])
             self._hashes.append(array("q", (order,)))
@@ -136,7 +135,6 @@ class ScanIndex:
                 if chunk[k] == member:
                     del chunk[k], hashes[k]
                     self._len -= 1
-                    self._counts = None
                     self._settle(i)
                     return
             if end < len(hashes):
@@ -169,7 +167,6 @@ class ScanIndex:
         self._hashes.clear()
         self._maxes.clear()
         self._len = 0
-        self._counts = None
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         """Up to `count` members from `cursor` on (more when the last one's hash is
@@ -207,12 +204,15 @@ class ScanIndex:
 
     def random_member(self) -> bytes:
         """A uniformly random member; the index must not be empty."""
-        counts = self._counts
-        if counts is None:
-            counts = self._counts = list(accumulate(map(len, self._chunks)))
-        position = random.randrange(self._len)
-        i = bisect_right(counts, position)
-        return self._chunks[i][position - (counts[i - 1] if i else 0)]
+        chunks = self._chunks
+        if len(chunks) == 1:
+            return random.choice(chunks[0])
+        slots = 2 * self.CHUNK  # no chunk holds more
+        while True:
+            chunk = chunks[random.randrange(len(chunks))]
+            slot = random.randrange(slots)
+            if slot < len(chunk):
+                return chunk[slot]
 
     def __len__(self) -> int:
         return self._len

@@ -266,3 +266,22 @@ def test_first_field_ttl_gives_a_table_its_own_containers():
     keyspace.set_field_expiry(b"a", first, b"g", 0)  # a past deadline deletes the field
     assert list(first.fields) == [b"f"] and keyspace.subexpiry == 1
     assert keyspace.persist_field(b"a", first, b"f") and keyspace.subexpiry == 0
+
+
+def test_scan_index_random_member_is_uniform_over_uneven_chunks():
+    index = ScanIndex()
+    members = [b"m%d" % i for i in range(6000)]
+    for member in members:
+        index.add(member)
+    kept = set(members)
+    keep = ScanIndex.CHUNK // 4 + 6  # just above the size that merges a chunk
+    for chunk in list(index._chunks)[::2]:  # thin every other chunk
+        for member in chunk[keep:]:
+            index.remove(member)
+            kept.discard(member)
+    sizes = [len(chunk) for chunk in index._chunks]
+    assert max(sizes) > 4 * min(sizes)
+    picks: dict[bytes, int] = dict.fromkeys(kept, 0)
+    for _ in range(100 * len(kept)):
+        picks[index.random_member()] += 1
+    assert min(picks.values()) > 40 and max(picks.values()) < 180  # 100 expected each
