@@ -15,6 +15,10 @@ from .servers import SetupError, require_binary
 
 CLIENTS = 50
 PIPELINE = 16
+DEEP_PIPELINE = 32
+# `hget myhash element:__rand_int__ -r N` reads N distinct fields; `seed_fields` sets them
+# beforehand (on both servers alike) so that every request hits.
+RANDOM_FIELDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,32 @@ class Workload:
     args: tuple[str, ...]
 
 
+def _hget_random(*options: str) -> tuple[str, ...]:
+    return (*options, "-r", str(RANDOM_FIELDS), "hget", "myhash", "element:__rand_int__")
+
+
 WORKLOADS = (
     Workload("HSET  (-t hset, -c 50)", ("-t", "hset")),
     Workload("HSET  (-t hset, -c 50, -P 16)", ("-t", "hset", "-P", str(PIPELINE))),
+    Workload("HSET  (-t hset, -c 50, -P 32)", ("-t", "hset", "-P", str(DEEP_PIPELINE))),
     Workload("HGET  (hget myhash element:1, -c 50)", ("hget", "myhash", "element:1")),
     Workload("HGET  (hget myhash element:1, -c 50, -P 16)",
              ("-P", str(PIPELINE), "hget", "myhash", "element:1")),
+    Workload("HGET  (random fields, -c 50)", _hget_random()),
+    Workload("HGET  (random fields, -c 50, -P 32)", _hget_random("-P", str(DEEP_PIPELINE))),
 )
+
+
+def seed_fields(socket_path: str) -> None:
+    """Set `myhash` fields `element:1` and every `element:__rand_int__` the random HGET
+    workloads draw (redis-benchmark pads the number to 12 digits), 1000 a command."""
+    import redis
+
+    with redis.Redis(unix_socket_path=socket_path) as client:
+        client.hset("myhash", "element:1", "xxx")
+        for start in range(0, RANDOM_FIELDS, 1000):
+            client.hset("myhash", mapping={f"element:{n:012d}": "xxx"
+                                           for n in range(start, start + 1000)})
 
 
 @dataclass(frozen=True)

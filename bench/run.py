@@ -23,13 +23,13 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/run.py`: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import client_loops, redis_benchmark
+from bench import client_loops, memory, redis_benchmark
 from bench.client_loops import Limits, Rate
 from bench.servers import (
     GunicornStash,
@@ -50,12 +50,14 @@ class Settings:
     benchmark_requests: int
     loop_limits: Limits
     rounds: int
+    memory_elements: int
+    piped_requests: int
 
 
 QUICK = Settings(benchmark_requests=2000, loop_limits=Limits(ops=2000, seconds=0.4),
-                 rounds=1)
+                 rounds=1, memory_elements=5000, piped_requests=2000)
 FULL = Settings(benchmark_requests=100_000, loop_limits=Limits(ops=100_000, seconds=1.5),
-                rounds=3)
+                rounds=3, memory_elements=1_000_000, piped_requests=100_000)
 
 
 @dataclass
@@ -69,9 +71,19 @@ class Row:
 
 
 @dataclass
+class Cost:
+    """One line of the costs summary (lower is better): bytes or seconds on each server."""
+
+    benchmark: str
+    redis: float
+    arbiter: float
+
+
+@dataclass
 class Report:
     rows: list[Row]
     notes: list[str]
+    costs: list[Cost] = field(default_factory=list)
 
 
 # -- sections ---------------------------------------------------------------------------
@@ -99,7 +111,7 @@ def bench_redis_benchmark(redis: ServerProcess, arbiter: ServerProcess, settings
           f"best of {settings.rounds} (requests/s, p50 latency)")
 
     def measure(server: ServerProcess) -> Measure:
-        _seed_hget_field(server.socket_path)
+        redis_benchmark.seed_fields(server.socket_path)
         return lambda: {workload.name: redis_benchmark.run(server.socket_path, workload,
                                                            requests)
                         for workload in redis_benchmark.WORKLOADS}
@@ -114,12 +126,30 @@ def bench_redis_benchmark(redis: ServerProcess, arbiter: ServerProcess, settings
                                on_arbiter.per_second))
 
 
-def _seed_hget_field(socket_path: str) -> None:
-    """Give `hget myhash element:1` a field to find, on both servers alike."""
-    import redis
+def bench_memory(directory: Path, settings: Settings, report: Report) -> None:
+    count = settings.memory_elements
+    print(f"\n## memory: RSS growth per element, {count:,} elements, fresh servers for "
+          "each workload (bytes)")
+    for name, on_redis, on_arbiter in memory.memory_rows(directory, count):
+        print(f"{name:<32} redis-server {on_redis:>8.1f}   arbiter {on_arbiter:>8.1f}")
+        report.costs.append(Cost(f"memory: {name} (bytes each)", on_redis, on_arbiter))
 
-    with redis.Redis(unix_socket_path=socket_path) as client:
-        client.hset("myhash", "element:1", "xxx")
+
+def bench_pipe(directory: Path, redis: ServerProcess, arbiter: ServerProcess,
+               settings: Settings, report: Report) -> None:
+    count = settings.piped_requests
+    print(f"\n## redis-cli --pipe, {count:,} HSETs of distinct fields, best of "
+          f"{settings.rounds} (seconds)")
+    data = directory / "pipe.resp"
+    memory.write_pipe_file(data, count)
+    best = {"redis": float("inf"), "arbiter": float("inf")}
+    for _ in range(settings.rounds):
+        for label, server in (("redis", redis), ("arbiter", arbiter)):
+            best[label] = min(best[label], memory.pipe_seconds(server, data))
+    print(f"{'redis-cli --pipe':<32} redis-server {best['redis']:>8.3f}   "
+          f"arbiter {best['arbiter']:>8.3f}")
+    report.costs.append(Cost(f"redis-cli --pipe, {count // 1000}k HSETs (seconds)",
+                             best["redis"], best["arbiter"]))
 
 
 def bench_redis_py(redis: ServerProcess, arbiter: ServerProcess, settings: Settings,
@@ -238,6 +268,10 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _figure(value: float) -> str:
+    return f"{value:,.1f}" if value >= 10 else f"{value:.3f}"
+
+
 def _ratio(numerator: float | None, denominator: float | None) -> str:
     if numerator is None or not denominator:
         return "-"
@@ -255,6 +289,15 @@ def print_summary(report: Report) -> None:
     for line in (header, tuple("-" * w for w in widths), *lines):
         cells = [cell.rjust(width) for cell, width in zip(line, widths, strict=True)]
         print("  ".join([line[0].ljust(widths[0]), *cells[1:]]))
+    if report.costs:
+        header = ("cost (lower is better)", "redis-server", "arbiter", "arbiter/redis")
+        lines = [(cost.benchmark, _figure(cost.redis), _figure(cost.arbiter),
+                  _ratio(cost.arbiter, cost.redis)) for cost in report.costs]
+        widths = [max(len(line[i]) for line in (header, *lines)) for i in range(4)]
+        print()
+        for line in (header, tuple("-" * w for w in widths), *lines):
+            cells = [cell.rjust(width) for cell, width in zip(line, widths, strict=True)]
+            print("  ".join([line[0].ljust(widths[0]), *cells[1:]]))
     for note in report.notes:
         print(f"note: {note}")
 
@@ -266,7 +309,7 @@ def profile(directory: Path, output: Path, requests: int) -> None:
     """redis-benchmark HSET and HGET against an arbiter running under cProfile."""
     arbiter = start_arbiter(directory, prefix=("-m", "cProfile", "-o", str(output)))
     try:
-        _seed_hget_field(arbiter.socket_path)
+        redis_benchmark.seed_fields(arbiter.socket_path)
         for workload in redis_benchmark.WORKLOADS:
             result = redis_benchmark.run(arbiter.socket_path, workload, requests)
             print(f"{workload.name:<46} {result.per_second:>11,.0f} requests/s "
@@ -338,6 +381,8 @@ def run(settings: Settings) -> Report:
         bench_redis_benchmark(redis, arbiter, settings, report)
         bench_redis_py(redis, arbiter, settings, report)
         bench_stash(redis, arbiter, gunicorn, settings, report)
+        bench_pipe(directory, redis, arbiter, settings, report)
+        bench_memory(directory, settings, report)
     return report
 
 

@@ -29,9 +29,9 @@ import heapq
 import random
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, ItemsView, Iterator
-from itertools import compress
+from itertools import islice
 from typing import Protocol
 
 from . import errors
@@ -40,7 +40,6 @@ from .memory import (
     FIELD_TTL_OVERHEAD,
     KEY_OVERHEAD,
     KEY_TTL_OVERHEAD,
-    REBUILD_STEP,
     STRING_OVERHEAD,
     LazyFree,
     drain_dict,
@@ -60,7 +59,8 @@ FIELDS_PER_STEP = 128
 # Keys a rebuild of the expiry heap covers per deadline pushed.
 HEAP_REBUILD_STEP = 32
 
-_DEAD = object()
+# Cursors are hashes moved to the unsigned range, as SCAN cursors are unsigned.
+_HASH_OFFSET = 1 << 63
 # Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
 LFU_INIT_VAL = 5
 
@@ -71,128 +71,177 @@ def now_ms() -> int:
 
 
 class ScanIndex:
-    """Insertion-ordered members with stable cursors, for SCAN-style iteration.
+    """Members in the order of their hash, with stable cursors, for SCAN-style iteration.
 
-    Each member gets a sequence number when added; a cursor is the sequence number to
-    resume from. Removal leaves a hole that is compacted away later, and compaction keeps
-    sequence numbers, so an element present for a whole iteration is always returned,
-    whatever is added or removed meanwhile. A scan call costs O(COUNT) (plus at most
-    10 x COUNT holes, as Redis' empty buckets), never O(size).
+    A cursor is a position in that order (the hash, offset to be unsigned), so a scan
+    visits members by ascending hash. A member's hash never changes, so an element
+    present for a whole iteration is always returned, and never twice, whatever is added
+    or removed meanwhile (Redis walks its buckets in an order with the same property).
+    Members with equal hashes are returned by the same call.
 
-    Compaction starts when holes outnumber members, and is spread over the following
-    adds and removes (REBUILD_STEP slots each): the live members are copied into new
-    arrays while the old ones stay authoritative for scans and random picks; a removal
-    of a member already copied marks it in both. The old slot list is then emptied over
-    the next calls too. No single call pays O(size).
+    The members sit in sorted chunks of at most 2 x CHUNK (split when larger, merged
+    with a neighbour when small), each with an array of their hashes and its largest
+    hash beside them for bisection: an add or a remove costs O(log n) comparisons and a
+    move of at most one chunk, a scan call O(COUNT). A member costs 16 bytes here (its
+    slot and its hash). A random pick draws a chunk and a slot up to the largest chunk
+    size until the slot is taken: uniform, and a few draws on average, since a chunk
+    below a quarter of CHUNK merges with its neighbour unless that one is full.
     """
 
-    __slots__ = ("_seq_of", "_slots", "_seqs", "_next_seq", "_dead", "_new_slots",
-                 "_new_seqs", "_new_dead", "_copied", "_garbage")
+    __slots__ = ("_chunks", "_hashes", "_maxes", "_len")
+
+    CHUNK = 256
 
     def __init__(self) -> None:
-        self._seq_of: dict[bytes, int] = {}
-        self._slots: list = []
-        self._seqs = array("q")
-        self._next_seq = 1
-        self._dead = 0
-        # The compaction under way: the arrays being filled, their holes, and how many
-        # of the old slots are copied. None when no compaction is under way.
-        self._new_slots: list | None = None
-        self._new_seqs: array | None = None
-        self._new_dead = 0
-        self._copied = 0
-        # The slot list a finished compaction replaced, emptied a step at a time.
-        self._garbage: list | None = None
+        self._chunks: list[list[bytes]] = []
+        self._hashes: list[array] = []  # each chunk's members' hashes, ascending
+        self._maxes: list[int] = []  # each chunk's largest hash
+        self._len = 0
 
     def add(self, member: bytes) -> None:
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        self._seq_of[member] = seq
-        self._slots.append(member)
-        self._seqs.append(seq)
-        if self._new_slots is not None:
-            self._rebuild_step()
-        elif self._garbage:
-            del self._garbage[-REBUILD_STEP:]
+        order = hash(member)
+        maxes = self._maxes
+        self._len += 1
+        if not maxes:
+            self._chunks.append([member])
+            self._hashes.append(array("q", (order,)))
+            maxes.append(order)
+            return
+        i = bisect_left(maxes, order)
+        if i == len(maxes):
+            i -= 1
+            maxes[i] = order
+        hashes = self._hashes[i]
+        j = bisect_right(hashes, order)
+        hashes.insert(j, order)
+        chunk = self._chunks[i]
+        chunk.insert(j, member)
+        if len(chunk) > 2 * self.CHUNK:
+            half = len(chunk) // 2
+            self._chunks.insert(i + 1, chunk[half:])
+            self._hashes.insert(i + 1, hashes[half:])
+            del chunk[half:], hashes[half:]
+            maxes.insert(i, hashes[-1])
 
     def remove(self, member: bytes) -> None:
-        seq = self._seq_of.pop(member)
-        position = bisect_left(self._seqs, seq)
-        self._slots[position] = _DEAD
-        self._dead += 1
-        new_slots = self._new_slots
-        if new_slots is not None:
-            if position < self._copied:
-                new_slots[bisect_left(self._new_seqs, seq)] = _DEAD
-                self._new_dead += 1
-            self._rebuild_step()
-        elif self._garbage:
-            del self._garbage[-REBUILD_STEP:]
-        elif self._dead > 32 and self._dead * 2 > len(self._slots):
-            self._new_slots = []
-            self._new_seqs = array("q")
-            self._new_dead = 0
-            self._copied = 0
-            self._rebuild_step()
+        order = hash(member)
+        maxes = self._maxes
+        i = bisect_left(maxes, order)
+        while i < len(maxes):  # equal hashes may continue in the next chunk
+            hashes, chunk = self._hashes[i], self._chunks[i]
+            j = bisect_left(hashes, order)
+            end = bisect_right(hashes, order, j)
+            for k in range(j, end):
+                if chunk[k] == member:
+                    del chunk[k], hashes[k]
+                    self._len -= 1
+                    self._settle(i)
+                    return
+            if end < len(hashes):
+                break
+            i += 1
+        raise KeyError(member)
 
-    def _rebuild_step(self) -> None:
-        """Copy the next REBUILD_STEP old slots' members; swap arrays when all are."""
-        slots = self._slots
-        start = self._copied
-        end = min(start + REBUILD_STEP, len(slots))
-        part = slots[start:end]
-        live = [member is not _DEAD for member in part]
-        self._new_slots.extend(compress(part, live))
-        self._new_seqs.extend(compress(self._seqs[start:end], live))
-        self._copied = end
-        if end == len(slots):
-            self._garbage = slots
-            self._slots = self._new_slots
-            self._seqs = self._new_seqs
-            self._dead = self._new_dead
-            self._new_slots = None
-            self._new_seqs = None
-
-    def rebuild_progress(self) -> tuple[int, int] | None:
-        """(old slots copied, old slots) while a compaction is under way, else None."""
-        if self._new_slots is None:
-            return None
-        return self._copied, len(self._slots)
+    def _settle(self, i: int) -> None:
+        """After a removal from chunk `i`: drop it if empty, merge it with a neighbour
+        if small, keep its largest hash right."""
+        chunks, hashes, maxes = self._chunks, self._hashes, self._maxes
+        if not chunks[i]:
+            del chunks[i], hashes[i], maxes[i]
+            return
+        maxes[i] = hashes[i][-1]
+        if len(chunks[i]) < self.CHUNK // 4 and len(chunks) > 1:
+            if i == len(chunks) - 1:
+                i -= 1
+            if len(chunks[i]) + len(chunks[i + 1]) <= 2 * self.CHUNK:
+                chunks[i] += chunks[i + 1]
+                hashes[i] += hashes[i + 1]
+                maxes[i] = maxes[i + 1]
+                del chunks[i + 1], hashes[i + 1], maxes[i + 1]
 
     def drain(self) -> Iterator[int]:
         """Empty the index in bounded steps (see `memory.LazyFree`)."""
-        yield from drain_dict(self._seq_of)
-        yield from drain_sequence(self._slots)
-        yield from drain_sequence(self._seqs)
-        for leftover in (self._new_slots, self._new_seqs, self._garbage):
-            if leftover is not None:
-                yield from drain_sequence(leftover)
+        for chunk in self._chunks:
+            yield from drain_sequence(chunk)
+        self._chunks.clear()
+        self._hashes.clear()
+        self._maxes.clear()
+        self._len = 0
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
-        """Up to `count` members from `cursor` on; returns (next cursor, members)."""
-        slots, seqs = self._slots, self._seqs
-        i = bisect_left(seqs, cursor) if cursor else 0
-        end = len(slots)
-        budget = count * 10
+        """Up to `count` members from `cursor` on (more when the last one's hash is
+        shared); returns (next cursor, members), the cursor 0 once nothing is left."""
+        start = cursor - _HASH_OFFSET
+        count = max(count, 1)
+        chunks, all_hashes = self._chunks, self._hashes
+        i = bisect_left(self._maxes, start)
+        if i == len(chunks):
+            return 0, []
+        j = bisect_left(all_hashes[i], start)
         found: list[bytes] = []
-        while i < end and len(found) < count and budget > 0:
-            member = slots[i]
-            if member is not _DEAD:
-                found.append(member)
-            i += 1
-            budget -= 1
-        return (seqs[i] if i < end else 0), found
+        while True:
+            chunk = chunks[i]
+            taken = chunk[j:j + count - len(found)]
+            found += taken
+            j += len(taken)
+            last = all_hashes[i][j - 1]
+            if j == len(chunk):
+                i += 1
+                j = 0
+                if i == len(chunks):
+                    return 0, found
+            if len(found) >= count:
+                break
+        while all_hashes[i][j] == last:  # the rest of the last hash's members
+            found.append(chunks[i][j])
+            j += 1
+            if j == len(chunks[i]):
+                i += 1
+                j = 0
+                if i == len(chunks):
+                    return 0, found
+        return last + 1 + _HASH_OFFSET, found
 
     def random_member(self) -> bytes:
         """A uniformly random member; the index must not be empty."""
-        slots = self._slots
+        chunks = self._chunks
+        if len(chunks) == 1:
+            return random.choice(chunks[0])
+        slots = 2 * self.CHUNK  # no chunk holds more
         while True:
-            member = slots[random.randrange(len(slots))]
-            if member is not _DEAD:
-                return member
+            chunk = chunks[random.randrange(len(chunks))]
+            slot = random.randrange(slots)
+            if slot < len(chunk):
+                return chunk[slot]
 
     def __len__(self) -> int:
-        return len(self._seq_of)
+        return self._len
+
+
+class _NoTTLs(dict):
+    """The field TTLs of a table that has none: one shared empty dict that refuses
+    changes, so that a small table costs no containers beyond its field dict (the first
+    field TTL gives it a dict and a heap of its own). Reads are dict's own."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("the shared empty field-TTL dict is read-only")
+
+    __setitem__ = __delitem__ = pop = popitem = setdefault = update = clear = _refuse
+
+    def __copy__(self) -> _NoTTLs:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _NoTTLs:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_NO_TTLS"
+
+
+_NO_TTLS = _NoTTLs()
+_NO_HEAP: tuple = ()
 
 
 class Table:
@@ -204,19 +253,23 @@ class Table:
     `field_heap` ordering them for reclamation (entries of replaced deadlines are
     skipped when they surface). `size` is the value's estimated bytes (fields and
     TTLs); `access` the LRU clock of the last access, or under an LFU policy the
-    minutes of the last access (high bits) and a logarithmic counter (low 8 bits)."""
+    minutes of the last access (high bits) and a logarithmic counter (low 8 bits).
+
+    A table Redis would keep as a listpack has no scan index (`index` is None): HSCAN
+    returns it whole and a random pick walks at most 512 fields. The index is built
+    when the table outgrows the listpack limits, as Redis converts to a hash table."""
 
     __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
                  "field_heap", "scheduled", "size", "access")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
-        self.index = ScanIndex()
+        self.index: ScanIndex | None = None
         self.listpack = True
         self.pinned = False
         self.expires_at = 0
-        self.field_ttl: dict[bytes, int] = {}
-        self.field_heap: list[tuple[int, bytes]] = []
+        self.field_ttl: dict[bytes, int] = _NO_TTLS
+        self.field_heap: list[tuple[int, bytes]] | tuple = _NO_HEAP
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
         self.size = 0
@@ -270,9 +323,18 @@ class Table:
     def drain(self) -> Iterator[int]:
         """Empty the table in bounded steps (see `memory.LazyFree`)."""
         yield from drain_dict(self.fields)
-        yield from drain_dict(self.field_ttl)
-        yield from self.index.drain()
-        yield from drain_sequence(self.field_heap)
+        if self.field_ttl:
+            yield from drain_dict(self.field_ttl)
+        if self.index is not None:
+            yield from self.index.drain()
+        if self.field_heap:
+            yield from drain_sequence(self.field_heap)
+
+    def build_index(self) -> None:
+        """Give the table its scan index, once it is no longer listpack-sized."""
+        index = self.index = ScanIndex()
+        for name in self.fields:
+            index.add(name)
 
 
 # Redis' OBJ_SHARED_INTEGERS and OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -566,8 +628,10 @@ class Keyspace:
     def table_for_write(self, key: bytes) -> Table:
         """The table at `key`, made if missing (the write that follows announces it);
         WRONGTYPE if the key holds a string."""
-        table = self.get_hash(key)
-        if table is None:
+        table = self.get(key)
+        if table.__class__ is not Table:
+            if table is not None:
+                raise errors.CommandError(errors.WRONGTYPE)
             table = Table()
             table.access = self._new_access()
             self._attach(key, table)
@@ -711,9 +775,9 @@ class Keyspace:
         old.fields, old.index, old.field_ttl, old.field_heap = \
             table.fields, table.index, table.field_ttl, table.field_heap
         table.fields = {}
-        table.index = ScanIndex()
-        table.field_ttl = {}
-        table.field_heap = []
+        table.index = None
+        table.field_ttl = _NO_TTLS
+        table.field_heap = _NO_HEAP
         if old.field_ttl:
             self.subexpiry -= 1
         kept = KEY_TTL_OVERHEAD if table.expires_at else 0
@@ -734,14 +798,15 @@ class Keyspace:
         fields = table.fields
         index = table.index
         ttl = table.field_ttl
+        listpack = table.listpack
         added = 0
         grown = 0
-        for i in range(0, len(pairs), 2):
-            field = pairs[i]
-            value = pairs[i + 1]
+        pair = iter(pairs)  # (field, value) pairs without slicing; `pairs` has even length
+        for field, value in zip(pair, pair, strict=False):
             old = fields.get(field)
             if old is None:
-                index.add(field)
+                if index is not None:
+                    index.add(field)
                 added += 1
                 grown += FIELD_OVERHEAD + len(field) + len(value)
             else:
@@ -749,12 +814,15 @@ class Keyspace:
                 if ttl and not keep_ttl and ttl.pop(field, None) is not None:
                     self._forget_field_ttls(table, 1)
             fields[field] = value
-            if table.listpack and (len(field) > LISTPACK_MAX_VALUE
-                                   or len(value) > LISTPACK_MAX_VALUE):
-                table.listpack = False
-        if table.listpack and len(fields) > LISTPACK_MAX_ENTRIES:
+            if listpack and (len(field) > LISTPACK_MAX_VALUE or len(value) > LISTPACK_MAX_VALUE):
+                listpack = False
+        if listpack and len(fields) > LISTPACK_MAX_ENTRIES:
+            listpack = False
+        if not listpack and index is None:
             table.listpack = False
-        self._resize(table, grown)
+            table.build_index()
+        table.size += grown
+        self.data_bytes += grown
         self.touch(key)
         return added
 
@@ -783,7 +851,8 @@ class Keyspace:
         for name in names:
             value = fields.pop(name, None)
             if value is not None:
-                index.remove(name)
+                if index is not None:
+                    index.remove(name)
                 freed += FIELD_OVERHEAD + len(name) + len(value)
         self._resize(table, -freed)
         if not fields and not table.pinned:
@@ -824,7 +893,7 @@ class Keyspace:
         """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
         ttl = table.field_ttl
         if deadline <= self.now():
-            if ttl.pop(field, None) is not None:
+            if ttl and ttl.pop(field, None) is not None:
                 self._forget_field_ttls(table, 1)
             self.expired_fields += 1  # Redis counts these in expired_subkeys too
             self._drop_fields(key, table, [field])
@@ -832,15 +901,19 @@ class Keyspace:
         if field not in ttl:
             if not ttl:
                 self.subexpiry += 1
+                if ttl is _NO_TTLS:
+                    ttl = table.field_ttl = {}
             self._resize(table, FIELD_TTL_OVERHEAD)
         ttl[field] = deadline
+        if table.field_heap is _NO_HEAP:
+            table.field_heap = []
         heapq.heappush(table.field_heap, (deadline, field))
         if not table.scheduled or deadline < table.scheduled:
             self._schedule_fields(key, table)
         self.touch(key)
 
     def persist_field(self, key: bytes, table: Table, field: bytes) -> bool:
-        if table.field_ttl.pop(field, None) is None:
+        if not table.field_ttl or table.field_ttl.pop(field, None) is None:
             return False
         self._forget_field_ttls(table, 1)
         self.touch(key)
@@ -919,6 +992,8 @@ class Keyspace:
 
     def random_field(self, table: Table) -> bytes:
         """A uniformly random field name; `table` must have fields."""
+        if table.index is None:
+            return next(islice(table.fields, random.randrange(len(table.fields)), None))
         return table.index.random_member()
 
     def scan_keys(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
@@ -968,13 +1043,14 @@ class Keyspace:
             return type(table)(table.data, table.expires_at, access)
         copy = Table()
         copy.fields = dict(table.fields)
-        for name in copy.fields:
-            copy.index.add(name)
         copy.listpack = table.listpack
+        if not copy.listpack:
+            copy.build_index()
         copy.pinned = table.pinned
         copy.expires_at = table.expires_at
-        copy.field_ttl = dict(table.field_ttl)
-        copy.field_heap = list(table.field_heap)
+        if table.field_ttl:
+            copy.field_ttl = dict(table.field_ttl)
+            copy.field_heap = list(table.field_heap)
         copy.size = table.size
         copy.access = access
         return copy

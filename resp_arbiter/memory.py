@@ -26,23 +26,21 @@ if TYPE_CHECKING:
     from .databases import Database, Databases
     from .keyspace import ScanIndex, Table, Value
 
-# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table,
-# empty containers, keyspace dict and scan index entries), a field (dict entry, scan index
+# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table and
+# field dict, keyspace dict and scan index entries), a field (dict entry, scan index
 # slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
-KEY_OVERHEAD = 950
-FIELD_OVERHEAD = 200
+KEY_OVERHEAD = 340
+FIELD_OVERHEAD = 135
 FIELD_TTL_OVERHEAD = 185
-KEY_TTL_OVERHEAD = 265
+KEY_TTL_OVERHEAD = 190
 # A string key: keyspace dict and scan index entries, the `Str` object, the value's bytes
 # object header.
-STRING_OVERHEAD = 275
+STRING_OVERHEAD = 200
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64
 # Elements freed between two looks at the clock.
 FREE_CHUNK = 1024
-# Slots a scan index copies per add/remove while it compacts itself.
-REBUILD_STEP = 1024
 
 LFU_POLICIES = ("volatile-lfu", "allkeys-lfu")
 # Redis' EVPOOL_SIZE: the best candidates seen by earlier samplings are kept.

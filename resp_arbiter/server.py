@@ -132,7 +132,8 @@ class Server:
                 return
             spec = sub
         client.last_command = spec.full_name
-        if not spec.accepts(argc):
+        arity = spec.arity  # Command.accepts, inline: this runs for every request
+        if argc != arity if arity > 0 else argc < -arity:
             self._reject(client, errors.WRONG_ARITY.format(spec.full_name), spec)
             return
         if not client.authenticated and not spec.no_auth:
@@ -223,7 +224,8 @@ class Server:
         Also where each command is timed and counted (commandstats, latencystats, failed
         calls), logged when slow, and fed to MONITOR clients, as in Redis' call()."""
         keyspace = client.db
-        keyspace.new_command()
+        if not keyspace.frozen:  # Keyspace.new_command, inline
+            keyspace.snapshot = 0
         # EXEC's commands may change any database (SELECT inside MULTI): it compares the
         # sum. A command that changes another database also counts a change in its own
         # (Redis' server.dirty++).

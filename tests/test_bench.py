@@ -1,7 +1,7 @@
 """The benchmarks keep working: `python -m bench.run --quick` completes, prints a number
-in every summary row, and leaves none of the servers it started behind; so does
-`python -m bench.aof --quick`, with a figure for every workload and fsync policy on both
-servers (six servers).
+in every summary row (throughput, memory and `redis-cli --pipe`), and leaves none of the
+servers it started behind; so does `python -m bench.aof --quick`, with a figure for every
+workload and fsync policy on both servers (six servers).
 
 No timing is asserted: figures depend on the machine; only their presence is checked.
 """
@@ -22,8 +22,11 @@ RATIO = r"[0-9]+\.[0-9]{2}"
 EXPECTED_ROWS = (
     "redis-benchmark HSET  (-t hset, -c 50)",
     "redis-benchmark HSET  (-t hset, -c 50, -P 16)",
+    "redis-benchmark HSET  (-t hset, -c 50, -P 32)",
     "redis-benchmark HGET  (hget myhash element:1, -c 50)",
     "redis-benchmark HGET  (hget myhash element:1, -c 50, -P 16)",
+    "redis-benchmark HGET  (random fields, -c 50)",
+    "redis-benchmark HGET  (random fields, -c 50, -P 32)",
     "redis-py HSET",
     "redis-py HGET",
     "redis-py HGETALL (100 fields)",
@@ -31,6 +34,13 @@ EXPECTED_ROWS = (
     "stash put: redis-py HSET vs gunicorn stash.put",
     "stash get: redis-py HGET vs gunicorn stash.get",
 )
+COST_ROWS = (
+    "redis-cli --pipe, 2k HSETs (seconds)",
+    "memory: fields in one hash (bytes each)",
+    "memory: keys of one small field (bytes each)",
+    "memory: small strings (bytes each)",
+)
+FIGURE = r"[0-9][0-9,]*\.[0-9]+"
 
 
 def _gunicorn_has_stash() -> bool:
@@ -59,6 +69,10 @@ def test_quick_benchmark_prints_every_summary_row() -> None:
         assert match, f"summary row {name!r} missing or without numbers:\n{summary}"
         if name.startswith("stash") and _gunicorn_has_stash():
             assert match.group(4) != "-", f"no gunicorn stash figure in {name!r}"
+    for name in COST_ROWS:
+        match = re.search(rf"^{re.escape(name)} +{FIGURE} +{FIGURE} +{RATIO}$", summary,
+                          re.MULTILINE)
+        assert match, f"cost row {name!r} missing or without figures:\n{summary}"
 
     started = re.search(r"^redis-server pid \d+, arbiter pid .*$", output, re.MULTILINE)
     assert started, output

@@ -47,6 +47,43 @@ def test_scan_index_random_member_never_returns_a_removed_one():
     assert {index.random_member() for _ in range(50)} == {b"99"}
 
 
+class _Colliding(bytes):
+    """A member whose hash it shares with every other one: the worst case of ties."""
+
+    def __hash__(self) -> int:
+        return 42
+
+
+def test_scan_index_returns_members_with_equal_hashes_together():
+    index = ScanIndex()
+    members = [_Colliding(b"c%d" % i) for i in range(3000)] + [b"m%d" % i for i in range(3000)]
+    for member in members:
+        index.add(member)
+    cursor, seen = 0, []
+    while True:
+        cursor, batch = index.scan(cursor, 10)
+        seen += batch
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(members)  # each exactly once, ties across chunks too
+    for member in members[::2]:
+        index.remove(member)
+    assert len(index) == 3000
+    assert {index.random_member() for _ in range(20_000)} <= set(members[1::2])
+    with pytest.raises(KeyError):
+        index.remove(_Colliding(b"c0"))
+
+
+def test_scan_cursor_is_an_unsigned_64_bit_number_and_0_at_the_end():
+    index = ScanIndex()
+    for i in range(100):
+        index.add(b"k%d" % i)
+    cursor, batch = index.scan(0, 10)
+    assert 0 < cursor < 1 << 64 and len(batch) == 10
+    assert index.scan(cursor, 1000)[0] == 0
+    assert index.scan((1 << 64) - 1, 10) == (0, [])
+
+
 def test_pinned_table_outlives_its_last_field_and_plain_hash_does_not():
     keyspace = Keyspace()
     keyspace.set_fields(b"plain", [b"f", b"v"])
@@ -107,7 +144,7 @@ def test_scan_fields_returns_a_small_table_whole_and_a_large_one_in_steps():
         seen += names
         if not cursor:
             break
-    assert seen == large.names()
+    assert sorted(seen) == sorted(large.names())  # each once, in the order of their hash
     assert {keyspace.random_field(large) for _ in range(50)} <= set(seen)
 
 
@@ -194,3 +231,57 @@ def test_a_huge_declared_multibulk_count_allocates_nothing_up_front():
         tracemalloc.stop()
     assert peak < 1_000_000
     assert parser.pending_error is None
+
+
+def test_small_table_has_no_scan_index_until_it_outgrows_the_listpack_limits():
+    keyspace = Keyspace()
+    keyspace.set_fields(b"t", [b"f%d" % i for i in range(2 * 512)])  # 512 fields
+    table = keyspace.get(b"t")
+    assert table.index is None and not table.field_ttl and not table.field_heap
+    assert {keyspace.random_field(table) for _ in range(2000)} <= set(table.fields)
+    assert keyspace.scan_fields(table, 0, 10) == (0, list(table.fields))
+    keyspace.set_fields(b"t", [b"new", b"v"])  # the 513th field converts the table
+    assert table.index is not None and len(table.index) == 513
+    cursor, names = 0, []
+    while True:
+        cursor, batch = keyspace.scan_fields(table, cursor, 100)
+        names += batch
+        if not cursor:
+            break
+    assert sorted(names) == sorted(table.fields)
+    copy = keyspace.copy_value(table)
+    assert copy.index is not None and len(copy.index) == 513
+
+
+def test_first_field_ttl_gives_a_table_its_own_containers():
+    keyspace = Keyspace()
+    keyspace.clock = lambda: 1_000_000
+    keyspace.set_fields(b"a", [b"f", b"v", b"g", b"w"])
+    keyspace.set_fields(b"b", [b"f", b"v"])
+    first, second = keyspace.get(b"a"), keyspace.get(b"b")
+    assert not keyspace.persist_field(b"a", first, b"f")
+    keyspace.set_field_expiry(b"a", first, b"f", 2_000_000)
+    assert first.deadline(b"f") == 2_000_000 and dict(first.deadlines()) == {b"f": 2_000_000}
+    assert second.deadline(b"f") is None and not second.field_ttl and not second.field_heap
+    keyspace.set_field_expiry(b"a", first, b"g", 0)  # a past deadline deletes the field
+    assert list(first.fields) == [b"f"] and keyspace.subexpiry == 1
+    assert keyspace.persist_field(b"a", first, b"f") and keyspace.subexpiry == 0
+
+
+def test_scan_index_random_member_is_uniform_over_uneven_chunks():
+    index = ScanIndex()
+    members = [b"m%d" % i for i in range(6000)]
+    for member in members:
+        index.add(member)
+    kept = set(members)
+    keep = ScanIndex.CHUNK // 4 + 6  # just above the size that merges a chunk
+    for chunk in list(index._chunks)[::2]:  # thin every other chunk
+        for member in chunk[keep:]:
+            index.remove(member)
+            kept.discard(member)
+    sizes = [len(chunk) for chunk in index._chunks]
+    assert max(sizes) > 4 * min(sizes)
+    picks: dict[bytes, int] = dict.fromkeys(kept, 0)
+    for _ in range(100 * len(kept)):
+        picks[index.random_member()] += 1
+    assert min(picks.values()) > 40 and max(picks.values()) < 180  # 100 expected each

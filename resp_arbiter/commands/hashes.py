@@ -36,7 +36,9 @@ def _set_fields(name: str, c: Client, argv: list[bytes]) -> int:
          complexity="O(1) for each field/value pair added",
          summary="Creates or modifies the value of a field in a hash.")
 def hset(c: Client, argv: list[bytes]) -> None:
-    c.reply.integer(_set_fields("hset", c, argv))
+    if len(argv) % 2:
+        raise errors.CommandError(errors.WRONG_ARITY.format("hset"))
+    c.reply.integer(c.db.set_fields(argv[1], argv[2:]))
 
 
 @command("hmset", -4, "write denyoom fast", syntax="key (field value)+",
