@@ -66,10 +66,16 @@ class Gate:
         await asyncio.gather(requests(), replies(), return_exceptions=True)
 
     def stop(self) -> None:
-        def close() -> None:
+        async def close() -> None:
+            """Close the listener and end every connection's task before the loop stops
+            (a task left pending is destroyed with a warning)."""
             self.server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.loop.stop()
-        self.loop.call_soon_threadsafe(close)
+        asyncio.run_coroutine_threadsafe(close(), self.loop)
         self.thread.join(10)
 
 
