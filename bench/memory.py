@@ -84,8 +84,21 @@ def bytes_per_element(server: ServerProcess, workload: Workload, count: int) -> 
     return (process_memory(server.pid)["VmRSS"] - before) / count
 
 
-def memory_rows(directory: Path, count: int) -> list[tuple[str, float, float]]:
-    """(workload, redis-server bytes/element, arbiter bytes/element), fresh servers each."""
+def used_memory(path: str) -> int:
+    """INFO's `used_memory` (the arbiter's is its running estimate of its data)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(path)
+        sock.sendall(encode_request(b"INFO", b"memory"))
+        data = b""
+        while b"used_memory:" not in data or not data.endswith(b"\r\n"):
+            data += sock.recv(65536)
+    line = next(line for line in data.split(b"\r\n") if line.startswith(b"used_memory:"))
+    return int(line.split(b":")[1])
+
+
+def memory_rows(directory: Path, count: int) -> list[tuple[str, float, float, float]]:
+    """(workload, redis-server bytes/element, arbiter bytes/element, the arbiter's
+    `used_memory` as a share of its RSS), fresh servers each."""
     rows = []
     for number, workload in enumerate(WORKLOADS):
         with contextlib.ExitStack() as stack:
@@ -93,8 +106,10 @@ def memory_rows(directory: Path, count: int) -> list[tuple[str, float, float]]:
             stack.callback(redis.stop)
             arbiter = start_arbiter(directory, name=f"mem-arbiter-{number}")
             stack.callback(arbiter.stop)
-            rows.append((workload.name, bytes_per_element(redis, workload, count),
-                         bytes_per_element(arbiter, workload, count)))
+            on_redis = bytes_per_element(redis, workload, count)
+            on_arbiter = bytes_per_element(arbiter, workload, count)
+            estimate = used_memory(arbiter.socket_path) / process_memory(arbiter.pid)["VmRSS"]
+            rows.append((workload.name, on_redis, on_arbiter, estimate))
     return rows
 
 
@@ -128,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     require_binary("redis-server")
     with tempfile.TemporaryDirectory(prefix="rab-") as name:
-        print(f"{'workload':<30}{'redis-server B':>16}{'arbiter B':>12}{'ratio':>8}")
-        for label, on_redis, on_arbiter in memory_rows(Path(name), args.count):
+        print(f"{'workload':<30}{'redis-server B':>16}{'arbiter B':>12}{'ratio':>8}"
+              f"{'used_memory/RSS':>17}")
+        for label, on_redis, on_arbiter, estimate in memory_rows(Path(name), args.count):
             print(f"{label:<30}{on_redis:>16.1f}{on_arbiter:>12.1f}"
-                  f"{on_arbiter / on_redis:>8.2f}")
+                  f"{on_arbiter / on_redis:>8.2f}{estimate:>17.2f}")
     return 0
 
 

@@ -130,7 +130,7 @@ def bench_memory(directory: Path, settings: Settings, report: Report) -> None:
     count = settings.memory_elements
     print(f"\n## memory: RSS growth per element, {count:,} elements, fresh servers for "
           "each workload (bytes)")
-    for name, on_redis, on_arbiter in memory.memory_rows(directory, count):
+    for name, on_redis, on_arbiter, _ in memory.memory_rows(directory, count):
         print(f"{name:<32} redis-server {on_redis:>8.1f}   arbiter {on_arbiter:>8.1f}")
         report.costs.append(Cost(f"memory: {name} (bytes each)", on_redis, on_arbiter))
 
