@@ -90,6 +90,8 @@ class JsonCodec:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return bytes(data)
+        if not _may_be_json(text):
+            return text
         try:
             parsed = json.loads(text)
         except ValueError:
@@ -97,7 +99,24 @@ class JsonCodec:
         return _from_json(parsed)
 
 
+# What JSON text can start with (Python's json also reads NaN, Infinity, -Infinity), and
+# the whitespace it skips first.
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+_JSON_SPACE = " \t\n\r"
+
+
+def _may_be_json(text: str) -> bool:
+    """False for text json.loads would certainly refuse, without paying for the refusal
+    (an exception costs more than a round trip's decoding): most stored str values."""
+    first = text[:1]
+    if first in _JSON_SPACE and first:
+        first = text.lstrip(_JSON_SPACE)[:1]
+    return first != "" and first in _JSON_STARTS
+
+
 def _parses_as_json(text: str) -> bool:
+    if not _may_be_json(text):
+        return False
     try:
         json.loads(text)
     except ValueError:
