@@ -4,6 +4,12 @@ arbiter sends the invalidation for another client's write.
 
 redis-py (8.x) only builds its caching connection for TCP, not for Unix sockets, so the
 arbiter listens on a loopback port here.
+
+redis-py 5's cache (experimental in 5.1 to 5.3) does not take the arbiter's
+invalidations: with hiredis installed it fails at once (that parser has no push handler),
+and with its own RESP3 parser a cached value stayed stale for 30 s after another client's
+write. It refuses redis-server 7.0 outright (it asks for 7.4), so there is no reference
+to compare with. The test runs on redis-py 6 and later, which the tox matrix has (6, 8).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ def _calls(client: redis.Redis, command: str) -> int:
     return client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
 
 
+@pytest.mark.skipif(redis.__version__.startswith("5."),
+                    reason="redis-py 5's client-side cache does not read invalidations")
 def test_cached_reads_are_invalidated_by_another_clients_write(
         tcp_arbiter: tuple[ServerProcess, int]) -> None:
     arbiter, port = tcp_arbiter
