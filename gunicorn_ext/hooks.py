@@ -153,17 +153,20 @@ def _start(server: Any, options: Any) -> None:
     else:
         _supervisor = ArbiterSupervisor(options, log, options.socket_path, Owner.of(server))
         _supervisor.start()
-    os.environ[URL_ENV] = _supervisor.url
-    os.environ[OWNER_ENV] = str(pid)
-    _set_directory_env(_supervisor.directory)
+    _publish(os.environ, _supervisor, pid)
     _watch_master(server, _supervisor)
 
 
-def _set_directory_env(directory: str | None) -> None:
-    if directory is None:
-        os.environ.pop(DIRECTORY_ENV, None)
+def _publish(environment: MutableMapping[str, str], supervisor: ArbiterSupervisor,
+             master: int) -> None:
+    """Name the arbiter in `environment`: its URL, the master that owns it, and its
+    private directory (for the last owner to remove)."""
+    environment[URL_ENV] = supervisor.url
+    environment[OWNER_ENV] = str(master)
+    if supervisor.directory is None:
+        environment.pop(DIRECTORY_ENV, None)
     else:
-        os.environ[DIRECTORY_ENV] = directory
+        environment[DIRECTORY_ENV] = supervisor.directory
 
 
 def _hand_over(server: Any) -> None:
@@ -173,13 +176,7 @@ def _hand_over(server: Any) -> None:
     supervisor = _supervisor
     if supervisor is None or _started_in != os.getppid():
         return
-    environment = server.cfg.env_orig
-    environment[URL_ENV] = supervisor.url
-    environment[OWNER_ENV] = str(_started_in)
-    if supervisor.directory is None:
-        environment.pop(DIRECTORY_ENV, None)
-    else:
-        environment[DIRECTORY_ENV] = supervisor.directory
+    _publish(server.cfg.env_orig, supervisor, _started_in)
 
 
 def _watch_master(server: Any, supervisor: ArbiterSupervisor) -> None:
