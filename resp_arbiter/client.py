@@ -248,10 +248,18 @@ class Client(asyncio.Protocol):
                 self.held = True
                 self._run_held()
                 return
-        if parser.pending_error is None and self.authenticated:
-            self.flush()
-        else:
+        if parser.pending_error is not None or not self.authenticated:
             self._finish()
+            return
+        transport = self.transport
+        aof = server.aof
+        if aof.buffer or aof.held or server.tracking.undelivered or self.close_after_reply \
+                or transport is None or len(out) >= GIVE_AWAY_AT or out is not self.out:
+            self.flush()
+        elif out:  # `send`, inline: the usual end of a read
+            server.stats.net_output_bytes += len(out)
+            transport.write(bytes(out))
+            out.clear()
 
     def _hold(self, data: bytes) -> None:
         """Keep input for later (`resume_writing` or a scheduled turn runs it). Past the

@@ -11,6 +11,7 @@ produce the same requests; the property tests check that for arbitrary chunking.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from typing import Final, Protocol
 
@@ -39,8 +40,14 @@ BIG_ARG_WAIT: Final = 4 * 1024 * 1024
 # strict path, which grows the array as the arguments arrive.
 _HUGE_COUNT = re.compile(rb"\*[0-9]{6}")
 # Reply types a Redis server refuses inside a request but hiredis turns into bytes or
-# lists. Only a chunk holding one of these bytes pays for the exact size check.
+# lists: a chunk holding one of these bytes takes the strict path.
 _NON_REQUEST_TYPES = b"+~=(|"
+_LONG_CHUNK: Final = 512
+# What hiredis returns when the bytes fed hold no complete request yet.
+_INCOMPLETE: Final = object()
+_LIST_ONLY: Final = frozenset((list,))
+_BYTES_ONLY: Final = frozenset((bytes,))
+_chain = itertools.chain.from_iterable
 # string2ll: "0", or digits without a leading zero and an optional "-" ("-0" is refused).
 _STRICT_INT = re.compile(rb"(?:0|-?[1-9][0-9]{0,18})\Z")
 
@@ -67,7 +74,7 @@ class RequestParser:
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024,
                  query_buffer_limit: int = 1024 * 1024 * 1024,
                  authenticated: bool = True) -> None:
-        self._reader = hiredis.Reader()
+        self._reader = _new_reader()
         self._strict: _StrictParser | None = None
         self.max_bulk_len = max_bulk_len
         self.query_buffer_limit = query_buffer_limit
@@ -99,27 +106,40 @@ class RequestParser:
         return strict.held()
 
     def _feed_fast(self, data: bytes) -> list[list[bytes]]:
-        """Parse `data`, which starts at a request boundary, with hiredis where it is safe."""
-        if not self.authenticated or data[0] != 42 or _HUGE_COUNT.search(data) \
-                or len(data.translate(None, _NON_REQUEST_TYPES)) != len(data):
+        """Parse `data`, which starts at a request boundary, with hiredis where it is safe.
+
+        The checks are per chunk, in C, so that a pipelined request costs little more
+        than hiredis' own parsing: which bytes the chunk holds, then the types of every
+        request and argument hiredis returned."""
+        size = len(data)
+        if not self.authenticated or data[0] != 42 or _HUGE_COUNT.search(data) or (
+                len(data.translate(None, _NON_REQUEST_TYPES)) != size if size < _LONG_CHUNK
+                else _holds_non_request_type(data)):
             return self._feed_strict(data)
         reader = self._reader
         reader.feed(data)
-        requests: list[list[bytes]] = []
-        max_bulk = self.max_bulk_len
-        while True:
-            try:
-                request = reader.gets()
-            except hiredis.ProtocolError:
-                return self._restart_strict(data)
-            if request is False:
-                break
-            if type(request) is not list or not request:
-                return self._restart_strict(data)
-            for arg in request:
-                if type(arg) is not bytes or len(arg) > max_bulk:
+        gets = reader.gets
+        try:
+            request = gets()
+            if request is _INCOMPLETE:
+                requests = []
+            elif (following := gets()) is _INCOMPLETE:  # one request: the usual read
+                requests = [request]
+                if type(request) is not list or not request \
+                        or not _BYTES_ONLY.issuperset(map(type, request)):
                     return self._restart_strict(data)
-            requests.append(request)
+            else:
+                requests = [request, following, *iter(gets, _INCOMPLETE)]
+                # Every request a non-empty list of bytes: no other reply type inside.
+                if not all(requests) or not _LIST_ONLY.issuperset(map(type, requests)) \
+                        or not _BYTES_ONLY.issuperset(map(type, _chain(requests))):
+                    return self._restart_strict(data)
+        except hiredis.ProtocolError:
+            return self._restart_strict(data)
+        # An argument is never longer than the chunk it came in.
+        if size > self.max_bulk_len and \
+                max(map(len, _chain(requests)), default=0) > self.max_bulk_len:
+            return self._restart_strict(data)
         # hiredis cannot say whether a request is still open (its buffer may be fully
         # consumed mid-request). An empty multibulk probe answers it: hiredis returns it
         # as [] only when it sits between requests.
@@ -132,8 +152,8 @@ class RequestParser:
                 pass
         # Mid-request: the sizes of the complete requests locate the open one, which the
         # strict path takes over (the probe, if any, went into hiredis' discarded state).
-        self._reader = hiredis.Reader()
-        tail = len(data) - sum(map(_wire_size, requests))
+        self._reader = _new_reader()
+        tail = size - sum(map(_wire_size, requests))
         if tail <= 0 or data[-tail] != 42:
             return self._restart_strict(data)
         requests += self._feed_strict(data[-tail:])
@@ -143,7 +163,7 @@ class RequestParser:
         """Parse the whole chunk again on the strict path, from its first byte.
 
         Only called before any request of the chunk was handed out."""
-        self._reader = hiredis.Reader()
+        self._reader = _new_reader()
         return self._feed_strict(data)
 
     def _feed_strict(self, data: bytes) -> list[list[bytes]]:
@@ -156,12 +176,26 @@ class RequestParser:
     def release(self) -> None:
         """Drop whatever a half-received request holds (the client is gone)."""
         self._strict = None
-        self._reader = hiredis.Reader()
+        self._reader = _new_reader()
 
     def buffered(self) -> int:
         """Bytes of a request received but not yet complete."""
         strict = self._strict
         return 0 if strict is None else strict.buffered()
+
+
+def _new_reader() -> hiredis.Reader:
+    """A hiredis reader that says "no complete request yet" with `_INCOMPLETE` (its
+    default, False, equals a parsed 0 or #f)."""
+    return hiredis.Reader(notEnoughData=_INCOMPLETE)
+
+
+def _holds_non_request_type(data: bytes) -> bool:
+    """Whether a long chunk holds a byte of `_NON_REQUEST_TYPES`: a search per byte value
+    (a short chunk is checked with one `translate`, cheaper than five calls there)."""
+    find = data.find
+    return find(b"+") >= 0 or find(b"~") >= 0 or find(b"=") >= 0 or find(b"(") >= 0 \
+        or find(b"|") >= 0
 
 
 def _wire_size(request: list[bytes]) -> int:
@@ -508,6 +542,14 @@ def _format_double(value: float) -> bytes:
     return text
 
 
+# Replies' headers for small integers and lengths, encoded once: appending one costs
+# less than formatting it (a bulk is appended as header, value and CRLF, never copied
+# into a formatted string first).
+_PREENCODED: Final = 1024
+_INTEGERS: Final = [b":%d\r\n" % value for value in range(_PREENCODED)]
+_BULK_HEADERS: Final = [b"$%d\r\n" % length for length in range(_PREENCODED)]
+
+
 class ErrorCounter(Protocol):
     """Counts every error reply written (INFO's total_error_replies and errorstats)."""
 
@@ -545,26 +587,25 @@ class Resp2Writer:
         self.errors.count(message)
 
     def integer(self, value: int) -> None:
-        self.out += b":%d\r\n" % value
+        if 0 <= value < _PREENCODED:
+            self.out += _INTEGERS[value]
+        else:
+            self.out += b":%d\r\n" % value
 
     def bulk(self, value: bytes) -> None:
-        if len(value) < BIG_ARG:
-            self.out += b"$%d\r\n%s\r\n" % (len(value), value)
-        else:
-            self._big_bulk(value)
+        out = self.out
+        length = len(value)
+        out += _BULK_HEADERS[length] if length < _PREENCODED else b"$%d\r\n" % length
+        out += value
+        out += b"\r\n"
 
     def bulk_or_null(self, value: bytes | None) -> None:
         if value is None:
             self.null()
-        elif len(value) < BIG_ARG:
-            self.out += b"$%d\r\n%s\r\n" % (len(value), value)
-        else:
-            self._big_bulk(value)
-
-    def _big_bulk(self, value: bytes) -> None:
-        """A large value is copied once, into the buffer (formatting would copy it twice)."""
+            return
         out = self.out
-        out += b"$%d\r\n" % len(value)
+        length = len(value)
+        out += _BULK_HEADERS[length] if length < _PREENCODED else b"$%d\r\n" % length
         out += value
         out += b"\r\n"
 

@@ -71,6 +71,9 @@ class Command:
     # the slow log.
     monitored: bool = True
     slowlogged: bool = True
+    # Dispatch may take its fast path (`Server.call`): a top-level command without
+    # subcommands (and with a handler of its own) that is not EXEC.
+    plain: bool = False
 
     def accepts(self, argc: int) -> bool:
         arity = self.arity
@@ -149,7 +152,8 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             counts_lookups="readonly" in flag_set and bool(key_specs)
             and (name if parent is None else f"{parent}|{name}") not in _NO_LOOKUP_STATS,
             monitored=not flag_set & {"admin", "skip_monitor"},
-            slowlogged="skip_slowlog" not in flag_set)
+            slowlogged="skip_slowlog" not in flag_set,
+            plain=parent is None and name != "exec")
         if parent is None:
             spec.full_name = name
             COMMANDS[name.encode()] = spec
@@ -158,6 +162,7 @@ def command(name: str, arity: int, flags: str = "", *, categories: str = "",
             spec.parent = container
             spec.full_name = f"{parent}|{name}"
             container.subcommands[name.encode()] = spec
+            container.plain = False  # its requests are looked up again by subcommand
         return handler
 
     return register
@@ -195,6 +200,9 @@ def container(name: str, categories: str = "", *, group: str, since: str,
 
 _SPELLINGS: dict[bytes, Command] = {}
 _MAX_SPELLINGS = 4096
+spelled = _SPELLINGS
+"""Spellings of top-level command names seen before (HSET, hset, ...): `lookup` fills
+it; `Server.call` reads it first."""
 
 
 def lookup(name: bytes) -> Command | None:

@@ -29,7 +29,7 @@ from .listeners import BACKLOG, RESERVED_FDS, Listener, bind_tcp, fit_open_files
 from .logs import LOG_LEVELS, NOTICE, log
 from .memory import EVICTION_BUDGET, Memory
 from .owners import Owners
-from .registry import Command, lookup
+from .registry import Command, lookup, spelled
 from .stats import CommandStats, ErrorStats, SlowLog, monitor_line
 from .tracking import Subscriptions, Tracking
 
@@ -46,6 +46,7 @@ PAUSE_OFF, PAUSE_WRITE, PAUSE_ALL = 0, 1, 2
 MONITOR_OUTPUT_LIMIT = 64 * 1024 * 1024
 _NEVER = 1 << 80  # a slow-log threshold no duration reaches (slowlog-log-slower-than < 0)
 _clock = time.perf_counter_ns
+_spelled = spelled.get
 
 
 @dataclass
@@ -116,7 +117,50 @@ class Server:
     # -- dispatch -----------------------------------------------------------------------
 
     def call(self, client: Client, argv: list[bytes]) -> None:
-        """Check and run one request for `client` (or queue it inside MULTI)."""
+        """Check and run one request for `client` (or queue it inside MULTI).
+
+        The common case runs inline: a spelling seen before of a command without
+        subcommands, with its arity, from an authenticated client outside MULTI and
+        without tracking, while nothing gates commands (no monitor, pause or
+        subscriber), no maxmemory applies and writes are allowed. It does what
+        `_check` and `execute` would do for it, without their calls."""
+        spec = _spelled(argv[0])
+        if spec is None or not spec.plain or client.multi is not None \
+                or not client.authenticated or client.tracking is not None \
+                or self._gated or self.maxmemory or self.deny_writes is not None:
+            self._check(client, argv)
+            return
+        arity = spec.arity
+        if len(argv) != arity if arity > 0 else len(argv) < -arity:
+            self._check(client, argv)
+            return
+        client.last_command = spec.full_name
+        keyspace = client.db
+        if not keyspace.frozen:
+            keyspace.snapshot = 0
+        dirty = keyspace.dirty
+        reply_start = len(client.out)
+        keyspace.lookups = self.lookups if spec.counts_lookups else None
+        stats = self.command_stats[spec]
+        self.error_stats.current = stats
+        start = _clock()
+        try:
+            spec.handler(client, argv)
+        except Exception as exc:  # written as `execute` writes it
+            self._failed(exc, spec, client, reply_start)
+        micros = (_clock() - start) // 1000
+        try:
+            stats.histogram[micros] += 1
+        except IndexError:
+            stats.record_long(micros)
+        if micros >= self._observe_us:
+            self._observe(spec, client, argv, micros)
+        if keyspace.dirty != dirty and spec.is_write:
+            for hook in self._write_hooks:
+                hook(client, spec, argv)
+
+    def _check(self, client: Client, argv: list[bytes]) -> None:
+        """`call` for any request: every check, in Redis' order, then `execute`."""
         spec = lookup(argv[0])
         if spec is None:
             client.last_command = "NULL"
@@ -241,14 +285,8 @@ class Server:
         start = _clock()
         try:
             spec.handler(client, argv)
-        except errors.CommandError as exc:
-            del client.out[reply_start:]
-            client.reply.error(exc.message)
-        except Exception:
-            # A bug must cost one error reply, not the connection or the other clients.
-            log.exception("command %s failed", spec.full_name)
-            del client.out[reply_start:]
-            client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
+        except Exception as exc:  # see `_failed`
+            self._failed(exc, spec, client, reply_start)
         micros = (_clock() - start) // 1000
         try:
             stats.histogram[micros] += 1  # a slot per whole microsecond under 1024
@@ -263,6 +301,18 @@ class Server:
         if counter.dirty != dirty and (spec.is_write or spec.name == "exec"):
             for hook in self._write_hooks:
                 hook(client, spec, argv)
+
+    @staticmethod
+    def _failed(exc: Exception, spec: Command, client: Client, reply_start: int) -> None:
+        """A command raised: its partial reply is replaced by the error, `CommandError`'s
+        text or, for a bug, an internal error (one error reply, not the connection or
+        the other clients)."""
+        del client.out[reply_start:]
+        if isinstance(exc, errors.CommandError):
+            client.reply.error(exc.message)
+        else:
+            log.error("command %s failed", spec.full_name, exc_info=exc)
+            client.reply.error(errors.INTERNAL_ERROR.format(spec.full_name))
 
     def on_write(self, hook: Callable[[Client, Command, list[bytes]], None]) -> None:
         """Call `hook(client, command, argv)` after every command that changed the data

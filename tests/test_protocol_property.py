@@ -228,6 +228,19 @@ def test_header_lines_end_at_cr(stream, requests):
     assert parse([stream[:1], stream[1:]]) == (requests, None)
 
 
+@pytest.mark.parametrize("line", [b":0", b"#f", b",0", b"_", b"$0\r\n"])
+def test_replies_hiredis_reads_as_false_or_zero_are_inline_requests(line):
+    """hiredis reads these as 0, False, 0.0 or None after a request in the same chunk;
+    to Redis they are inline requests (or, `$0`, an unknown command)."""
+    ping = b"*1\r\n$4\r\nPING\r\n"
+    for before in (ping, ping * 3):  # after the first request of a chunk, or later
+        stream = before + line + b"\r\n" + ping
+        expected = parse([stream[i:i + 1] for i in range(len(stream))])
+        assert expected[0][0] == [b"PING"] and len(expected[0]) >= 2
+        assert parse([stream]) == expected
+        assert parse([before + line + b"\r\n"]) == (expected[0][:-1], expected[1])
+
+
 def test_unauthenticated_limits():
     """Before AUTH, Redis refuses big multibulk counts and bulk lengths outright."""
     assert parse([b"*11\r\n"], authenticated=False) == (
