@@ -13,6 +13,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from servers import alive, require_binary
@@ -116,17 +117,22 @@ def test_quick_stash_client_benchmark_prints_every_row() -> None:
         assert not alive(pid), f"benchmark left process {pid} running"
 
 
-def test_timed_gunicorn_start_answers_and_stops_every_process(tmp_path: Path) -> None:
-    for stash in (False, True):
-        directory = tmp_path / str(stash)
-        directory.mkdir()
-        start = gunicorn_startup.timed_start(directory, stash)
-        assert start.ms > 0
-        # The master, its two workers and, with the stash, the arbiter.
-        assert len(start.pids) == (4 if stash else 3), start.pids
-        for pid in start.pids:
-            assert not alive(pid), f"process {pid} left running"
-        log = (directory / "gunicorn.log").read_text()
-        assert ("Stash arbiter ready" in log) is stash, log
-        # Sockets and the arbiter's private directory are gone with the processes.
-        assert sorted(p.name for p in directory.iterdir()) == ["gunicorn.log"]
+def test_timed_gunicorn_start_answers_and_stops_every_process() -> None:
+    # A short directory: the arbiter's socket path must fit in a Unix socket address.
+    with tempfile.TemporaryDirectory(prefix="rab-") as name:
+        for stash in (False, True):
+            _check_timed_start(Path(name) / str(stash), stash)
+
+
+def _check_timed_start(directory: Path, stash: bool) -> None:
+    directory.mkdir()
+    start = gunicorn_startup.timed_start(directory, stash)
+    assert start.ms > 0
+    # The master, its two workers and, with the stash, the arbiter.
+    assert len(start.pids) == (4 if stash else 3), start.pids
+    for pid in start.pids:
+        assert not alive(pid), f"process {pid} left running"
+    log = (directory / "gunicorn.log").read_text()
+    assert ("Stash arbiter ready" in log) is stash, log
+    # Sockets and the arbiter's private directory are gone with the processes.
+    assert sorted(p.name for p in directory.iterdir()) == ["gunicorn.log"]
