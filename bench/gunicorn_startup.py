@@ -11,7 +11,8 @@ polled every 2 ms. Each start is then stopped by PID (the master by SIGTERM, the
 its children still alive: workers, arbiter) and its directory removed. Every process
 caches its bytecode in the run's directory (an installed package has its bytecode),
 filled by one untimed start of each kind first. The best round of each counts (other load
-on the machine only ever slows a start down).
+on the machine only ever slows a start down); the median of the rounds' differences is
+printed too, as a busy machine may never be quiet long enough for two best rounds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,10 +47,12 @@ REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 
 @dataclass(frozen=True)
 class StartupTimes:
-    """Best start-to-first-response times, in milliseconds."""
+    """Best start-to-first-response times, in milliseconds, and the median of each
+    round's difference (with minus without, started one after the other)."""
 
     without_arbiter: float
     with_arbiter: float
+    median_added: float
 
     @property
     def added(self) -> float:
@@ -141,7 +145,7 @@ def timed_start(directory: Path, stash: bool, pycache: Path | None = None) -> St
 def measure(rounds: int) -> StartupTimes:
     """Best of `rounds` starts each, alternating without and with the arbiter, after one
     untimed start of each that fills the bytecode cache (and the page cache)."""
-    best = {False: float("inf"), True: float("inf")}
+    times: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="rab-start-") as name:
         pycache = Path(name) / "pycache"
         for number in range(-1, rounds):
@@ -150,13 +154,15 @@ def measure(rounds: int) -> StartupTimes:
                 directory.mkdir()
                 ms = timed_start(directory, stash, pycache).ms
                 if number >= 0:
-                    best[stash] = min(best[stash], ms)
-    return StartupTimes(best[False], best[True])
+                    times[stash].append(ms)
+    added = [b - a for a, b in zip(times[False], times[True], strict=True)]
+    return StartupTimes(min(times[False]), min(times[True]), statistics.median(added))
 
 
 def describe(times: StartupTimes) -> str:
     return (f"without the arbiter {times.without_arbiter:.0f} ms, with it "
-            f"{times.with_arbiter:.0f} ms: {times.added:+.0f} ms")
+            f"{times.with_arbiter:.0f} ms: {times.added:+.0f} ms (median of the rounds' "
+            f"differences {times.median_added:+.0f} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:
