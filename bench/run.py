@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py`: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import client_loops, memory, redis_benchmark
+from bench import client_loops, gunicorn_startup, memory, redis_benchmark
 from bench.client_loops import Limits, Rate
 from bench.servers import (
     GunicornStash,
@@ -52,12 +52,14 @@ class Settings:
     rounds: int
     memory_elements: int
     piped_requests: int
+    startup_rounds: int
 
 
 QUICK = Settings(benchmark_requests=2000, loop_limits=Limits(ops=2000, seconds=0.4),
-                 rounds=1, memory_elements=5000, piped_requests=2000)
+                 rounds=1, memory_elements=5000, piped_requests=2000, startup_rounds=1)
 FULL = Settings(benchmark_requests=100_000, loop_limits=Limits(ops=100_000, seconds=1.5),
-                rounds=3, memory_elements=1_000_000, piped_requests=100_000)
+                rounds=3, memory_elements=1_000_000, piped_requests=100_000,
+                startup_rounds=7)
 
 
 @dataclass
@@ -150,6 +152,18 @@ def bench_pipe(directory: Path, redis: ServerProcess, arbiter: ServerProcess,
           f"arbiter {best['arbiter']:>8.3f}")
     report.costs.append(Cost(f"redis-cli --pipe, {count // 1000}k HSETs (seconds)",
                              best["redis"], best["arbiter"]))
+
+
+STARTUP = "gunicorn start to 1st response (ms), 2 workers: without / with arbiter"
+
+
+def bench_startup(settings: Settings, report: Report) -> None:
+    rounds = settings.startup_rounds
+    print(f"\n## gunicorn, 2 sync workers, process start to first HTTP response, best of "
+          f"{rounds} (ms)")
+    times = gunicorn_startup.measure(rounds)
+    print(gunicorn_startup.describe(times))
+    report.costs.append(Cost(STARTUP, times.without_arbiter, times.with_arbiter))
 
 
 def bench_redis_py(redis: ServerProcess, arbiter: ServerProcess, settings: Settings,
@@ -383,6 +397,10 @@ def run(settings: Settings) -> Report:
         bench_stash(redis, arbiter, gunicorn, settings, report)
         bench_pipe(directory, redis, arbiter, settings, report)
         bench_memory(directory, settings, report)
+    if importlib.util.find_spec("gunicorn") is not None:
+        bench_startup(settings, report)
+    else:
+        report.notes.append("gunicorn start-up not measured: gunicorn is not installed")
     return report
 
 

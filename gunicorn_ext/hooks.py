@@ -7,6 +7,11 @@ it runs first, while the arbiter is still up). The master starts the arbiter bef
 worker exists and publishes its URL in `GUNICORN_STASH_URL`. When that variable is
 already set as gunicorn starts, no arbiter is started and the stash uses that server.
 
+The arbiter's interpreter is started as gunicorn reads the config file (`Prestarted`),
+so that it imports its modules while gunicorn finishes its own start; the first hook
+(`nworkers_changed`, as the master's `Arbiter` is made) gives it its socket and waits
+for its answer.
+
 Nothing here imports redis-py (see `wire`): the master stays free of `redis.asyncio`.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import sys
 from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +31,7 @@ from .supervisor import (
     OWNER_ENV,
     ArbiterSupervisor,
     Owner,
+    Prestarted,
     check_server,
     redact,
 )
@@ -38,6 +45,11 @@ _USER_HOOK = "_gunicorn_ext_user_hook"
 # Survives HUP, which executes the config file again as a fresh module.
 _supervisor: ArbiterSupervisor | None = None
 _started_in: int | None = None
+#: The arbiter started as gunicorn read the config file, until the master configures it.
+_prestarted: Prestarted | None = None
+# gunicorn's methods that read the config file (gunicorn.app.base, 21.2 to 27).
+_CONFIG_READERS = frozenset(("load_config_from_module_name_or_filename",
+                             "load_config_from_file"))
 
 
 def supervisor_for() -> ArbiterSupervisor | None:
@@ -53,6 +65,8 @@ def enable_stash(namespace: MutableMapping[str, Any], **options: Any) -> None:
     naming the nearest known one.
     """
     settings = stash_options(options)
+    if _read_by_gunicorn():
+        _prestart(settings)
 
     def start(server: Any) -> None:
         _start(server, settings)
@@ -115,10 +129,48 @@ def _resolve(hook: Any) -> Callable[..., Any]:
     return hook
 
 
+def _read_by_gunicorn() -> bool:
+    """Whether gunicorn is reading the config file that calls `enable_stash` (and not a
+    test or a tool that runs it to see its settings)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (frame.f_code.co_name in _CONFIG_READERS
+                and frame.f_globals.get("__name__") == "gunicorn.app.base"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _sources(options: Any) -> tuple[str | None, str | None, str | None]:
+    """Where the stash server comes from, as the environment and the options say: the
+    URL of a server not ours (or None), and the URL and master of an arbiter that a USR2
+    upgrade hands over (or None, None); neither: this master starts its own."""
+    inherited_url = os.environ.get(URL_ENV)
+    owner = os.environ.get(OWNER_ENV)
+    external = (inherited_url if owner is None else None) or options.url
+    if external:
+        return external, None, None
+    if (inherited_url is not None and owner is not None
+            and os.environ.get("GUNICORN_PID") == owner):
+        return None, inherited_url, owner
+    return None, None, None
+
+
+def _prestart(options: Any) -> None:
+    """As gunicorn reads the config file: start the interpreter of the arbiter this
+    master will start (not when it adopts one or uses another server)."""
+    global _prestarted
+    pid = os.getpid()
+    if _started_in == pid or (_prestarted is not None and _prestarted.master_pid == pid):
+        return  # (HUP reads the file again)
+    if _sources(options) == (None, None, None):
+        _prestarted = Prestarted(options)
+
+
 def _start(server: Any, options: Any) -> None:
     """Start (once per master) the arbiter, adopt the one the master before a USR2 upgrade
     hands over, or use the server the environment names."""
-    global _supervisor, _started_in
+    global _supervisor, _started_in, _prestarted
     pid = os.getpid()
     if _started_in == pid:
         return
@@ -129,8 +181,13 @@ def _start(server: Any, options: Any) -> None:
     else:
         os.environ.pop(CLIENT_CACHE_ENV, None)
     inherited_url = os.environ.get(URL_ENV)
-    owner = os.environ.get(OWNER_ENV)
-    external = (inherited_url if owner is None else None) or options.url
+    owner = Owner.of(server)
+    external, handed_url, handing_master = _sources(options)
+    prestarted, _prestarted = _prestarted, None
+    if prestarted is not None and (external or handed_url is not None
+                                   or not prestarted.fits(owner)):
+        prestarted.discard()
+        prestarted = None
     if external:
         os.environ[URL_ENV] = external
         os.environ.pop(OWNER_ENV, None)
@@ -138,21 +195,17 @@ def _start(server: Any, options: Any) -> None:
         source = URL_ENV if external == inherited_url else "enable_stash(url=...)"
         check_server(external, source, options.tables, log)
         return
-    handed_over = (inherited_url is not None and owner is not None
-                   and os.environ.get("GUNICORN_PID") == owner)
-    if handed_over:
-        assert inherited_url is not None and owner is not None
-        _supervisor = ArbiterSupervisor(options, log, urlsplit(inherited_url).path,
-                                        Owner.of(server),
+    if handed_url is not None and handing_master is not None:
+        _supervisor = ArbiterSupervisor(options, log, urlsplit(handed_url).path, owner,
                                         directory=os.environ.get(DIRECTORY_ENV) or None)
-        _supervisor.url = inherited_url  # (the password the running arbiter has)
-        if not _supervisor.adopt(int(owner)):
+        _supervisor.url = handed_url  # (the password the running arbiter has)
+        if not _supervisor.adopt(int(handing_master)):
             log.warning("Stash: the arbiter of master %s no longer answers at %s; "
-                        "starting one", owner, _supervisor.socket_path)
+                        "starting one", handing_master, _supervisor.socket_path)
             _supervisor.start()
     else:
-        _supervisor = ArbiterSupervisor(options, log, options.socket_path, Owner.of(server))
-        _supervisor.start()
+        _supervisor = ArbiterSupervisor(options, log, options.socket_path, owner)
+        _supervisor.start(prestarted)
     _publish(os.environ, _supervisor, pid)
     _watch_master(server, _supervisor)
 

@@ -11,7 +11,6 @@ by `python -m gunicorn_ext.options`) are all made from `OPTIONS`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -182,6 +181,8 @@ def stash_options(options: dict[str, Any]) -> Any:
     """`StashOptions(**options)`, where an unknown name suggests the nearest known one."""
     for name in options:
         if name not in BY_NAME:
+            import difflib  # (only for a mistake: gunicorn's start does not wait for it)
+
             close = difflib.get_close_matches(name, BY_NAME, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else (
                 f"; the options are {', '.join(BY_NAME)}")

@@ -65,6 +65,9 @@ OWNER_ENV = "GUNICORN_STASH_MASTER"
 DIRECTORY_ENV = "GUNICORN_STASH_DIR"
 STOP_TIMEOUT = 5.0
 MAX_BACKOFF = 30.0
+#: Between two probes of a starting arbiter's socket: a probe of a socket that does not
+#: exist yet costs microseconds, and every millisecond waited delays gunicorn's start.
+PROBE_INTERVAL = 0.002
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,93 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def arbiter_argv(options: Any, master_pid: int, socket_path: str | None, *,
+                 config_on_stdin: bool, group_access: bool) -> list[str]:
+    """The arbiter's command line (without `socket_path`, its socket comes in the
+    configuration on standard input)."""
+    return [sys.executable, "-m", "resp_arbiter", *(["-"] if config_on_stdin else []),
+            *(["--unixsocket", socket_path] if socket_path is not None else []),
+            # Workers of another user reach it through the group until it is theirs.
+            "--unixsocketperm", "770" if group_access else "700",
+            "--parent-pid", str(master_pid),
+            *arbiter_flags(options), *options.extra_args]
+
+
+def _directive(name: str, value: bytes) -> str:
+    """A configuration file line setting `name` to `value`, whatever bytes it holds."""
+    quoted = "".join(f"\\x{byte:02x}" for byte in value)
+    return f'{name} "{quoted}"\n'
+
+
+def _stdio() -> tuple[tuple[int, int] | None, ...]:
+    """What standard output and error are (device and inode), which an arbiter writes
+    its log to."""
+    found = []
+    for fd in (1, 2):
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((info.st_dev, info.st_ino))
+    return tuple(found)
+
+
+class Prestarted:
+    """An arbiter started as gunicorn reads its config file, before the master knows
+    where the socket goes or as which user the workers run.
+
+    Most of an arbiter's start is its interpreter's (Python, asyncio, its own modules):
+    this one does that while the master goes on with its own start (gunicorn's worker
+    and logger modules), then waits for the rest of its configuration, its socket, on
+    standard input. It is given it (`configure`) only if the master's start has changed
+    nothing it was started with: the same process (not a daemon's child), directory,
+    standard output and error, and workers of this same user (the arbiter would
+    otherwise run in their group). Otherwise it is stopped (`discard`) and an arbiter is
+    started as usual; until it is configured it listens nowhere."""
+
+    def __init__(self, options: Any) -> None:
+        self.master_pid = os.getpid()
+        self.cwd = os.getcwd()
+        self.stdio = _stdio()
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            arbiter_argv(options, self.master_pid, None, config_on_stdin=True,
+                         group_access=False),
+            stdin=subprocess.PIPE, close_fds=True, start_new_session=True)
+        atexit.register(self.discard)
+
+    def fits(self, owner: Owner) -> bool:
+        """Whether this arbiter was started as the master would start it now."""
+        return (os.getpid() == self.master_pid and not owner.is_other
+                and os.getcwd() == self.cwd and _stdio() == self.stdio)
+
+    def configure(self, config: bytes) -> subprocess.Popen[bytes]:
+        """Send the rest of its configuration; the process, now the master's arbiter."""
+        process = self.process
+        assert process is not None and process.stdin is not None
+        self.process = None
+        atexit.unregister(self.discard)
+        # One that has already exited says why when the master waits for its answer.
+        with contextlib.suppress(BrokenPipeError), process.stdin:
+            process.stdin.write(config)
+        return process
+
+    def discard(self) -> None:
+        """Stop it unconfigured: it has opened no socket and written nothing."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        atexit.unregister(self.discard)
+        if os.getpid() == self.master_pid:
+            process.kill()
+            process.wait()
+        # Otherwise this is a daemon's child, and the arbiter's parent is gone: at the end
+        # of its (empty) configuration it finds that out and exits.
+        assert process.stdin is not None
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+
+
 class ArbiterSupervisor:
     """One master's arbiter: start, check (restart if dead), stop."""
 
@@ -303,17 +393,14 @@ class ArbiterSupervisor:
 
     def argv(self) -> list[str]:
         # With a password, the configuration comes first from standard input ("-").
-        config_file = ["-"] if self.options.password else []
-        return [sys.executable, "-m", "resp_arbiter", *config_file,
-                "--unixsocket", self.socket_path,
-                # Workers of another user reach it through the group until it is theirs.
-                "--unixsocketperm", "770" if self.owner.is_other else "700",
-                "--parent-pid", str(self.master_pid),
-                *arbiter_flags(self.options), *self.options.extra_args]
+        return arbiter_argv(self.options, self.master_pid, self.socket_path,
+                            config_on_stdin=bool(self.options.password),
+                            group_access=self.owner.is_other)
 
-    def start(self) -> None:
-        """Start the arbiter and wait until it answers; RuntimeError if it cannot."""
-        error = self._spawn()
+    def start(self, prestarted: Prestarted | None = None) -> None:
+        """Start the arbiter (giving `prestarted` its configuration, when there is one)
+        and wait until it answers; RuntimeError if it cannot."""
+        error = self._spawn(prestarted)
         if error:
             raise RuntimeError(f"the stash arbiter could not start: {error}")
         self.supervising = True
@@ -322,24 +409,32 @@ class ArbiterSupervisor:
             self.log.info("Stash arbiter loaded %d tables from %s", self.loaded,
                           self.options.persist_dir)
 
-    def _spawn(self) -> str | None:
-        """Start the arbiter and prepare it; the reason on failure, None on success."""
-        if ping(self.socket_path, timeout=0.5):
-            return f"another server is already answering on {self.socket_path}"
+    def _spawn(self, prestarted: Prestarted | None = None) -> str | None:
+        """Start the arbiter, or configure `prestarted`, and prepare it; the reason on
+        failure, None on success."""
         try:
+            if ping(self.socket_path, timeout=0.5):
+                return f"another server is already answering on {self.socket_path}"
             if self.directory is not None:
                 _check_private(self.directory, self.owner, self.options.socket_perm)
             if self.options.persist_dir is not None:
                 persist_directory(self.options.persist_dir)
-            # In the workers' group, the socket is open to them from its first moment.
-            group = self.owner.gid if self.owner.gid != os.getegid() else None
-            self.process = subprocess.Popen(
-                self.argv(), stdin=subprocess.PIPE if self.options.password else
-                subprocess.DEVNULL, close_fds=True, start_new_session=True, group=group)
-            if self.options.password:
-                self._send_password(self.process)
+            if prestarted is not None:
+                self.process = prestarted.configure(self._stdin_config(socket=True))
+                prestarted = None
+            else:
+                # In the workers' group, the socket is open to them from its first moment.
+                group = self.owner.gid if self.owner.gid != os.getegid() else None
+                self.process = subprocess.Popen(
+                    self.argv(), stdin=subprocess.PIPE if self.options.password else
+                    subprocess.DEVNULL, close_fds=True, start_new_session=True, group=group)
+                if self.options.password:
+                    self._send_password(self.process)
         except (OSError, RuntimeError) as exc:
             return str(exc)
+        finally:
+            if prestarted is not None:
+                prestarted.discard()
         error = self._wait_ready(self.process)
         if error:
             return error
@@ -375,17 +470,23 @@ class ArbiterSupervisor:
             if answered is None and time.monotonic() > deadline:
                 self._terminate()
                 return f"no answer on {self.socket_path} after {limit}s"
-            time.sleep(0.01)
+            time.sleep(PROBE_INTERVAL)
 
     def _send_password(self, process: subprocess.Popen[bytes]) -> None:
         """Give the arbiter its password as a configuration file on standard input: it
         never appears in the process list, and the arbiter asks for it from its first
         connection on (a worker reconnecting during a restart never finds it open)."""
         assert process.stdin is not None
-        password = self.options.password or ""
-        quoted = "".join(f"\\x{byte:02x}" for byte in password.encode())
         with process.stdin:
-            process.stdin.write(f'requirepass "{quoted}"\n'.encode())
+            process.stdin.write(self._stdin_config(socket=False))
+
+    def _stdin_config(self, socket: bool) -> bytes:
+        """The configuration file the arbiter reads on standard input: its password, and
+        (for a prestarted arbiter) its socket."""
+        text = _directive("unixsocket", os.fsencode(self.socket_path)) if socket else ""
+        if self.options.password:
+            text += _directive("requirepass", self.options.password.encode())
+        return text.encode()
 
     def _prepare(self, pid: int) -> None:
         """Check that it is our arbiter answering, create the tables, then give the socket

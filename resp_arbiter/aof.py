@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING
 from . import aof_records, errors
 from .aof_base import fork_writer, write_base_file
 from .aof_fsync import Fsyncer, fdatasync
-from .aof_loader import AofLoadError, Loader
 from .aof_manifest import BASE, HISTORY, INCR, AofDirectory, AofFile, Manifest, ManifestError
 from .aof_records import BULK_HEADERS, REWRITES
 from .logs import NOTICE, log
@@ -167,6 +166,8 @@ class AppendOnlyFile:
             raise AofStartError(f"*** FATAL AOF MANIFEST FILE ERROR *** {exc}") from exc
         base_size = 0
         if manifest is not None:
+            from .aof_loader import AofLoadError, Loader  # (only a server that loads)
+
             self._forget_history(manifest)
             self.loading = True
             try:

@@ -22,6 +22,11 @@ from .owners import die_with_parent
 from .proctitle import HIDDEN
 from .server import Server, StartupError
 
+try:  # here, before any configuration is read: see new_event_loop
+    import uvloop
+except ImportError:
+    uvloop = None
+
 log = logging.getLogger("resp_arbiter")
 # Exit codes: 0 after a clean stop, 1 for any failure to start (redis-server's code for a
 # bad option, a bad configuration file or a failed bind). Never 3 or 4: gunicorn up to
@@ -137,10 +142,10 @@ def setup_logging(config: Config) -> None:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when it is installed, the standard loop otherwise."""
-    try:
-        import uvloop
-    except ImportError:
+    """uvloop when it is installed, the standard loop otherwise. (uvloop is imported with
+    this module: an arbiter that reads its configuration from standard input, as one
+    gunicorn starts early does, has imported it by the time the configuration comes.)"""
+    if uvloop is None:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 from .config import SENSITIVE, SETTINGS, Config, ConfigError, Setting, is_memory
@@ -179,6 +178,8 @@ def _replace(path: str, content: str) -> None:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
+    import tempfile  # (only CONFIG REWRITE needs it, and it costs every start its import)
+
     fd, temporary = tempfile.mkstemp(prefix=".resp-arbiter-rewrite-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as file:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import resource
 import sys
 import time
@@ -21,16 +20,20 @@ from .stats import CommandStats, safe_info_name
 if TYPE_CHECKING:
     from .server import Server
 
+_UNAME = os.uname()
+
+
 def _server_section(server: Server) -> list[tuple[str, object]]:
     uptime = int(server.uptime)
     return [
         ("redis_version", REDIS_VERSION), ("resp_arbiter_version", __version__),
         ("redis_git_sha1", "00000000"), ("redis_git_dirty", 0),
         ("redis_mode", "standalone"),
-        ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        # (os.uname and sys.version say what `platform` would, without its import.)
+        ("os", f"{_UNAME.sysname} {_UNAME.release} {_UNAME.machine}"),
         ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
         ("multiplexing_api", type(_loop()).__module__.split(".")[0]),
-        ("python_version", platform.python_version()), ("process_id", os.getpid()),
+        ("python_version", sys.version.split()[0]), ("process_id", os.getpid()),
         ("run_id", server.run_id), ("tcp_port", server.config["port"]),
         ("server_time_usec", int(time.time() * 1_000_000)),
         ("uptime_in_seconds", uptime), ("uptime_in_days", uptime // 86400),

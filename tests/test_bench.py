@@ -1,6 +1,7 @@
 """The benchmarks keep working: `python -m bench.run --quick` completes, prints a number
-in every summary row (throughput, memory and `redis-cli --pipe`), and leaves none of the
-servers it started behind; so does `python -m bench.aof --quick`, with a figure for every
+in every summary row (throughput, memory, `redis-cli --pipe`, gunicorn's start), and
+leaves none of the servers it started behind; a timed gunicorn start stops every
+process it started; so does `python -m bench.aof --quick`, with a figure for every
 workload and fsync policy on both servers (six servers).
 
 No timing is asserted: figures depend on the machine; only their presence is checked.
@@ -12,9 +13,12 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from servers import alive, require_binary
+
+from bench import gunicorn_startup
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[0-9][0-9,]*"
@@ -39,6 +43,7 @@ COST_ROWS = (
     "memory: fields in one hash (bytes each)",
     "memory: keys of one small field (bytes each)",
     "memory: small strings (bytes each)",
+    "gunicorn start to 1st response (ms), 2 workers: without / with arbiter",
 )
 FIGURE = r"[0-9][0-9,]*\.[0-9]+"
 
@@ -110,3 +115,24 @@ def test_quick_stash_client_benchmark_prints_every_row() -> None:
     assert len(pids) == 2
     for pid in pids:
         assert not alive(pid), f"benchmark left process {pid} running"
+
+
+def test_timed_gunicorn_start_answers_and_stops_every_process() -> None:
+    # A short directory: the arbiter's socket path must fit in a Unix socket address.
+    with tempfile.TemporaryDirectory(prefix="rab-") as name:
+        for stash in (False, True):
+            _check_timed_start(Path(name) / str(stash), stash)
+
+
+def _check_timed_start(directory: Path, stash: bool) -> None:
+    directory.mkdir()
+    start = gunicorn_startup.timed_start(directory, stash)
+    assert start.ms > 0
+    # The master, its two workers and, with the stash, the arbiter.
+    assert len(start.pids) == (4 if stash else 3), start.pids
+    for pid in start.pids:
+        assert not alive(pid), f"process {pid} left running"
+    log = (directory / "gunicorn.log").read_text()
+    assert ("Stash arbiter ready" in log) is stash, log
+    # Sockets and the arbiter's private directory are gone with the processes.
+    assert sorted(p.name for p in directory.iterdir()) == ["gunicorn.log"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 
 from .. import REDIS_VERSION, errors
@@ -48,6 +47,8 @@ def _password_matches(c: Client, user: bytes, password: bytes) -> bool:
     if user != b"default":
         return False
     required = str(c.server.config["requirepass"]).encode("utf-8", "surrogateescape")
+    import hmac  # (at the first AUTH: the import costs every start a few milliseconds)
+
     return not required or hmac.compare_digest(password, required)
 
 

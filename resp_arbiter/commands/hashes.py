@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from .. import errors
 from ..client import Client
@@ -14,6 +13,9 @@ from ..keyspace import Table
 from ..limits import LONG_MAX, LONG_MIN
 from ..registry import Family, single_key
 from ._args import compile_glob, cursor_arg, int_arg, parse_int, scan_options
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 HASH = "hash"
 FAMILY = Family(HASH, categories=HASH)
@@ -187,7 +189,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
         raise errors.CommandError(errors.VALUE_NAN_OR_INFINITY)
     table = _table(c, argv[1])
     current = table.value(argv[2]) if table is not None else None
-    value = Fraction(0) if current is None else _parse_long_double(current)
+    value = _parse_long_double(b"0" if current is None else current)
     if value is None:
         raise errors.CommandError(errors.HASH_NOT_FLOAT)
     if isinstance(value, float):
@@ -202,11 +204,12 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> None:
 
 # Redis does HINCRBYFLOAT in x87 long double (64-bit mantissa) and prints it with
 # "%.17Lf", trailing zeros trimmed. Exact rational arithmetic rounded to that mantissa
-# reproduces its replies digit for digit, where Python floats would not.
+# reproduces its replies digit for digit, where Python floats would not. (fractions and
+# decimal are imported by the functions that use them: they cost every start a few
+# milliseconds, and only HINCRBYFLOAT and INCRBYFLOAT need them.)
 _LD_MANTISSA = 64
 _LD_MAX_EXPONENT = 16383
 _LD_MIN_SCALE = -16445  # the smallest subnormal long double is 2**-16445
-_SEVENTEEN_PLACES = Decimal("1e-17")
 
 
 _LD_DECIMAL = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
@@ -226,6 +229,9 @@ def _parse_long_double(arg: bytes) -> Fraction | float | None:
     bytes, all of them used, no leading space, decimal or hexadecimal (0x1.8p3), refused
     when it overflows or underflows to zero; infinities are returned as floats, NaN is
     refused."""
+    from decimal import Decimal, InvalidOperation
+    from fractions import Fraction
+
     if len(arg) >= _LD_MAX_CHARS:
         return None
     if not arg or arg[0] in _C_SPACE:
@@ -273,6 +279,8 @@ def _parse_long_double(arg: bytes) -> Fraction | float | None:
 
 def _round_long_double(value: Fraction) -> Fraction | None:
     """`value` rounded to the nearest long double; None when it overflows to infinity."""
+    from fractions import Fraction
+
     if value == 0:
         return value
     magnitude = abs(value)
@@ -290,10 +298,12 @@ def _round_long_double(value: Fraction) -> Fraction | None:
 
 def _format_long_double(value: Fraction) -> bytes:
     """"%.17Lf" with trailing zeros trimmed, as Redis' ld2string(LD_STR_HUMAN)."""
+    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
     with localcontext() as context:
         context.prec = 20000  # a long double's exact decimal expansion always fits
         exact = Decimal(value.numerator) / Decimal(value.denominator)
-        text = format(exact.quantize(_SEVENTEEN_PLACES, rounding=ROUND_HALF_EVEN), "f")
+        text = format(exact.quantize(Decimal("1e-17"), rounding=ROUND_HALF_EVEN), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return b"0" if text == "-0" else text.encode()

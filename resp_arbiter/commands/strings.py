@@ -7,10 +7,7 @@ APPEND and SETRANGE cost the length of the result, bounded by `proto-max-bulk-le
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .. import errors
-from ..aof_loader import LOADER_CLIENT_ID
 from ..client import Client
 from ..keyspace import BuiltStr, RawStr, Str
 from ..limits import LONG_MAX, LONG_MIN
@@ -79,8 +76,11 @@ def _deadline(c: Client, name: str, flags: int, expire: bytes) -> int:
 def _check_length(c: Client, size: int) -> None:
     """Redis' checkStringLength: no string may grow past proto-max-bulk-len, except when
     replayed from the append-only file (it was allowed when it ran)."""
-    if size > c.server.config["proto-max-bulk-len"] and c.id != LOADER_CLIENT_ID:
-        raise errors.CommandError(errors.STRING_TOO_LONG)
+    if size > c.server.config["proto-max-bulk-len"]:
+        from ..aof_loader import LOADER_CLIENT_ID  # (the loader is imported when needed)
+
+        if c.id != LOADER_CLIENT_ID:
+            raise errors.CommandError(errors.STRING_TOO_LONG)
 
 
 def _read(c: Client, key: bytes) -> Str | None:
@@ -369,7 +369,7 @@ def decrby(c: Client, argv: list[bytes]) -> None:
 def incrbyfloat(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     value = keyspace.get_string(argv[1])
-    current = Fraction(0) if value is None else _parse_long_double(value.data)
+    current = _parse_long_double(b"0" if value is None else value.data)
     increment = None if current is None else _parse_long_double(argv[2])
     if increment is None:
         raise errors.CommandError(errors.NOT_FLOAT)
