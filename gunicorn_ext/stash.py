@@ -89,44 +89,92 @@ __all__ = [
 ]
 
 
-class _Lanes:
-    """Up to `size` clients, each with one connection of its own, lent to one operation
-    at a time: concurrent calls from threads proceed in parallel, and each operation
-    (with its retries and its check before a batch that must not run twice) has its
-    connection to itself, as it had behind one lock."""
+class _Lane:
+    """One client of the lanes and, on a single server, the connection its commands go
+    out on: taken from the client's pool at the first command and held from then on, so
+    that a command costs one send and one read. (redis-py's `execute_command` takes and
+    returns the connection, checks it, wraps the call in its retry and records metrics
+    on every call: as much client time again as the round trip; the plan does its own
+    retries.) A pipeline, and the check before a batch that must not run twice, give the
+    connection back and take it through the pool, which checks it."""
 
-    def __init__(self, make: Callable[[], Any], size: int) -> None:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.connection: Any = None
+        # A cluster client has no single connection: it places each command itself.
+        self.direct = hasattr(client.connection_pool, "get_connection")
+
+    def command(self, command: tuple[Any, ...]) -> Any:
+        """One command's reply (an error reply raised as redis-py raises it)."""
+        connection = self.connection
+        if connection is None:
+            if not self.direct:
+                return self.client.execute_command(*command)
+            connection = self.connection = self.client.connection_pool.get_connection()
+        # On a failure the connection disconnects itself; the next send reconnects.
+        connection.send_packed_command(connection.pack_command(*command))
+        return connection.read_response()
+
+    def disconnect(self) -> None:
+        """Close its connection (held or in the pool); the next command reconnects."""
+        self.client.connection_pool.disconnect()
+
+    def give_back(self) -> None:
+        """Return the held connection to the client's pool (its own commands take it)."""
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            self.client.connection_pool.release(connection)
+
+    def check(self) -> None:
+        """Connect, or find the connection the server closed and reconnect, before a batch
+        that must not run twice: a failure here means it was certainly never sent."""
+        if not self.direct:
+            return  # a cluster: its connections are per node, any failure counts as sent
+        self.give_back()
+        try:
+            self.connection = self.client.connection_pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise NotSent() from error
+
+
+class _Lanes:
+    """Up to `size` lanes (clients, each with one connection of its own), lent to one
+    operation at a time: concurrent calls from threads proceed in parallel, and each
+    operation (with its retries and its check before a batch that must not run twice)
+    has its connection to itself, as it had behind one lock."""
+
+    def __init__(self, make: Callable[[], _Lane], size: int) -> None:
         self.make = make
         self.size = size
-        self.idle: list[Any] = []
-        self.made: list[Any] = []
+        self.idle: list[_Lane] = []
+        self.made: list[_Lane] = []
         self.closed = False
         self.ready = threading.Condition(threading.Lock())
 
-    def take(self) -> Any:
+    def take(self) -> _Lane:
         with self.ready:
             while not self.idle and len(self.made) >= self.size:
                 self.ready.wait()
             if self.idle:
                 return self.idle.pop()
-            client = self.make()
-            self.made.append(client)
-            return client
+            lane = self.make()
+            self.made.append(lane)
+            return lane
 
-    def give(self, client: Any) -> None:
+    def give(self, lane: _Lane) -> None:
         with self.ready:
             if self.closed:
-                client.connection_pool.disconnect()
-            self.idle.append(client)
+                lane.disconnect()
+            self.idle.append(lane)
             self.ready.notify()
 
     def close(self) -> None:
-        """Disconnect the idle clients now, the others when their operation is over (a
+        """Disconnect the idle lanes now, the others when their operation is over (a
         thread still inside one, after configure() replaced the session, finishes it)."""
         with self.ready:
             self.closed = True
-            for client in self.idle:
-                client.connection_pool.disconnect()
+            for lane in self.idle:
+                lane.disconnect()
 
 
 class _Session(Session):
@@ -137,59 +185,48 @@ class _Session(Session):
         super().__init__()
         self.lanes = _Lanes(self._client, self.max_connections)
 
-    def _client(self) -> Any:
-        return connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
-                       redis_connect_func=functools.partial(connected, self))
+    def _client(self) -> _Lane:
+        return _Lane(connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
+                             redis_connect_func=functools.partial(connected, self)))
 
     def run(self, make: Callable[[Session], Op]) -> Any:
         if self.cache is not None:
             value = cached(self, make)
             if value is not MISS:
                 return value
-        client = self.lanes.take()
+        lane = self.lanes.take()
         try:
             stepper = Stepper(plan(self, make))
             while not stepper.done:
                 try:
-                    outcome = self._perform(client, stepper.effect)
+                    outcome = self._perform(lane, stepper.effect)
                 except (redis.RedisError, OSError, NotSent) as error:
                     stepper.resume(error=error)
                 else:
                     stepper.resume(outcome)
             return stepper.value
         finally:
-            self.lanes.give(client)
+            self.lanes.give(lane)
 
-    def _perform(self, client: Any, effect: Any) -> Any:
+    def _perform(self, lane: _Lane, effect: Any) -> Any:
         if isinstance(effect, Pause):
             time.sleep(effect.seconds)
         elif effect is RESET:
-            client.connection_pool.disconnect()
+            lane.disconnect()
         else:
-            return self._send(client, effect)
+            return self._send(lane, effect)
         return None
 
-    def _send(self, client: Any, batch: Batch) -> list[Any]:
+    def _send(self, lane: _Lane, batch: Batch) -> list[Any]:
         if batch.once:
-            self._connect(client)
+            lane.check()
         if len(batch.commands) == 1 and not batch.transaction:
-            return [client.execute_command(*batch.commands[0])]
-        with client.pipeline(transaction=batch.transaction) as pipe:
+            return [lane.command(batch.commands[0])]
+        lane.give_back()
+        with lane.client.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
-
-    def _connect(self, client: Any) -> None:
-        """Connect (or check the connection is still up) before a batch that must not
-        run twice: a failure here means it was certainly never sent."""
-        pool = client.connection_pool
-        if not hasattr(pool, "get_connection"):
-            return  # a cluster: its connections are per node, any failure counts as sent
-        try:
-            connection = pool.get_connection()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            raise NotSent() from error
-        pool.release(connection)
 
     def close(self) -> None:
         self.lanes.close()
