@@ -341,11 +341,14 @@ Effect = Any  # Batch | Pause | RESET
 def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, Any, Any]:
     """Run the operation `make(session)`: yield its batches and receive their replies (or
     the redis-py error a batch raised). When the server cannot be reached, drop the
-    connection, pause (5 ms doubling to 200 ms) and start the operation again, for up to
-    `retry_timeout` seconds from the first failure; but a batch that must not run twice
-    (`Batch.once`) is started again only if it certainly never reached the server."""
+    connection and start the operation again, for up to `retry_timeout` seconds from the
+    first failure: at once the first time (a connection is not checked before each
+    command, so the usual cause is one the server closed while it sat idle, and a new
+    connection settles it), then after a pause of 5 ms doubling to 200 ms. A batch that
+    must not run twice (`Batch.once`) is started again only if it certainly never
+    reached the server."""
     deadline: float | None = None
-    pause = FIRST_PAUSE
+    pause = 0.0
     while True:
         operation = make(session)
         batch: Batch | None = None
@@ -369,8 +372,9 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             if now >= deadline:
                 raise StashError(f"cannot reach the stash server at {redact(session.url)}: "
                                  f"{lost.__cause__}") from lost.__cause__
-            yield Pause(min(pause, deadline - now))
-            pause = min(pause * 2, MAX_PAUSE)
+            if pause:
+                yield Pause(min(pause, deadline - now))
+            pause = min(pause * 2, MAX_PAUSE) if pause else FIRST_PAUSE
 
 
 def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any]:
