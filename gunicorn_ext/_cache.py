@@ -399,26 +399,23 @@ class Memo:
         kept = self.memo.get(data)
         if kept is not None:
             value, copy = kept
-            return copy(value)
+            return value if copy is None else copy(value)
         value = self.codec.decode(data)
         if len(data) <= MEMO_VALUE_BYTES and _plain(value):
             if len(self.memo) >= MEMO_ENTRIES:
                 self.memo.clear()
             copy = _copier(value)
             self.memo[data] = (value, copy)
-            return copy(value)
+            return value if copy is None else copy(value)
         return value
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _copier(value: Any) -> Callable[[Any], Any]:
-    """How to copy a `_plain` value: not at all, one level in C, or all the way down."""
+def _copier(value: Any) -> Callable[[Any], Any] | None:
+    """How to copy a `_plain` value: not at all (None), one level in C, or all the way
+    down."""
     kind = type(value)
     if kind in _IMMUTABLE:
-        return _same
+        return None
     items = value.values() if kind is dict else value
     if all(type(item) in _IMMUTABLE for item in items):
         return dict.copy if kind is dict else list.copy

@@ -168,8 +168,10 @@ class Session:
 
     @property
     def current(self) -> bool:
-        """False in a forked child, or after configure(): make a new session."""
-        return self.pid == os.getpid() and self.generation == settings.generation
+        """False after configure(): make a new session. (A forked child never sees its
+        parent's: the runners drop their sessions in the child at fork, so no call pays
+        for a getpid.)"""
+        return self.generation == settings.generation
 
 
 # --- the server's identity ------------------------------------------------------------
@@ -349,6 +351,7 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
     reached the server."""
     deadline: float | None = None
     pause = 0.0
+    cache = session.cache
     while True:
         operation = make(session)
         batch: Batch | None = None
@@ -356,7 +359,8 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             batch = next(operation)
             while True:
                 try:
-                    replies = _settle(batch, (yield from _sent(session.cache, batch)))
+                    replies = _settle(batch, (yield batch) if cache is None
+                                      else (yield from _through_cache(cache, batch)))
                 except (redis.RedisError, OSError, NotSent) as error:
                     batch = operation.throw(failure(error, session.url))
                 else:
@@ -377,12 +381,10 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             pause = min(pause * 2, MAX_PAUSE) if pause else FIRST_PAUSE
 
 
-def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any]:
-    """Yield `batch` for the runner to send; with a client cache, a read takes a ticket
-    before it is sent (its reply is stored unless its table changed meanwhile) and a
-    write drops its tables' entries once it is over, however it ended."""
-    if cache is None:
-        return (yield batch)
+def _through_cache(cache: ClientCache, batch: Batch) -> Generator[Effect, Any, Any]:
+    """Yield `batch` for the runner to send, with the client cache told: a read takes a
+    ticket before it is sent (its reply is stored unless its table changed meanwhile) and
+    a write drops its tables' entries once it is over, however it ended."""
     ticket = cache.begin(batch)
     replies = None
     try:
@@ -395,17 +397,9 @@ def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any
             cache.wrote(batch)
 
 
-def reading(make: Callable[[Session], Op]) -> Callable[[Session], Op]:
-    """Mark an operation the client cache may answer (`cached` tries no other: a write
-    would encode its value twice)."""
-    make.reads = True  # type: ignore[attr-defined]
-    return make
-
-
 def cached(session: Session, make: Callable[[Session], Op]) -> Any:
-    """The operation's result from the client cache without any I/O, or MISS."""
-    if not getattr(make, "reads", False):
-        return MISS
+    """The result of a read operation (one the client cache may answer: `Operations`
+    says which) from the client cache without any I/O, or MISS."""
     operation = make(session)
     try:
         batch = next(operation)
@@ -446,31 +440,12 @@ def _settle(batch: Batch, replies: list[Any]) -> list[Any]:
     return settled
 
 
-class Stepper:
-    """A runner's view of a plan: the effect to perform next, or the final value."""
-
-    def __init__(self, steps: Generator[Effect, Any, Any]) -> None:
-        self.steps = steps
-        self.done = False
-        self.value: Any = None
-        self.effect: Effect = None
-        self.resume()
-
-    def resume(self, outcome: Any = None, error: BaseException | None = None) -> None:
-        """Hand the plan what performing the effect gave (or the error it raised)."""
-        try:
-            if error is None:
-                self.effect = self.steps.send(outcome)
-            else:
-                self.effect = self.steps.throw(error)
-        except StopIteration as finished:
-            self.done, self.value = True, finished.value
-
-
 # --- every operation, once ----------------------------------------------------------------
 
 
-Runner = Callable[[Callable[[Session], Op]], Any]
+#: `run(make, reads)`: run the operation `make(session)`; `reads` marks the reads the
+#: client cache may answer (trying it on a write would encode its value twice).
+Runner = Callable[[Callable[[Session], Op], bool], Any]
 
 
 class Operations:
@@ -481,74 +456,73 @@ class Operations:
 
     def put(self, table: str, key: str, value: Any, ttl: float | None = None) -> None:
         """Store a value in a table (created if needed); with `ttl`, the key expires after it."""
-        return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl))
+        return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl), False)
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
         """Retrieve a value, or `default` when the table or key does not exist."""
-        return self._run(reading(lambda s: _ops.get(s.codec, table, key, default)))
+        return self._run(lambda s: _ops.get(s.codec, table, key, default), True)
 
     def delete(self, table: str, key: str) -> bool:
         """Delete a key; True if it was deleted, False if it did not exist."""
-        return self._run(lambda s: _ops.delete(table, key))
+        return self._run(lambda s: _ops.delete(table, key), False)
 
     def exists(self, table: str, key: str | None = None) -> bool:
         """Whether the table (key None) or the key in it exists."""
-        make = lambda s: _ops.exists(table, key)  # noqa: E731
-        return self._run(make if key is None else reading(make))
+        return self._run(lambda s: _ops.exists(table, key), key is not None)
 
     def keys(self, table: str, pattern: str | None = None) -> list[str]:
         """The table's keys, optionally only those matching a shell-style glob pattern."""
-        return self._run(lambda s: _ops.keys(table, pattern))
+        return self._run(lambda s: _ops.keys(table, pattern), False)
 
     def clear(self, table: str) -> None:
         """Delete all entries in a table (the arbiter keeps the empty table)."""
-        return self._run(lambda s: _ops.clear(s.features, table))
+        return self._run(lambda s: _ops.clear(s.features, table), False)
 
     def info(self, table: str) -> dict[str, Any]:
         """`{"table": name, "size": entries}`; raises StashTableNotFoundError if it is missing."""
-        return self._run(lambda s: _ops.info(table))
+        return self._run(lambda s: _ops.info(table), False)
 
     def ensure(self, table: str) -> None:
         """Create the table if it does not exist (idempotent)."""
-        return self._run(lambda s: _ops.ensure(s.features, table))
+        return self._run(lambda s: _ops.ensure(s.features, table), False)
 
     def delete_table(self, table: str) -> None:
         """Delete an entire table."""
-        return self._run(lambda s: _ops.delete_table(table))
+        return self._run(lambda s: _ops.delete_table(table), False)
 
     def tables(self) -> list[str]:
         """All table names, sorted (the arbiter lists empty tables too)."""
-        return self._run(lambda s: _ops.tables())
+        return self._run(lambda s: _ops.tables(), False)
 
     def incr(self, table: str, key: str, amount: int | float = 1) -> int | float:
         """Atomically add `amount` to a numeric value (missing counts as 0); returns the sum."""
-        return self._run(lambda s: _ops.incr(table, key, amount))
+        return self._run(lambda s: _ops.incr(table, key, amount), False)
 
     def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
         """Several values in one round trip: `{key: value or default}` for every key asked."""
         wanted = list(keys)  # once: the operation may be made more than once
-        return self._run(reading(lambda s: _ops.get_many(s.codec, table, wanted, default)))
+        return self._run(lambda s: _ops.get_many(s.codec, table, wanted, default), True)
 
     def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store several values in one round trip (atomically)."""
-        return self._run(lambda s: _ops.put_many(s.codec, table, mapping, ttl))
+        return self._run(lambda s: _ops.put_many(s.codec, table, mapping, ttl), False)
 
     # What only tables offer.
 
     def get_item(self, table: str, key: str) -> Any:
-        return self._run(reading(lambda s: _ops.get_item(s.codec, table, key)))
+        return self._run(lambda s: _ops.get_item(s.codec, table, key), True)
 
     def delete_item(self, table: str, key: str) -> None:
-        return self._run(lambda s: _ops.delete_item(table, key))
+        return self._run(lambda s: _ops.delete_item(table, key), False)
 
     def size(self, table: str) -> int:
-        return self._run(lambda s: _ops.size(table))
+        return self._run(lambda s: _ops.size(table), False)
 
     def items(self, table: str) -> list[tuple[str, Any]]:
-        return self._run(lambda s: _ops.items(s.codec, table))
+        return self._run(lambda s: _ops.items(s.codec, table), False)
 
     def values(self, table: str) -> list[Any]:
-        return self._run(lambda s: _ops.values(s.codec, table))
+        return self._run(lambda s: _ops.values(s.codec, table), False)
 
 
 class TableOperations:

@@ -34,7 +34,6 @@ from ._core import (
     Operations,
     Pause,
     Session,
-    Stepper,
     TableOperations,
     aconnected,
     awaitable_methods,
@@ -164,22 +163,24 @@ class _Session(Session):
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
             redis_connect_func=functools.partial(aconnected, self)))
 
-    async def run(self, make: Callable[[Session], Op]) -> Any:
-        if self.cache is not None:
+    async def run(self, make: Callable[[Session], Op], reads: bool) -> Any:
+        if reads and self.cache is not None:
             value = cached(self, make)
             if value is not MISS:
                 return value
         lane = await self.lanes.take()
         try:
-            stepper = Stepper(plan(self, make))
-            while not stepper.done:
+            steps = plan(self, make)
+            effect = next(steps)
+            while True:
                 try:
-                    outcome = await self._perform(lane, stepper.effect)
+                    outcome = await self._perform(lane, effect)
                 except (redis.RedisError, OSError, NotSent) as error:
-                    stepper.resume(error=error)
+                    effect = steps.throw(error)
                 else:
-                    stepper.resume(outcome)
-            return stepper.value
+                    effect = steps.send(outcome)
+        except StopIteration as done:  # the plan's result
+            return done.value
         finally:
             self.lanes.give(lane)
 
@@ -242,7 +243,7 @@ class _AsyncOperations(Operations):
     """Every operation as a coroutine function."""
 
 
-_operations = _AsyncOperations(lambda make: _current().run(make))
+_operations = _AsyncOperations(lambda make, reads: _current().run(make, reads))
 
 put = _operations.put
 get = _operations.get

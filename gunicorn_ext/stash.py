@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,6 @@ from ._core import (
     Operations,
     Pause,
     Session,
-    Stepper,
     TableOperations,
     cached,
     configure,
@@ -141,40 +141,51 @@ class _Lanes:
     """Up to `size` lanes (clients, each with one connection of its own), lent to one
     operation at a time: concurrent calls from threads proceed in parallel, and each
     operation (with its retries and its check before a batch that must not run twice)
-    has its connection to itself, as it had behind one lock."""
+    has its connection to itself, as it had behind one lock. The idle lanes wait in a
+    `SimpleQueue`, so lending one and giving it back take no lock of ours (gevent
+    replaces the queue with its own when it patches the standard library)."""
 
     def __init__(self, make: Callable[[], _Lane], size: int) -> None:
         self.make = make
         self.size = size
-        self.idle: list[_Lane] = []
+        self.idle: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
         self.made: list[_Lane] = []
         self.closed = False
-        self.ready = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()  # guards `made`
 
     def take(self) -> _Lane:
-        with self.ready:
-            while not self.idle and len(self.made) >= self.size:
-                self.ready.wait()
-            if self.idle:
-                return self.idle.pop()
-            lane = self.make()
-            self.made.append(lane)
-            return lane
+        try:
+            return self.idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self.lock:
+            if len(self.made) < self.size:
+                lane = self.make()
+                self.made.append(lane)
+                return lane
+        return self.idle.get()  # every lane is lent: wait for one to come back
 
     def give(self, lane: _Lane) -> None:
-        with self.ready:
-            if self.closed:
-                lane.disconnect()
-            self.idle.append(lane)
-            self.ready.notify()
+        self.idle.put(lane)
+        if self.closed:  # read after the put: `close` or this call disconnects it
+            self._disconnect_idle()
 
     def close(self) -> None:
         """Disconnect the idle lanes now, the others when their operation is over (a
         thread still inside one, after configure() replaced the session, finishes it)."""
-        with self.ready:
-            self.closed = True
-            for lane in self.idle:
-                lane.disconnect()
+        self.closed = True
+        self._disconnect_idle()
+
+    def _disconnect_idle(self) -> None:
+        drained: list[_Lane] = []
+        while True:
+            try:
+                drained.append(self.idle.get_nowait())
+            except queue.Empty:
+                break
+        for lane in drained:
+            lane.disconnect()
+            self.idle.put(lane)
 
 
 class _Session(Session):
@@ -189,22 +200,24 @@ class _Session(Session):
         return _Lane(connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
                              redis_connect_func=functools.partial(connected, self)))
 
-    def run(self, make: Callable[[Session], Op]) -> Any:
-        if self.cache is not None:
+    def run(self, make: Callable[[Session], Op], reads: bool) -> Any:
+        if reads and self.cache is not None:
             value = cached(self, make)
             if value is not MISS:
                 return value
         lane = self.lanes.take()
         try:
-            stepper = Stepper(plan(self, make))
-            while not stepper.done:
+            steps = plan(self, make)
+            effect = next(steps)
+            while True:
                 try:
-                    outcome = self._perform(lane, stepper.effect)
+                    outcome = self._perform(lane, effect)
                 except (redis.RedisError, OSError, NotSent) as error:
-                    stepper.resume(error=error)
+                    effect = steps.throw(error)
                 else:
-                    stepper.resume(outcome)
-            return stepper.value
+                    effect = steps.send(outcome)
+        except StopIteration as done:  # the plan's result
+            return done.value
         finally:
             self.lanes.give(lane)
 
@@ -276,7 +289,15 @@ def cache_info() -> dict[str, int] | None:
     return _current().cache_info()
 
 
-_operations = Operations(lambda make: _current().run(make))
+def _run(make: Callable[[Session], Op], reads: bool) -> Any:
+    """Run an operation on this process's session (made, or made again, when needed)."""
+    session = _session
+    if session is None or not session.current:
+        session = _current()
+    return session.run(make, reads)
+
+
+_operations = Operations(_run)
 
 put = _operations.put
 get = _operations.get
