@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import redis
 
 from . import _ops
-from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ClientCache, Memo
+from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MISS, ClientCache, Memo
 from ._ops import Batch, Features, Op, Unsupported
 from .codec import DEFAULT_CODEC, Codec
 from .errors import StashError, StashOutcomeUnknownError
@@ -398,8 +398,8 @@ def _through_cache(cache: ClientCache, batch: Batch) -> Generator[Effect, Any, A
 
 
 def cached(session: Session, make: Callable[[Session], Op]) -> Any:
-    """The result of a read operation (one the client cache may answer: `Operations`
-    says which) from the client cache without any I/O, or MISS."""
+    """The result of a read operation from the client cache without any I/O, or MISS:
+    the operation runs on the cache's entries in place of the server's replies."""
     operation = make(session)
     try:
         batch = next(operation)
@@ -414,7 +414,12 @@ def cached(session: Session, make: Callable[[Session], Op]) -> Any:
     return MISS
 
 
-MISS: Any = object()
+def cached_get(session: Session, table: str, key: str, default: Any) -> Any:
+    """`get` from the client cache, or MISS: the names and the result of `_ops.get`,
+    without making the operation (a generator, its batch, its end), which would cost
+    a hit more than the lookup itself. `get` is the call workers repeat most."""
+    reply = session.cache.field(_ops.name(table, "table"), _ops.name(key))  # type: ignore[union-attr]
+    return reply if reply is MISS else _ops.value(session.codec, reply, default)
 
 
 def outcome_unknown(batch: Batch, url: str, cause: BaseException | None
@@ -443,9 +448,10 @@ def _settle(batch: Batch, replies: list[Any]) -> list[Any]:
 # --- every operation, once ----------------------------------------------------------------
 
 
-#: `run(make, reads)`: run the operation `make(session)`; `reads` marks the reads the
-#: client cache may answer (trying it on a write would encode its value twice).
-Runner = Callable[[Callable[[Session], Op], bool], Any]
+#: `run(make, hit=None)`: run the operation `make(session)`, unless `hit(session)`
+#: answers it from the client cache first (when there is one). Only reads have a `hit`.
+Hit = Callable[[Session], Any]
+Runner = Callable[[Callable[[Session], Op], "Hit | None"], Any]
 
 
 class Operations:
@@ -454,75 +460,81 @@ class Operations:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
+    def _read(self, make: Callable[[Session], Op]) -> Any:
+        """Run a read the client cache may answer (by running it on the cache's entries)."""
+        return self._run(make, lambda s: cached(s, make))
+
     def put(self, table: str, key: str, value: Any, ttl: float | None = None) -> None:
         """Store a value in a table (created if needed); with `ttl`, the key expires after it."""
-        return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl), False)
+        return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl))
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
         """Retrieve a value, or `default` when the table or key does not exist."""
-        return self._run(lambda s: _ops.get(s.codec, table, key, default), True)
+        return self._run(lambda s: _ops.get(s.codec, table, key, default),
+                         lambda s: cached_get(s, table, key, default))
 
     def delete(self, table: str, key: str) -> bool:
         """Delete a key; True if it was deleted, False if it did not exist."""
-        return self._run(lambda s: _ops.delete(table, key), False)
+        return self._run(lambda s: _ops.delete(table, key))
 
     def exists(self, table: str, key: str | None = None) -> bool:
         """Whether the table (key None) or the key in it exists."""
-        return self._run(lambda s: _ops.exists(table, key), key is not None)
+        make = lambda s: _ops.exists(table, key)  # noqa: E731
+        return self._run(make) if key is None else self._read(make)
 
     def keys(self, table: str, pattern: str | None = None) -> list[str]:
         """The table's keys, optionally only those matching a shell-style glob pattern."""
-        return self._run(lambda s: _ops.keys(table, pattern), False)
+        return self._run(lambda s: _ops.keys(table, pattern))
 
     def clear(self, table: str) -> None:
         """Delete all entries in a table (the arbiter keeps the empty table)."""
-        return self._run(lambda s: _ops.clear(s.features, table), False)
+        return self._run(lambda s: _ops.clear(s.features, table))
 
     def info(self, table: str) -> dict[str, Any]:
         """`{"table": name, "size": entries}`; raises StashTableNotFoundError if it is missing."""
-        return self._run(lambda s: _ops.info(table), False)
+        return self._run(lambda s: _ops.info(table))
 
     def ensure(self, table: str) -> None:
         """Create the table if it does not exist (idempotent)."""
-        return self._run(lambda s: _ops.ensure(s.features, table), False)
+        return self._run(lambda s: _ops.ensure(s.features, table))
 
     def delete_table(self, table: str) -> None:
         """Delete an entire table."""
-        return self._run(lambda s: _ops.delete_table(table), False)
+        return self._run(lambda s: _ops.delete_table(table))
 
     def tables(self) -> list[str]:
         """All table names, sorted (the arbiter lists empty tables too)."""
-        return self._run(lambda s: _ops.tables(), False)
+        return self._run(lambda s: _ops.tables())
 
     def incr(self, table: str, key: str, amount: int | float = 1) -> int | float:
         """Atomically add `amount` to a numeric value (missing counts as 0); returns the sum."""
-        return self._run(lambda s: _ops.incr(table, key, amount), False)
+        return self._run(lambda s: _ops.incr(table, key, amount))
 
     def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
         """Several values in one round trip: `{key: value or default}` for every key asked."""
         wanted = list(keys)  # once: the operation may be made more than once
-        return self._run(lambda s: _ops.get_many(s.codec, table, wanted, default), True)
+        return self._read(lambda s: _ops.get_many(s.codec, table, wanted, default))
 
     def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store several values in one round trip (atomically)."""
-        return self._run(lambda s: _ops.put_many(s.codec, table, mapping, ttl), False)
+        return self._run(lambda s: _ops.put_many(s.codec, table, mapping, ttl))
 
     # What only tables offer.
 
     def get_item(self, table: str, key: str) -> Any:
-        return self._run(lambda s: _ops.get_item(s.codec, table, key), True)
+        return self._read(lambda s: _ops.get_item(s.codec, table, key))
 
     def delete_item(self, table: str, key: str) -> None:
-        return self._run(lambda s: _ops.delete_item(table, key), False)
+        return self._run(lambda s: _ops.delete_item(table, key))
 
     def size(self, table: str) -> int:
-        return self._run(lambda s: _ops.size(table), False)
+        return self._run(lambda s: _ops.size(table))
 
     def items(self, table: str) -> list[tuple[str, Any]]:
-        return self._run(lambda s: _ops.items(s.codec, table), False)
+        return self._run(lambda s: _ops.items(s.codec, table))
 
     def values(self, table: str) -> list[Any]:
-        return self._run(lambda s: _ops.values(s.codec, table), False)
+        return self._run(lambda s: _ops.values(s.codec, table))
 
 
 class TableOperations:

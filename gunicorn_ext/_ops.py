@@ -129,6 +129,11 @@ def put_many(codec: Codec, table: str, mapping: Mapping[str, Any], ttl: float | 
 
 def get(codec: Codec, table: str, key: str, default: Any) -> Op:
     (reply,) = yield _one(("HGET", name(table, "table"), name(key)))
+    return value(codec, reply, default)
+
+
+def value(codec: Codec, reply: Any, default: Any) -> Any:
+    """What `get` returns for an HGET reply (from the server or the client cache)."""
     return default if reply is None else codec.decode(reply)
 
 

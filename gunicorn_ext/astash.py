@@ -30,6 +30,7 @@ from redis.backoff import NoBackoff
 from ._core import (
     MISS,
     RESET,
+    Hit,
     NotSent,
     Operations,
     Pause,
@@ -37,7 +38,6 @@ from ._core import (
     TableOperations,
     aconnected,
     awaitable_methods,
-    cached,
     configure,
     plan,
 )
@@ -163,9 +163,9 @@ class _Session(Session):
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
             redis_connect_func=functools.partial(aconnected, self)))
 
-    async def run(self, make: Callable[[Session], Op], reads: bool) -> Any:
-        if reads and self.cache is not None:
-            value = cached(self, make)
+    async def run(self, make: Callable[[Session], Op], hit: Hit | None) -> Any:
+        if hit is not None and self.cache is not None:
+            value = hit(self)
             if value is not MISS:
                 return value
         lane = await self.lanes.take()
@@ -243,7 +243,7 @@ class _AsyncOperations(Operations):
     """Every operation as a coroutine function."""
 
 
-_operations = _AsyncOperations(lambda make, reads: _current().run(make, reads))
+_operations = _AsyncOperations(lambda make, hit=None: _current().run(make, hit))
 
 put = _operations.put
 get = _operations.get

@@ -44,12 +44,12 @@ from redis.retry import Retry
 from ._core import (
     MISS,
     RESET,
+    Hit,
     NotSent,
     Operations,
     Pause,
     Session,
     TableOperations,
-    cached,
     configure,
     connected,
     plan,
@@ -200,9 +200,9 @@ class _Session(Session):
         return _Lane(connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
                              redis_connect_func=functools.partial(connected, self)))
 
-    def run(self, make: Callable[[Session], Op], reads: bool) -> Any:
-        if reads and self.cache is not None:
-            value = cached(self, make)
+    def run(self, make: Callable[[Session], Op], hit: Hit | None) -> Any:
+        if hit is not None and self.cache is not None:
+            value = hit(self)
             if value is not MISS:
                 return value
         lane = self.lanes.take()
@@ -289,12 +289,12 @@ def cache_info() -> dict[str, int] | None:
     return _current().cache_info()
 
 
-def _run(make: Callable[[Session], Op], reads: bool) -> Any:
+def _run(make: Callable[[Session], Op], hit: Hit | None = None) -> Any:
     """Run an operation on this process's session (made, or made again, when needed)."""
     session = _session
     if session is None or not session.current:
         session = _current()
-    return session.run(make, reads)
+    return session.run(make, hit)
 
 
 _operations = Operations(_run)
