@@ -67,6 +67,8 @@ DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 _NOT_CACHED = object()
 #: The field exists; its value was not read (`exists` only).
 _PRESENT = object()
+#: What a lookup answers when memory cannot: send the command.
+MISS: Any = object()
 
 
 class _Poller:
@@ -270,6 +272,9 @@ class ClientCache:
         kind = command[0]
         if kind not in READS:
             return None
+        if kind == "HGET":
+            value = self.field(command[1], command[2])
+            return None if value is MISS else [value]
         table, entries = command[1], self.entries
         with self.lock:
             if not self._clean():
@@ -284,14 +289,28 @@ class ClientCache:
                     entries.move_to_end((table, field))
                 self.hits += 1
                 return [found]
-            entry = (table, command[2])
+            entry = (table, command[2])  # HEXISTS
             value = entries.get(entry, _NOT_CACHED)
-            if value is _NOT_CACHED or (value is _PRESENT and kind == "HGET"):
+            if value is _NOT_CACHED:
                 self.misses += 1
                 return None
             entries.move_to_end(entry)
             self.hits += 1
-        return [value] if kind == "HGET" else [int(value is not None)]
+        return [int(value is not None)]
+
+    def field(self, table: bytes, field: bytes) -> Any:
+        """What `HGET table field` would answer (None: no such field), or MISS: for
+        `lookup`, and for `get` without a batch (the read a worker repeats most)."""
+        entry = (table, field)
+        with self.lock:
+            if self._clean():
+                value = self.entries.get(entry, _NOT_CACHED)
+                if value is not _NOT_CACHED and value is not _PRESENT:
+                    self.entries.move_to_end(entry)
+                    self.hits += 1
+                    return value
+            self.misses += 1
+        return MISS
 
     def begin(self, batch: Any) -> Ticket | None:
         """Before a read is sent: a ticket to store its reply (None: do not store, the
@@ -399,26 +418,23 @@ class Memo:
         kept = self.memo.get(data)
         if kept is not None:
             value, copy = kept
-            return copy(value)
+            return value if copy is None else copy(value)
         value = self.codec.decode(data)
         if len(data) <= MEMO_VALUE_BYTES and _plain(value):
             if len(self.memo) >= MEMO_ENTRIES:
                 self.memo.clear()
             copy = _copier(value)
             self.memo[data] = (value, copy)
-            return copy(value)
+            return value if copy is None else copy(value)
         return value
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _copier(value: Any) -> Callable[[Any], Any]:
-    """How to copy a `_plain` value: not at all, one level in C, or all the way down."""
+def _copier(value: Any) -> Callable[[Any], Any] | None:
+    """How to copy a `_plain` value: not at all (None), one level in C, or all the way
+    down."""
     kind = type(value)
     if kind in _IMMUTABLE:
-        return _same
+        return None
     items = value.values() if kind is dict else value
     if all(type(item) in _IMMUTABLE for item in items):
         return dict.copy if kind is dict else list.copy

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import redis
 
 from . import _ops
-from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, ClientCache, Memo
+from ._cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MISS, ClientCache, Memo
 from ._ops import Batch, Features, Op, Unsupported
 from .codec import DEFAULT_CODEC, Codec
 from .errors import StashError, StashOutcomeUnknownError
@@ -168,8 +168,10 @@ class Session:
 
     @property
     def current(self) -> bool:
-        """False in a forked child, or after configure(): make a new session."""
-        return self.pid == os.getpid() and self.generation == settings.generation
+        """False after configure(): make a new session. (A forked child never sees its
+        parent's: the runners drop their sessions in the child at fork, so no call pays
+        for a getpid.)"""
+        return self.generation == settings.generation
 
 
 # --- the server's identity ------------------------------------------------------------
@@ -341,11 +343,15 @@ Effect = Any  # Batch | Pause | RESET
 def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, Any, Any]:
     """Run the operation `make(session)`: yield its batches and receive their replies (or
     the redis-py error a batch raised). When the server cannot be reached, drop the
-    connection, pause (5 ms doubling to 200 ms) and start the operation again, for up to
-    `retry_timeout` seconds from the first failure; but a batch that must not run twice
-    (`Batch.once`) is started again only if it certainly never reached the server."""
+    connection and start the operation again, for up to `retry_timeout` seconds from the
+    first failure: at once the first time (a connection is not checked before each
+    command, so the usual cause is one the server closed while it sat idle, and a new
+    connection settles it), then after a pause of 5 ms doubling to 200 ms. A batch that
+    must not run twice (`Batch.once`) is started again only if it certainly never
+    reached the server."""
     deadline: float | None = None
-    pause = FIRST_PAUSE
+    pause = 0.0
+    cache = session.cache
     while True:
         operation = make(session)
         batch: Batch | None = None
@@ -353,7 +359,8 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             batch = next(operation)
             while True:
                 try:
-                    replies = _settle(batch, (yield from _sent(session.cache, batch)))
+                    replies = _settle(batch, (yield batch) if cache is None
+                                      else (yield from _through_cache(cache, batch)))
                 except (redis.RedisError, OSError, NotSent) as error:
                     batch = operation.throw(failure(error, session.url))
                 else:
@@ -369,16 +376,15 @@ def plan(session: Session, make: Callable[[Session], Op]) -> Generator[Effect, A
             if now >= deadline:
                 raise StashError(f"cannot reach the stash server at {redact(session.url)}: "
                                  f"{lost.__cause__}") from lost.__cause__
-            yield Pause(min(pause, deadline - now))
-            pause = min(pause * 2, MAX_PAUSE)
+            if pause:
+                yield Pause(min(pause, deadline - now))
+            pause = min(pause * 2, MAX_PAUSE) if pause else FIRST_PAUSE
 
 
-def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any]:
-    """Yield `batch` for the runner to send; with a client cache, a read takes a ticket
-    before it is sent (its reply is stored unless its table changed meanwhile) and a
-    write drops its tables' entries once it is over, however it ended."""
-    if cache is None:
-        return (yield batch)
+def _through_cache(cache: ClientCache, batch: Batch) -> Generator[Effect, Any, Any]:
+    """Yield `batch` for the runner to send, with the client cache told: a read takes a
+    ticket before it is sent (its reply is stored unless its table changed meanwhile) and
+    a write drops its tables' entries once it is over, however it ended."""
     ticket = cache.begin(batch)
     replies = None
     try:
@@ -391,17 +397,9 @@ def _sent(cache: ClientCache | None, batch: Batch) -> Generator[Effect, Any, Any
             cache.wrote(batch)
 
 
-def reading(make: Callable[[Session], Op]) -> Callable[[Session], Op]:
-    """Mark an operation the client cache may answer (`cached` tries no other: a write
-    would encode its value twice)."""
-    make.reads = True  # type: ignore[attr-defined]
-    return make
-
-
 def cached(session: Session, make: Callable[[Session], Op]) -> Any:
-    """The operation's result from the client cache without any I/O, or MISS."""
-    if not getattr(make, "reads", False):
-        return MISS
+    """The result of a read operation from the client cache without any I/O, or MISS:
+    the operation runs on the cache's entries in place of the server's replies."""
     operation = make(session)
     try:
         batch = next(operation)
@@ -416,7 +414,12 @@ def cached(session: Session, make: Callable[[Session], Op]) -> Any:
     return MISS
 
 
-MISS: Any = object()
+def cached_get(session: Session, table: str, key: str, default: Any) -> Any:
+    """`get` from the client cache, or MISS: the names and the result of `_ops.get`,
+    without making the operation (a generator, its batch, its end), which would cost
+    a hit more than the lookup itself. `get` is the call workers repeat most."""
+    reply = session.cache.field(_ops.name(table, "table"), _ops.name(key))  # type: ignore[union-attr]
+    return reply if reply is MISS else _ops.value(session.codec, reply, default)
 
 
 def outcome_unknown(batch: Batch, url: str, cause: BaseException | None
@@ -442,31 +445,13 @@ def _settle(batch: Batch, replies: list[Any]) -> list[Any]:
     return settled
 
 
-class Stepper:
-    """A runner's view of a plan: the effect to perform next, or the final value."""
-
-    def __init__(self, steps: Generator[Effect, Any, Any]) -> None:
-        self.steps = steps
-        self.done = False
-        self.value: Any = None
-        self.effect: Effect = None
-        self.resume()
-
-    def resume(self, outcome: Any = None, error: BaseException | None = None) -> None:
-        """Hand the plan what performing the effect gave (or the error it raised)."""
-        try:
-            if error is None:
-                self.effect = self.steps.send(outcome)
-            else:
-                self.effect = self.steps.throw(error)
-        except StopIteration as finished:
-            self.done, self.value = True, finished.value
-
-
 # --- every operation, once ----------------------------------------------------------------
 
 
-Runner = Callable[[Callable[[Session], Op]], Any]
+#: `run(make, hit=None)`: run the operation `make(session)`, unless `hit(session)`
+#: answers it from the client cache first (when there is one). Only reads have a `hit`.
+Hit = Callable[[Session], Any]
+Runner = Callable[[Callable[[Session], Op], "Hit | None"], Any]
 
 
 class Operations:
@@ -475,13 +460,18 @@ class Operations:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
+    def _read(self, make: Callable[[Session], Op]) -> Any:
+        """Run a read the client cache may answer (by running it on the cache's entries)."""
+        return self._run(make, lambda s: cached(s, make))
+
     def put(self, table: str, key: str, value: Any, ttl: float | None = None) -> None:
         """Store a value in a table (created if needed); with `ttl`, the key expires after it."""
         return self._run(lambda s: _ops.put(s.codec, table, key, value, ttl))
 
     def get(self, table: str, key: str, default: Any = None) -> Any:
         """Retrieve a value, or `default` when the table or key does not exist."""
-        return self._run(reading(lambda s: _ops.get(s.codec, table, key, default)))
+        return self._run(lambda s: _ops.get(s.codec, table, key, default),
+                         lambda s: cached_get(s, table, key, default))
 
     def delete(self, table: str, key: str) -> bool:
         """Delete a key; True if it was deleted, False if it did not exist."""
@@ -490,7 +480,7 @@ class Operations:
     def exists(self, table: str, key: str | None = None) -> bool:
         """Whether the table (key None) or the key in it exists."""
         make = lambda s: _ops.exists(table, key)  # noqa: E731
-        return self._run(make if key is None else reading(make))
+        return self._run(make) if key is None else self._read(make)
 
     def keys(self, table: str, pattern: str | None = None) -> list[str]:
         """The table's keys, optionally only those matching a shell-style glob pattern."""
@@ -523,7 +513,7 @@ class Operations:
     def get_many(self, table: str, keys: Iterable[str], default: Any = None) -> dict[str, Any]:
         """Several values in one round trip: `{key: value or default}` for every key asked."""
         wanted = list(keys)  # once: the operation may be made more than once
-        return self._run(reading(lambda s: _ops.get_many(s.codec, table, wanted, default)))
+        return self._read(lambda s: _ops.get_many(s.codec, table, wanted, default))
 
     def put_many(self, table: str, mapping: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store several values in one round trip (atomically)."""
@@ -532,7 +522,7 @@ class Operations:
     # What only tables offer.
 
     def get_item(self, table: str, key: str) -> Any:
-        return self._run(reading(lambda s: _ops.get_item(s.codec, table, key)))
+        return self._read(lambda s: _ops.get_item(s.codec, table, key))
 
     def delete_item(self, table: str, key: str) -> None:
         return self._run(lambda s: _ops.delete_item(table, key))

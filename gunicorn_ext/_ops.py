@@ -59,7 +59,7 @@ def name(value: Any, what: str = "key") -> bytes:
     a table name is never empty."""
     if not isinstance(value, str):
         raise StashError(f"stash {what} must be a str, not {type(value).__name__}")
-    if what == "table":
+    if not value and what == "table":
         try:
             table_name(value)
         except ValueError as error:
@@ -82,8 +82,13 @@ def ttl_ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
+_new_batch = tuple.__new__
+
+
 def _one(command: tuple[Any, ...]) -> Batch:
-    return Batch((command,))
+    """A batch of one command and no flags: nearly every call's batch, so it is made
+    without the named tuple's `__new__` (Python code, for its default values)."""
+    return _new_batch(Batch, ((command,), False, False, False))
 
 
 def _with_ttl(commands: list[tuple[Any, ...]], table: bytes, fields: list[bytes],
@@ -124,6 +129,11 @@ def put_many(codec: Codec, table: str, mapping: Mapping[str, Any], ttl: float | 
 
 def get(codec: Codec, table: str, key: str, default: Any) -> Op:
     (reply,) = yield _one(("HGET", name(table, "table"), name(key)))
+    return value(codec, reply, default)
+
+
+def value(codec: Codec, reply: Any, default: Any) -> Any:
+    """What `get` returns for an HGET reply (from the server or the client cache)."""
     return default if reply is None else codec.decode(reply)
 
 

@@ -30,15 +30,14 @@ from redis.backoff import NoBackoff
 from ._core import (
     MISS,
     RESET,
+    Hit,
     NotSent,
     Operations,
     Pause,
     Session,
-    Stepper,
     TableOperations,
     aconnected,
     awaitable_methods,
-    cached,
     configure,
     plan,
 )
@@ -77,32 +76,78 @@ __all__ = [
 ]
 
 
-class _Lanes:
-    """Up to `size` clients, each with one connection of its own, lent to one operation
-    at a time (the asyncio twin of `stash._Lanes`): concurrent tasks proceed in
-    parallel, each operation with its connection to itself."""
+class _Lane:
+    """One client of the lanes and, on a single server, the connection its commands go
+    out on (the asyncio twin of `stash._Lane`): held from its first command, so that a
+    command is one send and one read; pipelines and the check before a batch that must
+    not run twice go through the client's pool."""
 
-    def __init__(self, make: Callable[[], Any], size: int) -> None:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.connection: Any = None
+        # A cluster client has no single connection: it places each command itself.
+        self.direct = hasattr(client.connection_pool, "get_connection")
+
+    async def command(self, command: tuple[Any, ...]) -> Any:
+        """One command's reply (an error reply raised as redis-py raises it)."""
+        connection = self.connection
+        if connection is None:
+            if not self.direct:
+                return await self.client.execute_command(*command)
+            connection = self.connection = await self.client.connection_pool.get_connection()
+        # On a failure or a cancellation the connection disconnects itself (so no reply
+        # is left unread); the next send reconnects.
+        await connection.send_packed_command(connection.pack_command(*command))
+        return await connection.read_response()
+
+    async def disconnect(self) -> None:
+        """Close its connection (held or in the pool); the next command reconnects."""
+        await self.client.connection_pool.disconnect()
+
+    async def give_back(self) -> None:
+        """Return the held connection to the client's pool (its own commands take it)."""
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            await self.client.connection_pool.release(connection)
+
+    async def check(self) -> None:
+        """Connect, or find the connection the server closed and reconnect, before a batch
+        that must not run twice: a failure here means it was certainly never sent."""
+        if not self.direct:
+            return  # a cluster: its connections are per node, any failure counts as sent
+        await self.give_back()
+        try:
+            self.connection = await self.client.connection_pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise NotSent() from error
+
+
+class _Lanes:
+    """Up to `size` lanes, each with one connection of its own, lent to one operation at
+    a time (the asyncio twin of `stash._Lanes`): concurrent tasks proceed in parallel,
+    each operation with its connection to itself."""
+
+    def __init__(self, make: Callable[[], _Lane], size: int) -> None:
         self.make = make
-        self.idle: list[Any] = []
-        self.made: list[Any] = []
+        self.idle: list[_Lane] = []
+        self.made: list[_Lane] = []
         self.free = asyncio.Semaphore(size)
 
-    async def take(self) -> Any:
+    async def take(self) -> _Lane:
         await self.free.acquire()
         if self.idle:
             return self.idle.pop()
-        client = self.make()
-        self.made.append(client)
-        return client
+        lane = self.make()
+        self.made.append(lane)
+        return lane
 
-    def give(self, client: Any) -> None:
-        self.idle.append(client)
+    def give(self, lane: _Lane) -> None:
+        self.idle.append(lane)
         self.free.release()
 
     async def close(self) -> None:
-        for client in list(self.made):
-            await client.connection_pool.disconnect()
+        for lane in list(self.made):
+            await lane.disconnect()
 
 
 class _Session(Session):
@@ -113,60 +158,51 @@ class _Session(Session):
         self.loop = loop
         self.lanes = _Lanes(self._client, self.max_connections)
 
-    def _client(self) -> Any:
-        return connect_async(
+    def _client(self) -> _Lane:
+        return _Lane(connect_async(
             self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
-            redis_connect_func=functools.partial(aconnected, self))
+            redis_connect_func=functools.partial(aconnected, self)))
 
-    async def run(self, make: Callable[[Session], Op]) -> Any:
-        if self.cache is not None:
-            value = cached(self, make)
+    async def run(self, make: Callable[[Session], Op], hit: Hit | None) -> Any:
+        if hit is not None and self.cache is not None:
+            value = hit(self)
             if value is not MISS:
                 return value
-        client = await self.lanes.take()
+        lane = await self.lanes.take()
         try:
-            stepper = Stepper(plan(self, make))
-            while not stepper.done:
+            steps = plan(self, make)
+            effect = next(steps)
+            while True:
                 try:
-                    outcome = await self._perform(client, stepper.effect)
+                    outcome = await self._perform(lane, effect)
                 except (redis.RedisError, OSError, NotSent) as error:
-                    stepper.resume(error=error)
+                    effect = steps.throw(error)
                 else:
-                    stepper.resume(outcome)
-            return stepper.value
+                    effect = steps.send(outcome)
+        except StopIteration as done:  # the plan's result
+            return done.value
         finally:
-            self.lanes.give(client)
+            self.lanes.give(lane)
 
-    async def _perform(self, client: Any, effect: Any) -> Any:
+    async def _perform(self, lane: _Lane, effect: Any) -> Any:
         if isinstance(effect, Pause):
             await asyncio.sleep(effect.seconds)
         elif effect is RESET:
-            await client.connection_pool.disconnect()
+            await lane.disconnect()
         else:
-            return await self._send(client, effect)
+            return await self._send(lane, effect)
         return None
 
-    async def _send(self, client: Any, batch: Batch) -> list[Any]:
+    async def _send(self, lane: _Lane, batch: Batch) -> list[Any]:
         if batch.once:
-            await self._connect(client)
+            await lane.check()
         if len(batch.commands) == 1 and not batch.transaction:
-            return [await client.execute_command(*batch.commands[0])]
-        async with client.pipeline(transaction=batch.transaction) as pipe:
+            return [await lane.command(batch.commands[0])]
+        await lane.give_back()
+        async with lane.client.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
-
-    async def _connect(self, client: Any) -> None:
-        """Connect (or check the connection is still up) before a batch that must not
-        run twice: a failure here means it was certainly never sent."""
-        pool = client.connection_pool
-        if not hasattr(pool, "get_connection"):
-            return  # a cluster: its connections are per node, any failure counts as sent
-        try:
-            connection = await pool.get_connection()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            raise NotSent() from error
-        await pool.release(connection)
 
     async def close(self) -> None:
         await self.lanes.close()
@@ -207,7 +243,7 @@ class _AsyncOperations(Operations):
     """Every operation as a coroutine function."""
 
 
-_operations = _AsyncOperations(lambda make: _current().run(make))
+_operations = _AsyncOperations(lambda make, hit=None: _current().run(make, hit))
 
 put = _operations.put
 get = _operations.get

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,13 +44,12 @@ from redis.retry import Retry
 from ._core import (
     MISS,
     RESET,
+    Hit,
     NotSent,
     Operations,
     Pause,
     Session,
-    Stepper,
     TableOperations,
-    cached,
     configure,
     connected,
     plan,
@@ -89,44 +89,103 @@ __all__ = [
 ]
 
 
-class _Lanes:
-    """Up to `size` clients, each with one connection of its own, lent to one operation
-    at a time: concurrent calls from threads proceed in parallel, and each operation
-    (with its retries and its check before a batch that must not run twice) has its
-    connection to itself, as it had behind one lock."""
+class _Lane:
+    """One client of the lanes and, on a single server, the connection its commands go
+    out on: taken from the client's pool at the first command and held from then on, so
+    that a command costs one send and one read. (redis-py's `execute_command` takes and
+    returns the connection, checks it, wraps the call in its retry and records metrics
+    on every call: as much client time again as the round trip; the plan does its own
+    retries.) A pipeline, and the check before a batch that must not run twice, give the
+    connection back and take it through the pool, which checks it."""
 
-    def __init__(self, make: Callable[[], Any], size: int) -> None:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.connection: Any = None
+        # A cluster client has no single connection: it places each command itself.
+        self.direct = hasattr(client.connection_pool, "get_connection")
+
+    def command(self, command: tuple[Any, ...]) -> Any:
+        """One command's reply (an error reply raised as redis-py raises it)."""
+        connection = self.connection
+        if connection is None:
+            if not self.direct:
+                return self.client.execute_command(*command)
+            connection = self.connection = self.client.connection_pool.get_connection()
+        # On a failure the connection disconnects itself; the next send reconnects.
+        connection.send_packed_command(connection.pack_command(*command))
+        return connection.read_response()
+
+    def disconnect(self) -> None:
+        """Close its connection (held or in the pool); the next command reconnects."""
+        self.client.connection_pool.disconnect()
+
+    def give_back(self) -> None:
+        """Return the held connection to the client's pool (its own commands take it)."""
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            self.client.connection_pool.release(connection)
+
+    def check(self) -> None:
+        """Connect, or find the connection the server closed and reconnect, before a batch
+        that must not run twice: a failure here means it was certainly never sent."""
+        if not self.direct:
+            return  # a cluster: its connections are per node, any failure counts as sent
+        self.give_back()
+        try:
+            self.connection = self.client.connection_pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise NotSent() from error
+
+
+class _Lanes:
+    """Up to `size` lanes (clients, each with one connection of its own), lent to one
+    operation at a time: concurrent calls from threads proceed in parallel, and each
+    operation (with its retries and its check before a batch that must not run twice)
+    has its connection to itself, as it had behind one lock. The idle lanes wait in a
+    `SimpleQueue`, so lending one and giving it back take no lock of ours (gevent
+    replaces the queue with its own when it patches the standard library)."""
+
+    def __init__(self, make: Callable[[], _Lane], size: int) -> None:
         self.make = make
         self.size = size
-        self.idle: list[Any] = []
-        self.made: list[Any] = []
+        self.idle: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
+        self.made: list[_Lane] = []
         self.closed = False
-        self.ready = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()  # guards `made`
 
-    def take(self) -> Any:
-        with self.ready:
-            while not self.idle and len(self.made) >= self.size:
-                self.ready.wait()
-            if self.idle:
-                return self.idle.pop()
-            client = self.make()
-            self.made.append(client)
-            return client
+    def take(self) -> _Lane:
+        try:
+            return self.idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self.lock:
+            if len(self.made) < self.size:
+                lane = self.make()
+                self.made.append(lane)
+                return lane
+        return self.idle.get()  # every lane is lent: wait for one to come back
 
-    def give(self, client: Any) -> None:
-        with self.ready:
-            if self.closed:
-                client.connection_pool.disconnect()
-            self.idle.append(client)
-            self.ready.notify()
+    def give(self, lane: _Lane) -> None:
+        self.idle.put(lane)
+        if self.closed:  # read after the put: `close` or this call disconnects it
+            self._disconnect_idle()
 
     def close(self) -> None:
-        """Disconnect the idle clients now, the others when their operation is over (a
+        """Disconnect the idle lanes now, the others when their operation is over (a
         thread still inside one, after configure() replaced the session, finishes it)."""
-        with self.ready:
-            self.closed = True
-            for client in self.idle:
-                client.connection_pool.disconnect()
+        self.closed = True
+        self._disconnect_idle()
+
+    def _disconnect_idle(self) -> None:
+        drained: list[_Lane] = []
+        while True:
+            try:
+                drained.append(self.idle.get_nowait())
+            except queue.Empty:
+                break
+        for lane in drained:
+            lane.disconnect()
+            self.idle.put(lane)
 
 
 class _Session(Session):
@@ -137,59 +196,50 @@ class _Session(Session):
         super().__init__()
         self.lanes = _Lanes(self._client, self.max_connections)
 
-    def _client(self) -> Any:
-        return connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
-                       redis_connect_func=functools.partial(connected, self))
+    def _client(self) -> _Lane:
+        return _Lane(connect(self.url, retry=Retry(NoBackoff(), 0), **self.connection_options,
+                             redis_connect_func=functools.partial(connected, self)))
 
-    def run(self, make: Callable[[Session], Op]) -> Any:
-        if self.cache is not None:
-            value = cached(self, make)
+    def run(self, make: Callable[[Session], Op], hit: Hit | None) -> Any:
+        if hit is not None and self.cache is not None:
+            value = hit(self)
             if value is not MISS:
                 return value
-        client = self.lanes.take()
+        lane = self.lanes.take()
         try:
-            stepper = Stepper(plan(self, make))
-            while not stepper.done:
+            steps = plan(self, make)
+            effect = next(steps)
+            while True:
                 try:
-                    outcome = self._perform(client, stepper.effect)
+                    outcome = self._perform(lane, effect)
                 except (redis.RedisError, OSError, NotSent) as error:
-                    stepper.resume(error=error)
+                    effect = steps.throw(error)
                 else:
-                    stepper.resume(outcome)
-            return stepper.value
+                    effect = steps.send(outcome)
+        except StopIteration as done:  # the plan's result
+            return done.value
         finally:
-            self.lanes.give(client)
+            self.lanes.give(lane)
 
-    def _perform(self, client: Any, effect: Any) -> Any:
+    def _perform(self, lane: _Lane, effect: Any) -> Any:
         if isinstance(effect, Pause):
             time.sleep(effect.seconds)
         elif effect is RESET:
-            client.connection_pool.disconnect()
+            lane.disconnect()
         else:
-            return self._send(client, effect)
+            return self._send(lane, effect)
         return None
 
-    def _send(self, client: Any, batch: Batch) -> list[Any]:
+    def _send(self, lane: _Lane, batch: Batch) -> list[Any]:
         if batch.once:
-            self._connect(client)
+            lane.check()
         if len(batch.commands) == 1 and not batch.transaction:
-            return [client.execute_command(*batch.commands[0])]
-        with client.pipeline(transaction=batch.transaction) as pipe:
+            return [lane.command(batch.commands[0])]
+        lane.give_back()
+        with lane.client.pipeline(transaction=batch.transaction) as pipe:
             for command in batch.commands:
                 pipe.execute_command(*command)
             return pipe.execute(raise_on_error=False)
-
-    def _connect(self, client: Any) -> None:
-        """Connect (or check the connection is still up) before a batch that must not
-        run twice: a failure here means it was certainly never sent."""
-        pool = client.connection_pool
-        if not hasattr(pool, "get_connection"):
-            return  # a cluster: its connections are per node, any failure counts as sent
-        try:
-            connection = pool.get_connection()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            raise NotSent() from error
-        pool.release(connection)
 
     def close(self) -> None:
         self.lanes.close()
@@ -239,7 +289,15 @@ def cache_info() -> dict[str, int] | None:
     return _current().cache_info()
 
 
-_operations = Operations(lambda make: _current().run(make))
+def _run(make: Callable[[Session], Op], hit: Hit | None = None) -> Any:
+    """Run an operation on this process's session (made, or made again, when needed)."""
+    session = _session
+    if session is None or not session.current:
+        session = _current()
+    return session.run(make, hit)
+
+
+_operations = Operations(_run)
 
 put = _operations.put
 get = _operations.get

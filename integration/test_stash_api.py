@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import redis
 from gunicorn_procs import Server, redis_cli, start_arbiter
+from servers import poll_until
 
-from gunicorn_ext import astash, stash, wire
+from gunicorn_ext import _core, astash, stash, wire
 from gunicorn_ext.codec import BytesCodec
 
 
@@ -396,6 +397,47 @@ def test_reconnects_when_the_server_comes_back(module_dir: Any, backend: Backend
         assert stash.get("r", "k") == 2
     finally:
         server.stop()
+
+
+def _close_the_stash_connections(backend: Backend) -> None:
+    """The server closes every connection but the test's own; returns once it has."""
+    assert backend.admin.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert poll_until(lambda: len(backend.admin.client_list()) == 1)
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_at_once(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command goes out on a connection without checking it first: when the server
+    closed it meanwhile, the operation starts again at once on a new one (no pause), an
+    idempotent one transparently, an increment (checked before it is sent) exactly once
+    and never as an unknown outcome."""
+    pauses: list[float] = []
+
+    class Recorded(_core.Pause):
+        def __init__(self, seconds: float) -> None:
+            super().__init__(seconds)
+            pauses.append(seconds)
+
+    monkeypatch.setattr(_core, "Pause", Recorded)
+    stash.put("idle", "k", 1)
+    for call, expected in ((lambda: stash.get("idle", "k"), 1),
+                           (lambda: stash.put("idle", "k", 2), None),
+                           (lambda: stash.incr("idle", "n"), 1),
+                           (lambda: stash.get_many("idle", ["k", "n"]), {"k": 2, "n": 1})):
+        _close_the_stash_connections(backend)
+        assert call() == expected
+
+    async def scenario() -> None:
+        await astash.put("idle", "a", 1)
+        _close_the_stash_connections(backend)
+        assert await astash.get("idle", "a") == 1
+        _close_the_stash_connections(backend)
+        await astash.put("idle", "a", 2)
+        await astash.aclose()
+
+    asyncio.run(scenario())
+    assert pauses == []
+    assert backend.admin.hmget("idle", ["n", "a"]) == [b"1", b"2"]
 
 
 def test_custom_codec(backend: Backend) -> None:

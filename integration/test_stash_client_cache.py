@@ -90,6 +90,21 @@ def test_get_many_get_item_and_exists_are_cached(server: Server) -> None:
     assert stash.get_many("t", ["a", "b"]) == {"a": None, "b": 2}
 
 
+def test_a_cached_get_checks_names_and_applies_defaults_as_a_sent_one(server: Server) -> None:
+    """`get` looks the field up without making its operation: the same names are refused
+    with the same errors, and a missing field (cached as missing) gives the default."""
+    stash.put("t", "k", "v")
+    for _ in range(2):  # a miss, then a hit
+        assert stash.get("t", "k") == "v"
+        assert stash.get("t", "absent", 7) == 7
+        with pytest.raises(stash.StashError, match=r"^a table name cannot be empty$"):
+            stash.get("", "k")
+        with pytest.raises(stash.StashError, match=r"^stash key must be a str, not int$"):
+            stash.get("t", 5)  # type: ignore[arg-type]
+    info = stash.cache_info()
+    assert info is not None and info["hits"] == 2 and info["misses"] == 2
+
+
 def test_own_writes_are_read_back_at_once(server: Server) -> None:
     for i in range(300):
         stash.put("own", "k", i)
