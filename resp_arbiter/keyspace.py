@@ -60,8 +60,12 @@ FIELDS_PER_STEP = 128
 # Keys a rebuild of the expiry heap covers per deadline pushed.
 HEAP_REBUILD_STEP = 32
 
-# Cursors are hashes moved to the unsigned range, as SCAN cursors are unsigned.
-_HASH_OFFSET = 1 << 63
+# A member's place in a ScanIndex: the high 32 bits of its hash, signed, so that an
+# array of 4-byte integers holds them. Cursors are these moved to the unsigned range,
+# as SCAN cursors are unsigned.
+_ORDER_SHIFT = 32
+_ORDER_TYPE = "i"
+_HASH_OFFSET = 1 << 31
 # Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
 LFU_INIT_VAL = 5
 
@@ -74,17 +78,18 @@ def now_ms() -> int:
 class ScanIndex:
     """Members in the order of their hash, with stable cursors, for SCAN-style iteration.
 
-    A cursor is a position in that order (the hash, offset to be unsigned), so a scan
-    visits members by ascending hash. A member's hash never changes, so an element
-    present for a whole iteration is always returned, and never twice, whatever is added
-    or removed meanwhile (Redis walks its buckets in an order with the same property).
-    Members with equal hashes are returned by the same call.
+    A cursor is a position in that order (the high 32 bits of the hash, offset to be
+    unsigned), so a scan visits members by ascending hash. A member's hash never
+    changes, so an element present for a whole iteration is always returned, and never
+    twice, whatever is added or removed meanwhile (Redis walks its buckets in an order
+    with the same property). Members with equal orders (a million members share about a
+    hundred) are returned by the same call.
 
     The members sit in sorted chunks of at most 2 x CHUNK (split when larger, merged
-    with a neighbour when small), each with an array of their hashes and its largest
-    hash beside them for bisection: an add or a remove costs O(log n) comparisons and a
-    move of at most one chunk, a scan call O(COUNT). A member costs 16 bytes here (its
-    slot and its hash). A random pick draws a chunk and a slot up to the largest chunk
+    with a neighbour when small), each with an array of their orders and its largest
+    order beside them for bisection: an add or a remove costs O(log n) comparisons and a
+    move of at most one chunk, a scan call O(COUNT). A member costs 12 bytes here (its
+    slot and its order). A random pick draws a chunk and a slot up to the largest chunk
     size until the slot is taken: uniform, and a few draws on average, since a chunk
     below a quarter of CHUNK merges with its neighbour unless that one is full.
 
@@ -106,13 +111,13 @@ class ScanIndex:
         self._words: list[array] | None = [] if with_words else None
 
     def add(self, member: bytes, word: int = 0) -> None:
-        order = hash(member)
+        order = hash(member) >> _ORDER_SHIFT
         maxes = self._maxes
         words = self._words
         self._len += 1
         if not maxes:
             self._chunks.append([member])
-            self._hashes.append(array("q", (order,)))
+            self._hashes.append(array(_ORDER_TYPE, (order,)))
             if words is not None:
                 words.append(array("q", (word,)))
             maxes.append(order)
@@ -140,7 +145,7 @@ class ScanIndex:
 
     def _find(self, member: bytes) -> tuple[int, int]:
         """(chunk, slot) of `member`; KeyError if it is not a member."""
-        order = hash(member)
+        order = hash(member) >> _ORDER_SHIFT
         maxes = self._maxes
         i = bisect_left(maxes, order)
         while i < len(maxes):  # equal hashes may continue in the next chunk
@@ -380,6 +385,8 @@ class Table:
 # A hash of at most this many fields, each name and value at most LISTPACK_MAX_VALUE
 # bytes, with no field TTL and not pinned, is kept packed in one bytes object.
 PACKED_MAX_FIELDS = 16
+# The one-byte lengths of a packed hash, made once.
+_LENGTHS = [bytes((length,)) for length in range(256)]
 
 
 class Packed(bytes):
@@ -404,9 +411,10 @@ class Packed(bytes):
     @classmethod
     def pack(cls, pairs: Iterable[tuple[bytes, bytes]], count: int) -> Packed:
         """Pack `count` (name, value) pairs, each within LISTPACK_MAX_VALUE bytes."""
-        parts = [bytes((count,))]
+        lengths = _LENGTHS
+        parts = [lengths[count]]
         for name, value in pairs:
-            parts += (bytes((len(name),)), name, bytes((len(value),)), value)
+            parts += (lengths[len(name)], name, lengths[len(value)], value)
         return cls(b"".join(parts))
 
     def __len__(self) -> int:
@@ -415,43 +423,50 @@ class Packed(bytes):
     @classmethod
     def single(cls, field: bytes, value: bytes) -> Packed:
         """A hash of one field (both within LISTPACK_MAX_VALUE bytes)."""
-        return cls(b"\x01%c%s%c%s" % (len(field), field, len(value), value))
+        return cls(b"".join((b"\x01", _LENGTHS[len(field)], field, _LENGTHS[len(value)],
+                             value)))
 
-    def value(self, field: bytes) -> bytes | None:
-        width = len(field)
-        if self[1] == width and self.startswith(field, 2):  # the first field
-            return self[width + 3:width + 3 + self[width + 2]]
+    def _value_after_first(self, field: bytes, width: int) -> int:
+        """Where the value of `field` (`width` bytes long), if it is not the first
+        field, starts: its length byte; -1 if the hash has no such field. (Callers look
+        at the first field themselves, with no loop: most small hashes have one.)"""
         at = 2 + self[1]
         at += 1 + self[at]
         for _ in range(self[0] - 1):
             length = self[at]
             if length == width and self.startswith(field, at + 1):
-                at += 1 + length
-                return self[at + 1:at + 1 + self[at]]
+                return at + 1 + length
             at += 1 + length
             at += 1 + self[at]
-        return None
+        return -1
 
-    def put(self, field: bytes, value: bytes) -> tuple[Packed, bool] | None:
-        """This hash with `field` set to `value`, and whether the field is new; None
-        when the result could not be packed."""
-        if len(value) > LISTPACK_MAX_VALUE:
+    def value(self, field: bytes) -> bytes | None:
+        width = len(field)
+        if self[1] == width and self.startswith(field, 2):
+            return self[width + 3:width + 3 + self[width + 2]]
+        at = self._value_after_first(field, width)
+        return None if at < 0 else self[at + 1:at + 1 + self[at]]
+
+    def put(self, field: bytes, value: bytes) -> tuple[Packed, bool, int] | None:
+        """This hash with `field` set to `value`, whether the field is new and how many
+        bytes the hash grew; None when the result could not be packed."""
+        size = len(value)
+        if size > LISTPACK_MAX_VALUE:
             return None
         width = len(field)
-        at = 1
+        if self[1] == width and self.startswith(field, 2):
+            at = width + 2
+        else:
+            at = self._value_after_first(field, width)
+        if at >= 0:
+            old = self[at]
+            return Packed(b"".join((self[:at], _LENGTHS[size], value,
+                                    self[at + 1 + old:]))), False, size - old
         count = self[0]
-        for _ in range(count):
-            length = self[at]
-            if length == width and self.startswith(field, at + 1):
-                at += 1 + length
-                end = at + 1 + self[at]
-                return Packed(b"%s%c%s%s" % (self[:at], len(value), value, self[end:])), False
-            at += 1 + length
-            at += 1 + self[at]
         if count == PACKED_MAX_FIELDS or width > LISTPACK_MAX_VALUE:
             return None
-        return Packed(b"%c%s%c%s%c%s" % (count + 1, self[1:], width, field, len(value),
-                                         value)), True
+        return Packed(b"".join((_LENGTHS[count + 1], self[1:], _LENGTHS[width], field,
+                                _LENGTHS[size], value))), True, 2 + width + size
 
     def has(self, field: bytes) -> bool:
         return self.value(field) is not None
@@ -1095,9 +1110,8 @@ class Keyspace:
             else:
                 put = table.put(field, value)
                 if put is not None:
-                    packed, added = put
-                    self.tables[key] = packed
-                    self.data_bytes += bytes.__len__(packed) - bytes.__len__(table)
+                    self.tables[key], added, grown = put
+                    self.data_bytes += grown
                     self.touch(key)
                     return added
         if table is None or table.__class__ is Packed:

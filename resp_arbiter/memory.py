@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 # entries), a field (dict entry, scan index slot, two bytes objects), a field TTL (dict
 # entry, heap entry), a key TTL (deadlines dict entry, its integer, volatile index slot).
 KEY_OVERHEAD = 340
-FIELD_OVERHEAD = 135
+FIELD_OVERHEAD = 131
 FIELD_TTL_OVERHEAD = 185
 KEY_TTL_OVERHEAD = 130
 # A string key: keyspace dict and index entries, the key's and the value's bytes objects.
-STRING_OVERHEAD = 130
+STRING_OVERHEAD = 140
 # A small hash packed in one bytes object (`keyspace.Packed`): as a string key, plus the
 # packed object's own header.
-PACKED_OVERHEAD = 155
+PACKED_OVERHEAD = 168
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64
