@@ -442,7 +442,7 @@ class Packed(bytes):
 
     def value(self, field: bytes) -> bytes | None:
         width = len(field)
-        if self[1] == width and self.startswith(field, 2):
+        if self[2:2 + width] == field and self[1] == width:
             return self[width + 3:width + 3 + self[width + 2]]
         at = self._value_after_first(field, width)
         return None if at < 0 else self[at + 1:at + 1 + self[at]]
@@ -454,7 +454,7 @@ class Packed(bytes):
         if size > LISTPACK_MAX_VALUE:
             return None
         width = len(field)
-        if self[1] == width and self.startswith(field, 2):
+        if self[2:2 + width] == field and self[1] == width:
             at = width + 2
         else:
             at = self._value_after_first(field, width)
