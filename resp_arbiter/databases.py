@@ -120,7 +120,8 @@ class Databases:
         first.tick()
         now, minutes = first.lru_clock, first.lfu_minutes
         for db in self.dbs:
-            db.settle_access()
+            if db.accessed:
+                db.settle_access()
             db.lru_clock = now
             db.lfu_minutes = minutes
 
