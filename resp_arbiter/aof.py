@@ -324,9 +324,9 @@ class AppendOnlyFile:
             aof_records.encode(record, self.buffer)
         self.logged_db = db
 
-    def _tables(self) -> list[tuple[int, dict]]:
-        """(index, tables) of every database, for a base file."""
-        return [(db.id, db.tables) for db in self.databases]
+    def _tables(self) -> list[tuple[int, dict, dict]]:
+        """(index, values, deadlines) of every database, for a base file."""
+        return [(db.id, db.tables, db.deadlines) for db in self.databases]
 
     def _finish_unit(self) -> None:
         if self.unit:

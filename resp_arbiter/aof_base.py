@@ -23,7 +23,8 @@ from .aof_records import encode, snapshot
 from .keyspace import Value
 
 # The tables of each database, by index: what a base file holds.
-DatabaseTables = list[tuple[int, dict[bytes, Value]]]
+# (index, values, deadlines) of each database.
+DatabaseTables = list[tuple[int, dict[bytes, Value], dict[bytes, int]]]
 
 WRITE_CHUNK = 1 << 20
 # With aof-rewrite-incremental-fsync, the file is synced every 4 MB as it is written, so
@@ -59,10 +60,10 @@ def write_base_file(databases: DatabaseTables, path: str, incremental_fsync: boo
 
 
 def _records(databases: DatabaseTables) -> Iterator[list[bytes]]:
-    for index, tables in databases:
+    for index, tables, deadlines in databases:
         if tables:
             yield [b"SELECT", b"%d" % index]
-            yield from snapshot(tables)
+            yield from snapshot(tables, deadlines)
 
 
 def _write_all(fd: int, data: bytearray) -> int:

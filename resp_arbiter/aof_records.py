@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from .keyspace import Keyspace, Table, Value
+from .keyspace import Keyspace, Table, Value, is_hash
 
 Record = list[bytes]
 # Fields per HSET (and per HPEXPIREAT) in a base file, as Redis' AOF_REWRITE_ITEMS_PER_CMD.
@@ -59,11 +59,11 @@ Rewrite = Callable[[Keyspace, Record], list[Record]]
 def _key_state(keyspace: Keyspace, argv: Record) -> list[Record]:
     """EXPIRE and friends: the key's deadline as it is now, or its deletion."""
     key = argv[1]
-    table = keyspace.stored(key)
-    if table is None:
+    if not keyspace.holds(key):
         return [[b"DEL", key]]
-    if table.expires_at:
-        return [[b"PEXPIREAT", key, b"%d" % table.expires_at]]
+    deadline = keyspace.deadline_of(key)
+    if deadline:
+        return [[b"PEXPIREAT", key, b"%d" % deadline]]
     return []
 
 
@@ -143,21 +143,22 @@ def _string_state(keyspace: Keyspace, argv: Record) -> list[Record]:
     value = keyspace.stored(key)
     if value is None:
         return [[b"DEL", key]]
-    if value.__class__ is Table:
+    if is_hash(value):
         return []  # the string command was refused (WRONGTYPE) after a lazy expiry
-    if value.expires_at:
-        return [[b"SET", key, value.data, b"PXAT", b"%d" % value.expires_at]]
-    return [[b"SET", key, value.data]]
+    deadline = keyspace.deadline_of(key)
+    if deadline:
+        return [[b"SET", key, value, b"PXAT", b"%d" % deadline]]
+    return [[b"SET", key, value]]
 
 
 def _ttl_state(keyspace: Keyspace, argv: Record) -> list[Record]:
     """GETEX: the key's deadline as it is now (PEXPIREAT or PERSIST), or its deletion."""
     key = argv[1]
-    value = keyspace.stored(key)
-    if value is None:
+    if not keyspace.holds(key):
         return [[b"DEL", key]]
-    if value.expires_at:
-        return [[b"PEXPIREAT", key, b"%d" % value.expires_at]]
+    deadline = keyspace.deadline_of(key)
+    if deadline:
+        return [[b"PEXPIREAT", key, b"%d" % deadline]]
     return [[b"PERSIST", key]]
 
 
@@ -177,9 +178,9 @@ def _setrange(keyspace: Keyspace, argv: Record) -> list[Record]:
 def _incrbyfloat(keyspace: Keyspace, argv: Record) -> list[Record]:
     """Logged as the SET of its result, its TTL kept, as Redis propagates it."""
     value = keyspace.stored(argv[1])
-    if value is None or value.__class__ is Table:
+    if value is None or is_hash(value):
         return []
-    return [[b"SET", argv[1], value.data, b"KEEPTTL"]]
+    return [[b"SET", argv[1], value, b"KEEPTTL"]]
 
 
 REWRITES: dict[str, Rewrite] = {
@@ -207,14 +208,18 @@ def reclaimed(key: bytes, fields: list[bytes] | None) -> Record:
 
 # -- snapshot of the keyspace (a base file) ---------------------------------------------
 
-def snapshot(tables: dict[bytes, Value]) -> Iterator[Record]:
-    """Commands that rebuild `tables`, key by key; deadlines stay absolute, so a key or
-    field already due is loaded and reclaimed as it would have been."""
+def snapshot(tables: dict[bytes, Value],
+             deadlines: dict[bytes, int] | None = None) -> Iterator[Record]:
+    """Commands that rebuild `tables` (with the keys' `deadlines`), key by key;
+    deadlines stay absolute, so a key or field already due is loaded and reclaimed as it
+    would have been."""
+    key_deadlines = deadlines or {}
     for key, table in tables.items():
-        if table.__class__ is not Table:
-            yield [b"SET", key, table.data]
-            if table.expires_at:
-                yield [b"PEXPIREAT", key, b"%d" % table.expires_at]
+        key_deadline = key_deadlines.get(key)
+        if not is_hash(table):
+            yield [b"SET", key, table]
+            if key_deadline:
+                yield [b"PEXPIREAT", key, b"%d" % key_deadline]
             continue
         if table.pinned:
             yield [b"STASH.ENSURE", key]
@@ -234,5 +239,5 @@ def snapshot(tables: dict[bytes, Value]) -> Iterator[Record]:
                     chunk = names[start:start + ITEMS_PER_COMMAND]
                     yield [b"HPEXPIREAT", key, b"%d" % deadline, b"FIELDS",
                            b"%d" % len(chunk), *chunk]
-        if table.expires_at:
-            yield [b"PEXPIREAT", key, b"%d" % table.expires_at]
+        if key_deadline:
+            yield [b"PEXPIREAT", key, b"%d" % key_deadline]

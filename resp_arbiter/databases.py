@@ -120,12 +120,15 @@ class Databases:
         first.tick()
         now, minutes = first.lru_clock, first.lfu_minutes
         for db in self.dbs:
+            if db.accessed:
+                db.settle_access()
             db.lru_clock = now
             db.lfu_minutes = minutes
 
     def configure_access(self, lfu: bool, log_factor: int, decay_time: int) -> None:
         """The maxmemory policy's access tracking, the same in every database."""
         for db in self.dbs:
+            db.settle_access()
             db.lfu = lfu
             db.lfu_log_factor = log_factor
             db.lfu_decay_time = decay_time

@@ -1,9 +1,10 @@
 """The data: tables (hash keys) with their fields, strings, expiry, and the cursor scans.
 
-A key holds a hash (`Table`) or a string (`Str`, an immutable bytes value with its TTL
-and access word, no containers of its own). Commands of one type look keys up with
-`get_hash` / `get_string`, which answer Redis' WRONGTYPE for the other type; key-level
-code (expiry, eviction, RENAME, OBJECT) reads the attributes both types share.
+A key holds a hash (a small one packed in one `Packed` bytes object, a larger one a
+`Table` of containers) or a string (its immutable bytes, nothing else). Its deadline
+and access word are kept by the keyspace beside it, not in an object of its own.
+Commands of one type look keys up with `get_hash` / `get_string`, which answer Redis'
+WRONGTYPE for the other type; `Table` and `Packed` offer commands the same reads.
 
 Every change to the data goes through `Keyspace` methods, which end in `Keyspace.touch`
 with the key they changed. That single place is where WATCH invalidation and keyspace
@@ -30,7 +31,7 @@ import random
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, ItemsView, Iterator
+from collections.abc import Callable, ItemsView, Iterable, Iterator
 from itertools import islice
 from typing import Protocol
 
@@ -40,11 +41,11 @@ from .memory import (
     FIELD_TTL_OVERHEAD,
     KEY_OVERHEAD,
     KEY_TTL_OVERHEAD,
+    PACKED_OVERHEAD,
     STRING_OVERHEAD,
     LazyFree,
     drain_dict,
     drain_sequence,
-    table_cost,
 )
 from .protocol import _strict_int
 
@@ -59,8 +60,12 @@ FIELDS_PER_STEP = 128
 # Keys a rebuild of the expiry heap covers per deadline pushed.
 HEAP_REBUILD_STEP = 32
 
-# Cursors are hashes moved to the unsigned range, as SCAN cursors are unsigned.
-_HASH_OFFSET = 1 << 63
+# A member's place in a ScanIndex: the high 32 bits of its hash, signed, so that an
+# array of 4-byte integers holds them. Cursors are these moved to the unsigned range,
+# as SCAN cursors are unsigned.
+_ORDER_SHIFT = 32
+_ORDER_TYPE = "i"
+_HASH_OFFSET = 1 << 31
 # Redis' LFU_INIT_VAL: the counter a new key starts with, so it is not evicted at once.
 LFU_INIT_VAL = 5
 
@@ -73,38 +78,48 @@ def now_ms() -> int:
 class ScanIndex:
     """Members in the order of their hash, with stable cursors, for SCAN-style iteration.
 
-    A cursor is a position in that order (the hash, offset to be unsigned), so a scan
-    visits members by ascending hash. A member's hash never changes, so an element
-    present for a whole iteration is always returned, and never twice, whatever is added
-    or removed meanwhile (Redis walks its buckets in an order with the same property).
-    Members with equal hashes are returned by the same call.
+    A cursor is a position in that order (the high 32 bits of the hash, offset to be
+    unsigned), so a scan visits members by ascending hash. A member's hash never
+    changes, so an element present for a whole iteration is always returned, and never
+    twice, whatever is added or removed meanwhile (Redis walks its buckets in an order
+    with the same property). Members with equal orders (a million members share about a
+    hundred) are returned by the same call.
 
     The members sit in sorted chunks of at most 2 x CHUNK (split when larger, merged
-    with a neighbour when small), each with an array of their hashes and its largest
-    hash beside them for bisection: an add or a remove costs O(log n) comparisons and a
-    move of at most one chunk, a scan call O(COUNT). A member costs 16 bytes here (its
-    slot and its hash). A random pick draws a chunk and a slot up to the largest chunk
+    with a neighbour when small), each with an array of their orders and its largest
+    order beside them for bisection: an add or a remove costs O(log n) comparisons and a
+    move of at most one chunk, a scan call O(COUNT). A member costs 12 bytes here (its
+    slot and its order). A random pick draws a chunk and a slot up to the largest chunk
     size until the slot is taken: uniform, and a few draws on average, since a chunk
     below a quarter of CHUNK merges with its neighbour unless that one is full.
+
+    An index made `with_words` also keeps one integer per member beside its hash (8
+    bytes more): the keyspace keeps each key's access word there, so that a key needs
+    no object of its own to hold it (`word`, `set_word`, found by the same bisection).
     """
 
-    __slots__ = ("_chunks", "_hashes", "_maxes", "_len")
+    __slots__ = ("_chunks", "_hashes", "_maxes", "_len", "_words")
 
     CHUNK = 256
 
-    def __init__(self) -> None:
+    def __init__(self, with_words: bool = False) -> None:
         self._chunks: list[list[bytes]] = []
         self._hashes: list[array] = []  # each chunk's members' hashes, ascending
         self._maxes: list[int] = []  # each chunk's largest hash
         self._len = 0
+        # Each chunk's members' words, when the index keeps them.
+        self._words: list[array] | None = [] if with_words else None
 
-    def add(self, member: bytes) -> None:
-        order = hash(member)
+    def add(self, member: bytes, word: int = 0) -> None:
+        order = hash(member) >> _ORDER_SHIFT
         maxes = self._maxes
+        words = self._words
         self._len += 1
         if not maxes:
             self._chunks.append([member])
-            self._hashes.append(array("q", (order,)))
+            self._hashes.append(array(_ORDER_TYPE, (order,)))
+            if words is not None:
+                words.append(array("q", (word,)))
             maxes.append(order)
             return
         i = bisect_left(maxes, order)
@@ -116,15 +131,21 @@ class ScanIndex:
         hashes.insert(j, order)
         chunk = self._chunks[i]
         chunk.insert(j, member)
+        if words is not None:
+            words[i].insert(j, word)
         if len(chunk) > 2 * self.CHUNK:
             half = len(chunk) // 2
             self._chunks.insert(i + 1, chunk[half:])
             self._hashes.insert(i + 1, hashes[half:])
             del chunk[half:], hashes[half:]
+            if words is not None:
+                words.insert(i + 1, words[i][half:])
+                del words[i][half:]
             maxes.insert(i, hashes[-1])
 
-    def remove(self, member: bytes) -> None:
-        order = hash(member)
+    def _find(self, member: bytes) -> tuple[int, int]:
+        """(chunk, slot) of `member`; KeyError if it is not a member."""
+        order = hash(member) >> _ORDER_SHIFT
         maxes = self._maxes
         i = bisect_left(maxes, order)
         while i < len(maxes):  # equal hashes may continue in the next chunk
@@ -133,21 +154,46 @@ class ScanIndex:
             end = bisect_right(hashes, order, j)
             for k in range(j, end):
                 if chunk[k] == member:
-                    del chunk[k], hashes[k]
-                    self._len -= 1
-                    self._settle(i)
-                    return
+                    return i, k
             if end < len(hashes):
                 break
             i += 1
         raise KeyError(member)
 
+    def remove(self, member: bytes) -> int:
+        """Remove `member`; returns its word (0 in an index without words)."""
+        i, k = self._find(member)
+        del self._chunks[i][k], self._hashes[i][k]
+        word = 0
+        if self._words is not None:
+            word = self._words[i].pop(k)
+        self._len -= 1
+        self._settle(i)
+        return word
+
+    def word(self, member: bytes) -> int:
+        """The word kept for `member` (KeyError if it is not a member)."""
+        i, k = self._find(member)
+        return self._words[i][k]
+
+    def set_word(self, member: bytes, word: int) -> None:
+        i, k = self._find(member)
+        self._words[i][k] = word
+
+    def word_slot(self, member: bytes) -> tuple[array, int]:
+        """The array holding `member`'s word and its position there, to read and
+        write it with one search."""
+        i, k = self._find(member)
+        return self._words[i], k
+
     def _settle(self, i: int) -> None:
         """After a removal from chunk `i`: drop it if empty, merge it with a neighbour
         if small, keep its largest hash right."""
-        chunks, hashes, maxes = self._chunks, self._hashes, self._maxes
+        chunks, hashes, maxes, words = self._chunks, self._hashes, self._maxes, self._words
         if not chunks[i]:
             del chunks[i], hashes[i], maxes[i]
+            if words is not None:
+                del words[i]
             return
         maxes[i] = hashes[i][-1]
         if len(chunks[i]) < self.CHUNK // 4 and len(chunks) > 1:
@@ -158,6 +204,9 @@ class ScanIndex:
                 hashes[i] += hashes[i + 1]
                 maxes[i] = maxes[i + 1]
                 del chunks[i + 1], hashes[i + 1], maxes[i + 1]
+                if words is not None:
+                    words[i] += words[i + 1]
+                    del words[i + 1]
 
     def drain(self) -> Iterator[int]:
         """Empty the index in bounded steps (see `memory.LazyFree`)."""
@@ -166,6 +215,8 @@ class ScanIndex:
         self._chunks.clear()
         self._hashes.clear()
         self._maxes.clear()
+        if self._words is not None:
+            self._words.clear()
         self._len = 0
 
     def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
@@ -245,38 +296,36 @@ _NO_HEAP: tuple = ()
 
 
 class Table:
-    """One hash key: its fields in insertion order, the scan index over them, and TTLs.
+    """One hash key kept in containers: its fields in insertion order, the scan index
+    over them, and field TTLs. A small hash without field TTLs is a `Packed` instead.
 
     `pinned` marks a stash table made by STASH.ENSURE or STASH.CLEAR: it stays when its
-    last field goes, where a plain Redis hash disappears. `expires_at` is the key's
-    deadline (Unix ms, 0 for none); `field_ttl` maps fields to their deadlines, with
-    `field_heap` ordering them for reclamation (entries of replaced deadlines are
-    skipped when they surface). `size` is the value's estimated bytes (fields and
-    TTLs); `access` the LRU clock of the last access, or under an LFU policy the
-    minutes of the last access (high bits) and a logarithmic counter (low 8 bits).
+    last field goes, where a plain Redis hash disappears. `field_ttl` maps fields to
+    their deadlines, with `field_heap` ordering them for reclamation (entries of
+    replaced deadlines are skipped when they surface). `size` is the value's estimated
+    bytes (fields and field TTLs). The key's own deadline and access word are kept by
+    the keyspace (`Keyspace.deadlines`, the words of its index), as for every value.
 
     A table Redis would keep as a listpack has no scan index (`index` is None): HSCAN
     returns it whole and a random pick walks at most 512 fields. The index is built
     when the table outgrows the listpack limits, as Redis converts to a hash table."""
 
-    __slots__ = ("fields", "index", "listpack", "pinned", "expires_at", "field_ttl",
-                 "field_heap", "scheduled", "size", "access")
+    __slots__ = ("fields", "index", "listpack", "pinned", "field_ttl", "field_heap",
+                 "scheduled", "size")
 
     def __init__(self) -> None:
         self.fields: dict[bytes, bytes] = {}
         self.index: ScanIndex | None = None
         self.listpack = True
         self.pinned = False
-        self.expires_at = 0
         self.field_ttl: dict[bytes, int] = _NO_TTLS
         self.field_heap: list[tuple[int, bytes]] | tuple = _NO_HEAP
         # The deadline under which the keyspace's expiry heap will next visit the fields.
         self.scheduled = 0
         self.size = 0
-        self.access = 0
 
     # Reads for commands, so that none depends on how fields and TTLs are stored. Kept
-    # to one expression each: HGET and HEXISTS run through them.
+    # to one expression each: HGET and HEXISTS run through them. `Packed` has the same.
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -316,10 +365,6 @@ class Table:
         """The encoding Redis would report (OBJECT ENCODING)."""
         return b"listpack" if self.listpack else b"hashtable"
 
-    type_name = b"hash"
-    # What a key costs beyond its name and `size` (see `memory.table_cost`).
-    overhead = KEY_OVERHEAD
-
     def drain(self) -> Iterator[int]:
         """Empty the table in bounded steps (see `memory.LazyFree`)."""
         yield from drain_dict(self.fields)
@@ -337,76 +382,208 @@ class Table:
             index.add(name)
 
 
+# A hash of at most this many fields, each name and value at most LISTPACK_MAX_VALUE
+# bytes, with no field TTL and not pinned, is kept packed in one bytes object.
+PACKED_MAX_FIELDS = 16
+# The one-byte lengths of a packed hash, made once.
+_LENGTHS = [bytes((length,)) for length in range(256)]
+
+
+class Packed(bytes):
+    """A small hash packed in one bytes object, as Redis' listpack: the number of
+    fields, then for each field in insertion order its name's length, the name, its
+    value's length, the value (lengths in one byte: nothing longer than
+    LISTPACK_MAX_VALUE is packed). It costs one object beside its key, where a `Table`
+    costs three containers; reads walk it (at most PACKED_MAX_FIELDS fields) and every
+    write builds a new one (see `Keyspace.set_fields`). It has `Table`'s reads, so
+    commands need not know which of the two they hold; OBJECT ENCODING is `listpack`."""
+
+    __slots__ = ()
+
+    # What the key-level code reads of any hash: a packed one has none of these.
+    listpack = True
+    pinned = False
+    index = None
+    field_ttl = _NO_TTLS
+    field_heap = _NO_HEAP
+    scheduled = 0
+
+    @classmethod
+    def pack(cls, pairs: Iterable[tuple[bytes, bytes]], count: int) -> Packed:
+        """Pack `count` (name, value) pairs, each within LISTPACK_MAX_VALUE bytes."""
+        lengths = _LENGTHS
+        parts = [lengths[count]]
+        for name, value in pairs:
+            parts += (lengths[len(name)], name, lengths[len(value)], value)
+        return cls(b"".join(parts))
+
+    def __len__(self) -> int:
+        return self[0]
+
+    @classmethod
+    def single(cls, field: bytes, value: bytes) -> Packed:
+        """A hash of one field (both within LISTPACK_MAX_VALUE bytes)."""
+        return cls(b"".join((b"\x01", _LENGTHS[len(field)], field, _LENGTHS[len(value)],
+                             value)))
+
+    def _value_after_first(self, field: bytes, width: int) -> int:
+        """Where the value of `field` (`width` bytes long), if it is not the first
+        field, starts: its length byte; -1 if the hash has no such field. (Callers look
+        at the first field themselves, with no loop: most small hashes have one.)"""
+        at = 2 + self[1]
+        at += 1 + self[at]
+        for _ in range(self[0] - 1):
+            length = self[at]
+            if length == width and self.startswith(field, at + 1):
+                return at + 1 + length
+            at += 1 + length
+            at += 1 + self[at]
+        return -1
+
+    def value(self, field: bytes) -> bytes | None:
+        width = len(field)
+        if self[2:2 + width] == field and self[1] == width:
+            return self[width + 3:width + 3 + self[width + 2]]
+        at = self._value_after_first(field, width)
+        return None if at < 0 else self[at + 1:at + 1 + self[at]]
+
+    def put(self, field: bytes, value: bytes) -> tuple[Packed, bool, int] | None:
+        """This hash with `field` set to `value`, whether the field is new and how many
+        bytes the hash grew; None when the result could not be packed."""
+        size = len(value)
+        if size > LISTPACK_MAX_VALUE:
+            return None
+        width = len(field)
+        if self[2:2 + width] == field and self[1] == width:
+            at = width + 2
+        else:
+            at = self._value_after_first(field, width)
+        if at >= 0:
+            old = self[at]
+            return Packed(b"".join((self[:at], _LENGTHS[size], value,
+                                    self[at + 1 + old:]))), False, size - old
+        count = self[0]
+        if count == PACKED_MAX_FIELDS or width > LISTPACK_MAX_VALUE:
+            return None
+        return Packed(b"".join((_LENGTHS[count + 1], self[1:], _LENGTHS[width], field,
+                                _LENGTHS[size], value))), True, 2 + width + size
+
+    def has(self, field: bytes) -> bool:
+        return self.value(field) is not None
+
+    def values_of(self, names: list[bytes]) -> list[bytes | None]:
+        fields = self.fields
+        return [fields.get(name) for name in names]
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        """(field, value) pairs in insertion order."""
+        pairs = []
+        at = 1
+        for _ in range(self[0]):
+            end = at + 1 + self[at]
+            name = self[at + 1:end]
+            at = end + 1 + self[end]
+            pairs.append((name, self[end + 1:at]))
+        return pairs
+
+    @property
+    def fields(self) -> dict[bytes, bytes]:
+        """The fields as a new dict, in insertion order."""
+        return dict(self.items())
+
+    def names(self) -> list[bytes]:
+        return [name for name, _ in self.items()]
+
+    def values(self) -> list[bytes]:
+        return [value for _, value in self.items()]
+
+    def deadline(self, field: bytes) -> int | None:
+        return None
+
+    def deadlines(self) -> tuple:
+        return ()
+
+    def encoding(self) -> bytes:
+        return b"listpack"
+
+    def __repr__(self) -> str:
+        return f"Packed({self.items()!r})"
+
+
+def packable(pairs: dict[bytes, bytes]) -> bool:
+    """Whether a hash of these fields (and no field TTL) may be kept as a `Packed`."""
+    return len(pairs) <= PACKED_MAX_FIELDS and all(
+        len(name) <= LISTPACK_MAX_VALUE and len(value) <= LISTPACK_MAX_VALUE
+        for name, value in pairs.items())
+
+
 # Redis' OBJ_SHARED_INTEGERS and OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 SHARED_INTEGERS = 10_000
 EMBSTR_SIZE_LIMIT = 44
 
 
-class Str:
-    """One string key: its value (immutable bytes, so a copy shares it), its deadline
-    (Unix ms, 0 for none) and its access word, as `Table`'s.
-
-    A plain object of three slots: a string key costs no containers. The attributes a
-    table has for its fields are class-level empties here, so key-level code (expiry,
-    eviction, lazy free, the expiry heap) treats both types alike. The class records how
-    Redis would have made the value, which decides OBJECT ENCODING: `Str` is a value
-    Redis passes through tryObjectEncoding (SET, GETSET, MSET, ...: `int` for a canonical
-    64-bit integer, `embstr` up to 44 bytes, else `raw`)."""
-
-    __slots__ = ("data", "expires_at", "access")
-
-    type_name = b"string"
-    overhead = STRING_OVERHEAD
-    fields: tuple = ()
-    field_ttl: tuple = ()
-    field_heap: tuple = ()
-    pinned = False
-    scheduled = 0
-
-    def __init__(self, data: bytes, expires_at: int = 0, access: int = 0) -> None:
-        self.data = data
-        self.expires_at = expires_at
-        self.access = access
-
-    @property
-    def size(self) -> int:
-        """The value's estimated bytes beyond `overhead` (its length, its TTL)."""
-        return len(self.data) + (KEY_TTL_OVERHEAD if self.expires_at else 0)
-
-    def integer(self) -> int | None:
-        """The value as Redis' int encoding holds it, None if it is not one."""
-        data = self.data
-        if len(data) > 20:
-            return None
-        return _strict_int(data)
-
-    def encoding(self) -> bytes:
-        if self.integer() is not None:
-            return b"int"
-        return b"embstr" if len(self.data) <= EMBSTR_SIZE_LIMIT else b"raw"
+# A string key's value is stored as it is, as immutable bytes (a copy shares it): no
+# object of its own beside its key. The exact type records how Redis would have made
+# the value, which decides OBJECT ENCODING: plain `bytes` is a value Redis passes through
+# tryObjectEncoding (SET, GETSET, MSET, ...: `int` for a canonical 64-bit integer,
+# `embstr` up to 44 bytes, else `raw`); the two subclasses below are the exceptions.
 
 
-class BuiltStr(Str):
+class BuiltStr(bytes):
     """A value Redis makes with createStringObject and stores as it is (INCRBYFLOAT's
     result): `embstr` up to 44 bytes, else `raw`, even when it reads as an integer."""
 
     __slots__ = ()
 
-    def encoding(self) -> bytes:
-        return b"embstr" if len(self.data) <= EMBSTR_SIZE_LIMIT else b"raw"
 
-
-class RawStr(Str):
+class RawStr(bytes):
     """A value Redis changed in place (APPEND to or SETRANGE in an existing string, a
     string made by SETRANGE): always `raw`."""
 
     __slots__ = ()
 
-    def encoding(self) -> bytes:
+
+Value = Table | Packed | bytes
+
+
+def is_hash(value: Value) -> bool:
+    """Whether a stored value is a hash (else it is a string)."""
+    return value.__class__ is Table or value.__class__ is Packed
+
+
+def type_name(value: Value) -> bytes:
+    """TYPE's answer for a stored value."""
+    return b"hash" if value.__class__ is Table or value.__class__ is Packed else b"string"
+
+
+def string_integer(data: bytes) -> int | None:
+    """A string value as Redis' int encoding holds it, None if it is not one."""
+    if len(data) > 20:
+        return None
+    return _strict_int(data)
+
+
+def encoding_of(value: Value) -> bytes:
+    """OBJECT ENCODING's answer for a stored value."""
+    cls = value.__class__
+    if cls is Table or cls is Packed:
+        return value.encoding()
+    if cls is RawStr:
         return b"raw"
+    if cls is bytes and string_integer(value) is not None:
+        return b"int"
+    return b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw"
 
 
-Value = Table | Str
+def value_cost(key: bytes, value: Value) -> int:
+    """The estimated bytes of one key and its value, its TTL aside (MEMORY USAGE adds
+    KEY_TTL_OVERHEAD for a key with one)."""
+    cls = value.__class__
+    if cls is Table:
+        return KEY_OVERHEAD + len(key) + value.size
+    if cls is Packed:
+        return PACKED_OVERHEAD + len(key) + bytes.__len__(value)
+    return STRING_OVERHEAD + len(key) + len(value)
 
 
 class Watcher(Protocol):
@@ -415,18 +592,34 @@ class Watcher(Protocol):
     dirty_cas: bool
 
 
-class Keyspace:
-    """All tables of the one database, and the single path every write takes."""
+# What `take` hands to `adopt` (MOVE) and `copy_value` makes for it (COPY): a value, its
+# access word and its deadline (0 for none).
+Entry = tuple[Value, int, int]
 
-    __slots__ = ("tables", "index", "dirty", "watchers", "clock", "expiry_heap",
-                 "expired_keys", "expired_fields", "snapshot", "frozen", "volatile",
-                 "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock", "lfu_minutes",
-                 "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap", "_heap_cursor",
-                 "lookups", "on_reclaim", "on_change")
+
+class Keyspace:
+    """All keys of one database, and the single path every write takes.
+
+    A key's value is in `tables`; its deadline, if it has one, in `deadlines` (Redis'
+    `db->expires`); its access word in `index`, beside the key. A value needs no object
+    of its own for either: a string is its bytes, a small hash one `Packed`. Under LRU a
+    read only adds the key to `accessed` (the keys read at the current `lru_clock`);
+    `tick` writes their words before the clock moves on (`settle_access`)."""
+
+    __slots__ = ("tables", "index", "deadlines", "accessed", "dirty", "watchers", "clock",
+                 "expiry_heap", "expired_keys", "expired_fields", "snapshot", "frozen",
+                 "volatile", "subexpiry", "data_bytes", "lazy", "evicted_keys", "lru_clock",
+                 "lfu_minutes", "lfu", "lfu_log_factor", "lfu_decay_time", "_new_heap",
+                 "_heap_cursor", "lookups", "on_reclaim", "on_change")
 
     def __init__(self) -> None:
         self.tables: dict[bytes, Value] = {}
-        self.index = ScanIndex()
+        # Every key, with its access word: the LRU clock of its last access, or under an
+        # LFU policy the minutes of the last access (high bits) and a logarithmic counter
+        # (low 8 bits).
+        self.index = ScanIndex(with_words=True)
+        self.deadlines: dict[bytes, int] = {}
+        self.accessed: set[bytes] = set()
         self.dirty = 0
         self.watchers: dict[bytes, set[Watcher]] = {}
         self.clock = now_ms
@@ -443,7 +636,7 @@ class Keyspace:
         self.expired_keys = 0
         self.expired_fields = 0
         self.evicted_keys = 0
-        # The keys with a TTL, and how many keys have field TTLs.
+        # The keys with a TTL (for sampling), and how many keys have field TTLs.
         self.volatile = ScanIndex()
         self.subexpiry = 0
         self.data_bytes = 0
@@ -478,8 +671,20 @@ class Keyspace:
 
     def tick(self) -> None:
         """Advance the access clock (the cron calls this every tick)."""
+        self.settle_access()
         self.lru_clock = self.clock()
         self.lfu_minutes = (self.lru_clock // 60_000) & 0xFFFF
+
+    def settle_access(self) -> None:
+        """Write the access word of every key read since the clock last moved: the work
+        of the reads themselves, once per key and tick."""
+        accessed = self.accessed
+        if accessed:
+            set_word, tables, clock = self.index.set_word, self.tables, self.lru_clock
+            for key in accessed:
+                if key in tables:
+                    set_word(key, clock)
+            accessed.clear()
 
     def touch(self, key: bytes) -> None:
         """Record a change to `key`: the dirty counter and every client WATCHing it."""
@@ -495,40 +700,82 @@ class Keyspace:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, key: bytes) -> Value | None:
-        """The live table at `key`, after lazy expiry of the key and its fields; records
+        """The live value at `key`, after lazy expiry of the key and its fields; records
         the access for LRU/LFU eviction."""
         table = self.tables.get(key)
         if table is not None:
-            if (table.expires_at or table.field_ttl) and \
+            if ((self.deadlines and key in self.deadlines) or
+                    (self.subexpiry and table.__class__ is Table and table.field_ttl)) and \
                     self._expire_if_due(key, table, self.now()) is None:
                 table = None
             elif self.lfu:
-                self._count_access(table)
+                self._count_access(key)
             else:
-                table.access = self.lru_clock
+                self.accessed.add(key)
         lookups = self.lookups
         if lookups is not None:
             lookups[table is None] += 1
         return table
 
-    def get_hash(self, key: bytes) -> Table | None:
-        """As `get`, for a hash command: WRONGTYPE if the key holds a string."""
-        table = self.get(key)
-        if table is not None and table.__class__ is not Table:
-            raise errors.CommandError(errors.WRONGTYPE)
+    def get_hash(self, key: bytes) -> Table | Packed | None:
+        """As `get`, for a hash command: WRONGTYPE if the key holds a string. (`get`
+        written out again: HGET and HSET run through it.)"""
+        table = self.tables.get(key)
+        if table is not None:
+            if ((self.deadlines and key in self.deadlines) or
+                    (self.subexpiry and table.__class__ is Table and table.field_ttl)) and \
+                    self._expire_if_due(key, table, self.now()) is None:
+                table = None
+            else:
+                if self.lfu:
+                    self._count_access(key)
+                else:
+                    self.accessed.add(key)
+                if table.__class__ is not Packed and table.__class__ is not Table:
+                    if self.lookups is not None:
+                        self.lookups[0] += 1
+                    raise errors.CommandError(errors.WRONGTYPE)
+        lookups = self.lookups
+        if lookups is not None:
+            lookups[table is None] += 1
         return table
 
-    def get_string(self, key: bytes) -> Str | None:
-        """As `get`, for a string command: WRONGTYPE if the key holds a hash."""
-        value = self.get(key)
-        if value is not None and value.__class__ is Table:
-            raise errors.CommandError(errors.WRONGTYPE)
+    def get_table(self, key: bytes) -> Table | None:
+        """As `get_hash`, a small hash unpacked into a `Table`: for commands that change
+        a hash field by field while holding it (field TTLs, HGETDEL)."""
+        table = self.get_hash(key)
+        if table.__class__ is Packed:
+            table = self._unpack(key, table)
+        return table
+
+    def get_string(self, key: bytes) -> bytes | None:
+        """As `get`, for a string command: WRONGTYPE if the key holds a hash. (`get`
+        written out again: GET and SET run through it.)"""
+        value = self.tables.get(key)
+        if value is not None:
+            if ((self.deadlines and key in self.deadlines) or
+                    (self.subexpiry and value.__class__ is Table and value.field_ttl)) and \
+                    self._expire_if_due(key, value, self.now()) is None:
+                value = None
+            else:
+                if self.lfu:
+                    self._count_access(key)
+                else:
+                    self.accessed.add(key)
+                if value.__class__ is Packed or value.__class__ is Table:
+                    if self.lookups is not None:
+                        self.lookups[0] += 1
+                    raise errors.CommandError(errors.WRONGTYPE)
+        lookups = self.lookups
+        if lookups is not None:
+            lookups[value is None] += 1
         return value
 
     def peek(self, key: bytes) -> Value | None:
         """As `get`, without recording an access (Redis' LOOKUP_NOTOUCH)."""
         table = self.tables.get(key)
-        if table is not None and (table.expires_at or table.field_ttl):
+        if table is not None and ((self.deadlines and key in self.deadlines) or (
+                self.subexpiry and table.__class__ is Table and table.field_ttl)):
             table = self._expire_if_due(key, table, self.now())
         lookups = self.lookups
         if lookups is not None:
@@ -539,27 +786,40 @@ class Keyspace:
         return self.peek(key) is not None
 
     def stored(self, key: bytes) -> Value | None:
-        """The table at `key` as stored: no expiry applied, no access recorded. For a
+        """The value at `key` as stored: no expiry applied, no access recorded. For a
         command looking again at a key it has just read or written (and for the
         append-only file, which logs what a command left)."""
         return self.tables.get(key)
 
     def holds(self, key: bytes) -> bool:
-        """Whether a table is still stored at `key`: false once a write (or the expiry
+        """Whether a value is still stored at `key`: false once a write (or the expiry
         of a past deadline) has removed it."""
         return key in self.tables
 
-    def _expire_if_due(self, key: bytes, table: Table, now: int,
+    def deadline_of(self, key: bytes) -> int:
+        """The key's deadline (Unix ms), 0 for none; no expiry applied."""
+        return self.deadlines.get(key, 0)
+
+    def access_of(self, key: bytes) -> int:
+        """The access word of a stored key (OBJECT IDLETIME and FREQ, eviction)."""
+        if key in self.accessed:
+            return self.lru_clock
+        return self.index.word(key)
+
+    def _expire_if_due(self, key: bytes, table: Value, now: int,
                        limit: int = -1) -> Value | None:
         """Delete the key if its time has passed, else its due fields (at most `limit`
-        of them when `limit` >= 0). Returns the table if it still exists."""
-        if table.expires_at and table.expires_at <= now:
+        of them when `limit` >= 0). Returns the value if it still exists."""
+        deadline = self.deadlines.get(key)
+        if deadline is not None and deadline <= now:
             self._remove_table(key)
             self.expired_keys += 1
             if self.on_reclaim is not None:
                 self.on_reclaim(key, None)
             self.touch(key)
             return None
+        if table.__class__ is not Table:
+            return table
         heap = table.field_heap
         if heap and heap[0][0] <= now:
             ttl = table.field_ttl
@@ -592,10 +852,11 @@ class Keyspace:
     @property
     def expires(self) -> int:
         """The number of keys with a TTL (INFO keyspace's `expires`)."""
-        return len(self.volatile)
+        return len(self.deadlines)
 
     def memory_usage(self, key: bytes, table: Value) -> int:
-        return table_cost(key, table)
+        """The estimated bytes of a key, its value and its TTL (MEMORY USAGE)."""
+        return value_cost(key, table) + (KEY_TTL_OVERHEAD if key in self.deadlines else 0)
 
     # -- access tracking (LRU/LFU) ------------------------------------------------------
 
@@ -610,10 +871,11 @@ class Keyspace:
             counter = max(0, counter - elapsed // self.lfu_decay_time)
         return counter
 
-    def _count_access(self, table: Table) -> None:
+    def _count_access(self, key: bytes) -> None:
         """Decay the counter, then raise it with probability 1/((c - 5) x factor + 1):
         a logarithmic count that needs about a million hits to reach 255 (factor 10)."""
-        access = table.access
+        words, slot = self.index.word_slot(key)
+        access = words[slot]
         counter = access & 0xFF
         if (access >> 8) & 0xFFFF != self.lfu_minutes:
             counter = self.lfu_counter(access)
@@ -621,95 +883,126 @@ class Keyspace:
             base = counter - LFU_INIT_VAL
             if base <= 0 or random.random() < 1.0 / (base * self.lfu_log_factor + 1):
                 counter += 1
-        table.access = (self.lfu_minutes << 8) | counter
-
-    # -- tables -------------------------------------------------------------------------
-
-    def table_for_write(self, key: bytes) -> Table:
-        """The table at `key`, made if missing (the write that follows announces it);
-        WRONGTYPE if the key holds a string."""
-        table = self.get(key)
-        if table.__class__ is not Table:
-            if table is not None:
-                raise errors.CommandError(errors.WRONGTYPE)
-            table = Table()
-            table.access = self._new_access()
-            self._attach(key, table)
-        return table
+        words[slot] = (self.lfu_minutes << 8) | counter
 
     def _new_access(self) -> int:
         """The access word of a key being created."""
         return (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
 
+    # -- tables -------------------------------------------------------------------------
+
+    def _table_for_write(self, key: bytes) -> Table:
+        """The hash at `key` as a `Table`, made if missing (the write that follows
+        announces it); WRONGTYPE if the key holds a string."""
+        table = self.get(key)
+        if table.__class__ is Table:
+            return table
+        if table is None:
+            table = Table()
+            self._attach(key, table, self._new_access())
+            return table
+        if table.__class__ is Packed:
+            return self._unpack(key, table)
+        raise errors.CommandError(errors.WRONGTYPE)
+
+    def _unpack(self, key: bytes, packed: Packed) -> Table:
+        """Replace the small hash at `key` by a `Table` of the same fields."""
+        table = Table()
+        fields = table.fields = packed.fields
+        table.size = sum(FIELD_OVERHEAD + len(name) + len(value)
+                         for name, value in fields.items())
+        self.tables[key] = table
+        self.data_bytes += value_cost(key, table) - value_cost(key, packed)
+        return table
+
+    def _repack(self, key: bytes, old: Packed, fields: dict[bytes, bytes]) -> None:
+        """Store `fields` (packable, not empty) at `key` in place of the small hash
+        `old`."""
+        packed = Packed.pack(fields.items(), len(fields))
+        self.tables[key] = packed
+        self.data_bytes += bytes.__len__(packed) - bytes.__len__(old)
+
     # -- strings ------------------------------------------------------------------------
 
     def set_string(self, key: bytes, data: bytes, deadline: int = 0,
-                   keep_ttl: bool = False, kind: type[Str] = Str) -> None:
-        """SET semantics: `key` holds the string `data` (a `kind`), whatever it held;
-        with `deadline` (Unix ms) as its TTL, or the TTL it had with `keep_ttl`, else
-        none. A deadline already past is stored as it is, as Redis' SET does: the key
-        expires on its next access. Under LFU the key keeps its access counter."""
+                   keep_ttl: bool = False, kind: type[bytes] = bytes) -> None:
+        """SET semantics: `key` holds the string `data` (stored as a `kind`: bytes,
+        BuiltStr or RawStr), whatever it held; with `deadline` (Unix ms) as its TTL,
+        or the TTL it had with `keep_ttl`, else none. A deadline already past is stored
+        as it is, as Redis' SET does: the key expires on its next access. Under LFU the
+        key keeps its access counter."""
+        value = data if data.__class__ is kind else kind(data)
         old = self.peek(key)
         if old is None:
-            value = kind(data, deadline, self._new_access())
-            self._attach(key, value)
+            self._attach(key, value, self._new_access(), deadline)
             self.touch(key)
             return
+        old_deadline = self.deadlines.get(key, 0)
         if keep_ttl:
-            deadline = old.expires_at
-        value = kind(data, deadline, old.access if self.lfu else self.lru_clock)
-        if old.__class__ is Table:
+            deadline = old_deadline
+        if old.__class__ is Table or old.__class__ is Packed:
+            access = self.access_of(key) if self.lfu else self.lru_clock
             self._remove_table(key)
-            self._attach(key, value)
+            self._attach(key, value, access, deadline)
             self.touch(key)
             return
         self.tables[key] = value
-        self.data_bytes += value.size - old.size
-        if deadline != old.expires_at:
-            if not old.expires_at:
+        self.data_bytes += len(value) - len(old)
+        if not self.lfu:
+            self.accessed.add(key)
+        if deadline != old_deadline:
+            if not old_deadline:
                 self.volatile.add(key)
+                self.data_bytes += KEY_TTL_OVERHEAD
             elif not deadline:
                 self.volatile.remove(key)
+                self.data_bytes -= KEY_TTL_OVERHEAD
+                del self.deadlines[key]
             if deadline:
+                self.deadlines[key] = deadline
                 self._schedule(deadline, key)
         self.touch(key)
 
-    def _attach(self, key: bytes, table: Value) -> None:
+    def _attach(self, key: bytes, table: Value, access: int, deadline: int = 0) -> None:
         """Put `table` at `key` (which must be free), with its TTLs and counters."""
         self.tables[key] = table
-        self.index.add(key)
-        self.data_bytes += table_cost(key, table)
-        if table.expires_at:
+        self.index.add(key, access)
+        self.data_bytes += value_cost(key, table)
+        if deadline:
+            self.deadlines[key] = deadline
             self.volatile.add(key)
-            self._schedule(table.expires_at, key)
-        if table.field_ttl:
-            self.subexpiry += 1
-        if table.field_heap:
-            self._schedule_fields(key, table)
+            self.data_bytes += KEY_TTL_OVERHEAD
+            self._schedule(deadline, key)
+        if table.__class__ is Table:
+            if table.field_ttl:
+                self.subexpiry += 1
+            if table.field_heap:
+                self._schedule_fields(key, table)
 
-    def _detach(self, key: bytes) -> Value:
-        """Take the table at `key` out of the keyspace and its counters."""
+    def _detach(self, key: bytes) -> Entry:
+        """Take the value at `key` out of the keyspace and its counters; returns it with
+        its access word and deadline."""
         table = self.tables.pop(key)
-        self.index.remove(key)
-        self.data_bytes -= table_cost(key, table)
-        if table.expires_at:
+        access = self.index.remove(key)
+        accessed = self.accessed
+        if key in accessed:
+            accessed.discard(key)
+            access = self.lru_clock
+        self.data_bytes -= value_cost(key, table)
+        deadline = self.deadlines.pop(key, 0)
+        if deadline:
             self.volatile.remove(key)
-        if table.field_ttl:
+            self.data_bytes -= KEY_TTL_OVERHEAD
+        if table.__class__ is Table and table.field_ttl:
             self.subexpiry -= 1
-        return table
+        return table, access, deadline
 
     def _remove_table(self, key: bytes) -> None:
-        cost = table_cost(key, self.tables[key])
-        self.lazy.free_table(self._detach(key), cost)
+        cost = self.memory_usage(key, self.tables[key])
+        self.lazy.free_table(self._detach(key)[0], cost)
 
     def _resize(self, table: Table, delta: int) -> None:
         table.size += delta
-        self.data_bytes += delta
-
-    def _resize_ttl(self, value: Value, delta: int) -> None:
-        """Account for a key TTL given or removed (a string's size follows its TTL)."""
-        if value.__class__ is Table:
-            value.size += delta
         self.data_bytes += delta
 
     def delete(self, key: bytes) -> bool:
@@ -721,7 +1014,7 @@ class Keyspace:
 
     def evict(self, key: bytes) -> int:
         """Remove `key` for memory's sake; returns the estimated bytes released."""
-        cost = table_cost(key, self.tables[key])
+        cost = self.memory_usage(key, self.tables[key])
         self._remove_table(key)
         self.evicted_keys += 1
         if self.on_reclaim is not None:
@@ -730,11 +1023,12 @@ class Keyspace:
         return cost
 
     def rename(self, source: bytes, target: bytes) -> None:
-        """Move the table (its TTLs included) from `source`, which must be live."""
-        table = self._detach(source)
+        """Move the value (its TTLs and access word included) from `source`, which must
+        be live."""
+        entry = self._detach(source)
         if target in self.tables:
             self._remove_table(target)
-        self._attach(target, table)
+        self._attach(target, *entry)
         self.touch(source)
         self.touch(target)
 
@@ -745,12 +1039,14 @@ class Keyspace:
                 self.touch(key)
         self.dirty += len(self.tables)
         self.lazy.free_keyspace(self.tables, self.index, self.volatile, self.expiry_heap,
-                                self.data_bytes)
+                                self.data_bytes, self.deadlines)
         if self._new_heap is not None:
             self.lazy.free_sequence(self._new_heap)
             self._new_heap = None
         self.tables = {}
-        self.index = ScanIndex()
+        self.index = ScanIndex(with_words=True)
+        self.deadlines = {}
+        self.accessed = set()
         self.volatile = ScanIndex()
         self.expiry_heap = []
         self.subexpiry = 0
@@ -759,7 +1055,7 @@ class Keyspace:
     def ensure(self, key: bytes) -> bool:
         """Make `key` a pinned (persistent while empty) table; True if it was created."""
         created = self.peek(key) is None
-        table = self.table_for_write(key)
+        table = self._table_for_write(key)
         if created or not table.pinned:
             table.pinned = True
             self.touch(key)
@@ -770,6 +1066,14 @@ class Keyspace:
         table = self.get_hash(key)
         if table is None:
             return 0
+        if table.__class__ is Packed:
+            removed = len(table)
+            empty = Table()
+            empty.pinned = True
+            self.tables[key] = empty
+            self.data_bytes += value_cost(key, empty) - value_cost(key, table)
+            self.touch(key)
+            return removed
         removed = len(table.fields)
         old = Table()
         old.fields, old.index, old.field_ttl, old.field_heap = \
@@ -780,9 +1084,8 @@ class Keyspace:
         table.field_heap = _NO_HEAP
         if old.field_ttl:
             self.subexpiry -= 1
-        kept = KEY_TTL_OVERHEAD if table.expires_at else 0
-        self.lazy.free_table(old, table.size - kept)
-        self._resize(table, kept - table.size)
+        self.lazy.free_table(old, table.size)
+        self._resize(table, -table.size)
         table.listpack = True
         table.pinned = True
         self.touch(key)
@@ -793,8 +1096,42 @@ class Keyspace:
     def set_fields(self, key: bytes, pairs: list[bytes], keep_ttl: bool = False) -> int:
         """HSET semantics for `pairs` (field, value, ...); returns new fields.
 
-        Overwriting a field clears its TTL, as in Redis, unless `keep_ttl`."""
-        table = self.table_for_write(key)
+        Overwriting a field clears its TTL, as in Redis, unless `keep_ttl`. A hash that
+        stays within the packing limits is kept (or made) a `Packed`."""
+        table = self.get_hash(key)
+        if len(pairs) == 2 and (table is None or table.__class__ is Packed):
+            # One field, the usual HSET of a small hash: no dict is made.
+            field, value = pairs
+            if table is None:
+                if len(field) <= LISTPACK_MAX_VALUE and len(value) <= LISTPACK_MAX_VALUE:
+                    self._attach(key, Packed.single(field, value), self._new_access())
+                    self.touch(key)
+                    return 1
+            else:
+                put = table.put(field, value)
+                if put is not None:
+                    self.tables[key], added, grown = put
+                    self.data_bytes += grown
+                    self.touch(key)
+                    return added
+        if table is None or table.__class__ is Packed:
+            merged = {} if table is None else table.fields
+            before = len(merged)
+            pair = iter(pairs)  # (field, value) pairs without slicing; even length
+            merged.update(zip(pair, pair, strict=False))
+            if packable(merged):
+                if table is None:
+                    self._attach(key, Packed.pack(merged.items(), len(merged)),
+                                 self._new_access())
+                else:
+                    self._repack(key, table, merged)
+                self.touch(key)
+                return len(merged) - before
+            if table is None:
+                table = Table()
+                self._attach(key, table, self._new_access())
+            else:
+                table = self._unpack(key, table)
         fields = table.fields
         index = table.index
         ttl = table.field_ttl
@@ -830,8 +1167,22 @@ class Keyspace:
         """Set one field; True if it is new."""
         return self.set_fields(key, [field, value], keep_ttl) == 1
 
-    def delete_fields(self, key: bytes, table: Table, names: list[bytes]) -> int:
+    def delete_fields(self, key: bytes, table: Table | Packed, names: list[bytes]) -> int:
         """HDEL semantics; an unpinned table left empty is deleted, as Redis does."""
+        if table.__class__ is Packed:
+            table = self.tables.get(key)  # the value stored now
+            if table is None:
+                return 0
+        if table.__class__ is Packed:
+            fields = table.fields
+            gone = [name for name in dict.fromkeys(names) if fields.pop(name, None) is not None]
+            if gone:
+                if fields:
+                    self._repack(key, table, fields)
+                else:
+                    self._remove_table(key)
+                self.touch(key)
+            return len(gone)
         fields = table.fields
         gone = [name for name in dict.fromkeys(names) if name in fields]
         if gone:
@@ -867,30 +1218,36 @@ class Keyspace:
 
     # -- expiry -------------------------------------------------------------------------
 
-    def set_expiry(self, key: bytes, table: Table, deadline: int) -> None:
+    def set_expiry(self, key: bytes, table: Value, deadline: int) -> None:
         """Give `key` a deadline (Unix ms); one already past deletes it at once."""
         if deadline <= self.now():
             self._remove_table(key)
             self.touch(key)
             return
-        if not table.expires_at:
+        deadlines = self.deadlines
+        if key not in deadlines:
             self.volatile.add(key)
-            self._resize_ttl(table, KEY_TTL_OVERHEAD)
-        table.expires_at = deadline
+            self.data_bytes += KEY_TTL_OVERHEAD
+        deadlines[key] = deadline
         self._schedule(deadline, key)
         self.touch(key)
 
-    def persist(self, key: bytes, table: Table) -> bool:
-        if not table.expires_at:
+    def persist(self, key: bytes, table: Value) -> bool:
+        if self.deadlines.pop(key, None) is None:
             return False
-        table.expires_at = 0
         self.volatile.remove(key)
-        self._resize_ttl(table, -KEY_TTL_OVERHEAD)
+        self.data_bytes -= KEY_TTL_OVERHEAD
         self.touch(key)
         return True
 
-    def set_field_expiry(self, key: bytes, table: Table, field: bytes, deadline: int) -> None:
-        """Give `field` a deadline; a past one deletes the field (and maybe the table)."""
+    def set_field_expiry(self, key: bytes, table: Table | Packed, field: bytes,
+                         deadline: int) -> None:
+        """Give `field` a deadline; a past one deletes the field (and maybe the table).
+        A small hash is unpacked first: only a `Table` has field TTLs."""
+        if table.__class__ is Packed:
+            table = self.tables[key]  # the value stored now
+            if table.__class__ is Packed:
+                table = self._unpack(key, table)
         ttl = table.field_ttl
         if deadline <= self.now():
             if ttl and ttl.pop(field, None) is not None:
@@ -912,7 +1269,7 @@ class Keyspace:
             self._schedule_fields(key, table)
         self.touch(key)
 
-    def persist_field(self, key: bytes, table: Table, field: bytes) -> bool:
+    def persist_field(self, key: bytes, table: Table | Packed, field: bytes) -> bool:
         if not table.field_ttl or table.field_ttl.pop(field, None) is None:
             return False
         self._forget_field_ttls(table, 1)
@@ -946,11 +1303,13 @@ class Keyspace:
         new_heap = self._new_heap
         tables = self.tables
         cursor, keys = self.index.scan(self._heap_cursor, HEAP_REBUILD_STEP)
+        deadlines = self.deadlines
         for key in keys:
             table = tables[key]
-            if table.expires_at:
-                heapq.heappush(new_heap, (table.expires_at, key))
-            if table.scheduled:
+            deadline = deadlines.get(key)
+            if deadline:
+                heapq.heappush(new_heap, (deadline, key))
+            if table.__class__ is Table and table.scheduled:
                 heapq.heappush(new_heap, (table.scheduled, key))
         if cursor:
             self._heap_cursor = cursor
@@ -970,7 +1329,7 @@ class Keyspace:
             table = self.tables.get(key)
             if table is not None and self._expire_if_due(
                     key, table, now, FIELDS_PER_STEP) is not None \
-                    and deadline == table.scheduled:
+                    and table.__class__ is Table and deadline == table.scheduled:
                 if table.field_heap:
                     self._schedule_fields(key, table)
                 else:
@@ -982,16 +1341,19 @@ class Keyspace:
 
     # -- scans --------------------------------------------------------------------------
 
-    def scan_fields(self, table: Table, cursor: int, count: int) -> tuple[int, list[bytes]]:
+    def scan_fields(self, table: Table | Packed, cursor: int,
+                    count: int) -> tuple[int, list[bytes]]:
         """HSCAN's step: (next cursor, field names). A table Redis would keep as a
         listpack is returned whole with cursor 0, as Redis does; a larger one `count`
         at a time from `cursor`."""
         if table.listpack:
-            return 0, list(table.fields)
+            return 0, table.names()
         return table.index.scan(cursor, count)
 
-    def random_field(self, table: Table) -> bytes:
+    def random_field(self, table: Table | Packed) -> bytes:
         """A uniformly random field name; `table` must have fields."""
+        if table.__class__ is Packed:
+            return random.choice(table.names())
         if table.index is None:
             return next(islice(table.fields, random.randrange(len(table.fields)), None))
         return table.index.random_member()
@@ -1021,39 +1383,38 @@ class Keyspace:
 
     # -- numbered databases (see `databases`) -------------------------------------------
 
-    def take(self, key: bytes) -> Table:
-        """Remove the live table at `key` without freeing it, to be adopted by another
-        database (MOVE)."""
-        table = self._detach(key)
+    def take(self, key: bytes) -> Entry:
+        """Remove the live value at `key` without freeing it, to be adopted by another
+        database (MOVE): the value, its access word and its deadline."""
+        entry = self._detach(key)
         self.touch(key)
-        return table
+        return entry
 
-    def adopt(self, key: bytes, table: Table) -> None:
-        """Store `table` (TTLs included) at `key`, which must be free (MOVE, COPY)."""
-        self._attach(key, table)
+    def adopt(self, key: bytes, entry: Entry) -> None:
+        """Store a value with its access word and deadline (`take`, `copy_value`) at
+        `key`, which must be free (MOVE, COPY)."""
+        self._attach(key, *entry)
         self.touch(key)
 
-    def copy_value(self, table: Value) -> Value:
-        """A copy of a stored value for COPY: fields in order, field TTLs, the key's
-        deadline, the pinned mark; a new access record, as a new object has in Redis. A
-        string shares its immutable bytes and keeps its class (so its encoding, as
-        Redis' dupStringObject does)."""
+    def copy_value(self, table: Value, deadline: int) -> Entry:
+        """A copy of a stored value for COPY, with the key's `deadline`: fields in
+        order, field TTLs, the pinned mark; a new access record, as a new object has in
+        Redis. A string or a small hash is immutable and shared (a string keeps its
+        class, so its encoding, as Redis' dupStringObject does)."""
         access = (self.lfu_minutes << 8) | LFU_INIT_VAL if self.lfu else self.lru_clock
-        if isinstance(table, Str):
-            return type(table)(table.data, table.expires_at, access)
+        if table.__class__ is not Table:
+            return table, access, deadline
         copy = Table()
         copy.fields = dict(table.fields)
         copy.listpack = table.listpack
         if not copy.listpack:
             copy.build_index()
         copy.pinned = table.pinned
-        copy.expires_at = table.expires_at
         if table.field_ttl:
             copy.field_ttl = dict(table.field_ttl)
             copy.field_heap = list(table.field_heap)
         copy.size = table.size
-        copy.access = access
-        return copy
+        return copy, access, deadline
 
     def swap_data(self, other: Keyspace) -> None:
         """Exchange every stored thing with `other` (SWAPDB); what belongs to the
@@ -1064,6 +1425,8 @@ class Keyspace:
                 mine = getattr(self, name)
                 setattr(self, name, getattr(other, name))
                 setattr(other, name, mine)
+
+
 
 
 # What SWAPDB leaves in place: everything else a Keyspace holds is data and moves.

@@ -24,18 +24,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .databases import Database, Databases
-    from .keyspace import ScanIndex, Table, Value
+    from .keyspace import ScanIndex, Value
 
-# Estimated bytes, beyond the lengths of the strings themselves: a hash key (its Table and
-# field dict, keyspace dict and scan index entries), a field (dict entry, scan index
-# slot, two bytes objects), a field TTL (dict entry, heap entry), a key TTL.
+# Estimated bytes, beyond the lengths of the strings themselves: a hash key kept as a
+# Table (the Table and its field dict, the key's bytes object, keyspace dict and index
+# entries), a field (dict entry, scan index slot, two bytes objects), a field TTL (dict
+# entry, heap entry), a key TTL (deadlines dict entry, its integer, volatile index slot).
 KEY_OVERHEAD = 340
-FIELD_OVERHEAD = 135
+FIELD_OVERHEAD = 131
 FIELD_TTL_OVERHEAD = 185
-KEY_TTL_OVERHEAD = 190
-# A string key: keyspace dict and scan index entries, the `Str` object, the value's bytes
-# object header.
-STRING_OVERHEAD = 200
+KEY_TTL_OVERHEAD = 130
+# A string key: keyspace dict and index entries, the key's and the value's bytes objects.
+STRING_OVERHEAD = 140
+# A small hash packed in one bytes object (`keyspace.Packed`): as a string key, plus the
+# packed object's own header.
+PACKED_OVERHEAD = 168
 
 # Redis' LAZYFREE_THRESHOLD: values with more elements than this are freed in steps.
 LAZYFREE_THRESHOLD = 64
@@ -69,11 +72,6 @@ def drain_sequence(container) -> Iterator[int]:
         yield count
 
 
-def table_cost(key: bytes, table: Value) -> int:
-    """The estimated bytes of one key and its value (what MEMORY USAGE answers)."""
-    return table.overhead + len(key) + table.size
-
-
 class LazyFree:
     """Values removed from the keyspace whose freeing is spread over cron steps."""
 
@@ -85,17 +83,18 @@ class LazyFree:
         self.pending_bytes = 0
         self.freed_objects = 0
 
-    def free_table(self, table: Table, cost: int) -> None:
+    def free_table(self, table: Value, cost: int) -> None:
         """Take a table just removed from the keyspace: a small one is left to CPython
         (the caller drops the last reference), a large one is freed in steps."""
-        if len(table.fields) > LAZYFREE_THRESHOLD:
+        if not isinstance(table, bytes) and len(table.fields) > LAZYFREE_THRESHOLD:
             self._queue(table.drain(), cost)
 
-    def free_keyspace(self, tables: dict[bytes, Table], index: ScanIndex,
-                      volatile: ScanIndex, heap: list, cost: int) -> None:
+    def free_keyspace(self, tables: dict[bytes, Value], index: ScanIndex,
+                      volatile: ScanIndex, heap: list, cost: int,
+                      deadlines: dict[bytes, int]) -> None:
         """Take the containers of a whole flushed keyspace."""
         if tables:
-            self._queue(_drain_keyspace(tables, index, volatile, heap), cost)
+            self._queue(_drain_keyspace(tables, index, volatile, heap, deadlines), cost)
 
     def free_sequence(self, container: list) -> None:
         """Take a large list the keyspace replaced (an expiry heap)."""
@@ -126,18 +125,21 @@ class LazyFree:
         return done
 
 
-def _drain_keyspace(tables: dict[bytes, Table], index: ScanIndex, volatile: ScanIndex,
-                    heap: list) -> Iterator[int]:
+def _drain_keyspace(tables: dict[bytes, Value], index: ScanIndex, volatile: ScanIndex,
+                    heap: list, deadlines: dict[bytes, int]) -> Iterator[int]:
     popitem = tables.popitem
     while tables:
         count = 0
         while tables and count < FREE_CHUNK:
             _, table = popitem()
-            if len(table.fields) > LAZYFREE_THRESHOLD:
+            if isinstance(table, bytes):
+                count += 1
+            elif len(table.fields) > LAZYFREE_THRESHOLD:
                 yield from table.drain()
             else:
                 count += 1 + len(table.fields)
         yield count
+    yield from drain_dict(deadlines)
     yield from index.drain()
     yield from volatile.drain()
     yield from drain_sequence(heap)
@@ -253,12 +255,11 @@ class Memory:
                 continue
             count = min(self.samples, budget)
             budget -= count
-            tables = db.tables
             for key in _sample(source, count):
                 if (db.id, key) in pooled:
                     continue
                 pooled.add((db.id, key))
-                entry = (score(db, tables[key]), db.id, key)
+                entry = (score(db, key), db.id, key)
                 if len(pool) < EVICTION_POOL_SIZE:
                     insort(pool, entry)
                 elif entry[0] > pool[0][0]:
@@ -267,22 +268,21 @@ class Memory:
         while pool:
             stored, db_id, key = pool.pop()
             db = databases[db_id]
-            table = db.tables.get(key)
-            if table is None or (volatile and not table.expires_at):
+            if key not in db.tables or (volatile and key not in db.deadlines):
                 continue  # gone, or its TTL removed, since it was sampled
-            fresh = score(db, table)
+            fresh = score(db, key)
             if pool and fresh < stored and fresh < pool[-1][0]:
                 insort(pool, (fresh, db_id, key))  # used since it was sampled: look again
                 continue
             return db, key
         return None
 
-    def _score(self, db: Database, table: Value) -> int:
+    def _score(self, db: Database, key: bytes) -> int:
         """Higher is evicted first. LRU ranks by the time of the last access rather than
         by idle time, so that scores kept in the pool do not go stale as time passes."""
         policy = self.policy
         if policy.endswith("lru"):
-            return -table.access
+            return -db.access_of(key)
         if policy.endswith("lfu"):
-            return 255 - db.lfu_counter(table.access)
-        return -table.expires_at  # volatile-ttl: the nearest deadline first
+            return 255 - db.lfu_counter(db.access_of(key))
+        return -db.deadline_of(key)  # volatile-ttl: the nearest deadline first

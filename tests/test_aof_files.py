@@ -236,12 +236,13 @@ def _rewrite_with_writes_during_it(server, client, acknowledged: list) -> None:
     aof = server.aof
     aof._open_new_incr(aof._current_manifest())
     snapshot = copy.deepcopy(server.keyspace.tables)
+    deadlines = dict(server.keyspace.deadlines)
     for argv in DURING:
         run(server, client, *argv)
         acknowledged.append(argv)
     directory = aof._directory()
     temp = directory.temp_rewrite_name(12345)
-    write_base_file([(0, snapshot)], directory.file(temp), incremental_fsync=True)
+    write_base_file([(0, snapshot, deadlines)], directory.file(temp), incremental_fsync=True)
     assert aof._rewrite_done(temp)
     run(server, client, *AFTER)
     acknowledged.append(AFTER)

@@ -15,7 +15,7 @@ from resp_arbiter.commands.hashes import (
     _round_long_double,
 )
 from resp_arbiter.errors import CommandError
-from resp_arbiter.keyspace import Keyspace, ScanIndex
+from resp_arbiter.keyspace import Keyspace, Packed, ScanIndex, Table
 from resp_arbiter.protocol import RequestParser
 
 
@@ -117,8 +117,16 @@ def test_table_reads_answer_from_fields_and_field_ttls():
     keyspace = Keyspace()
     keyspace.clock = lambda: 1_000
     keyspace.set_fields(b"t", [b"a", b"1", b"b", b"2"])
+    packed = keyspace.get(b"t")
+    assert packed.__class__ is Packed  # a small hash is packed until a field TTL
+    keyspace.set_field_expiry(b"t", packed, b"b", 5_000)
     table = keyspace.get(b"t")
-    keyspace.set_field_expiry(b"t", table, b"b", 5_000)
+    assert table.__class__ is Table
+    for reads in (packed, table):  # the same reads on either form
+        assert (reads.value(b"a"), reads.value(b"z")) == (b"1", None)
+        assert reads.values_of([b"b", b"z", b"a"]) == [b"2", None, b"1"]
+        assert (reads.names(), reads.values(), len(reads)) == ([b"a", b"b"], [b"1", b"2"], 2)
+        assert list(reads.items()) == [(b"a", b"1"), (b"b", b"2")]
     assert (table.value(b"a"), table.value(b"z")) == (b"1", None)
     assert table.has(b"b") and not table.has(b"z")
     assert table.values_of([b"b", b"z", b"a"]) == [b"2", None, b"1"]
@@ -249,7 +257,7 @@ def test_small_table_has_no_scan_index_until_it_outgrows_the_listpack_limits():
         if not cursor:
             break
     assert sorted(names) == sorted(table.fields)
-    copy = keyspace.copy_value(table)
+    copy, _, _ = keyspace.copy_value(table, 0)
     assert copy.index is not None and len(copy.index) == 513
 
 
@@ -261,6 +269,7 @@ def test_first_field_ttl_gives_a_table_its_own_containers():
     first, second = keyspace.get(b"a"), keyspace.get(b"b")
     assert not keyspace.persist_field(b"a", first, b"f")
     keyspace.set_field_expiry(b"a", first, b"f", 2_000_000)
+    first = keyspace.get(b"a")  # unpacked by its first field TTL
     assert first.deadline(b"f") == 2_000_000 and dict(first.deadlines()) == {b"f": 2_000_000}
     assert second.deadline(b"f") is None and not second.field_ttl and not second.field_heap
     keyspace.set_field_expiry(b"a", first, b"g", 0)  # a past deadline deletes the field

@@ -17,7 +17,7 @@ from servers import poll_until, start_arbiter
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
-from resp_arbiter.keyspace import Keyspace, ScanIndex
+from resp_arbiter.keyspace import Keyspace, ScanIndex, is_hash
 from resp_arbiter.memory import FREE_CHUNK, LAZYFREE_THRESHOLD
 from resp_arbiter.server import Server
 
@@ -82,8 +82,8 @@ def test_info_keyspace_reads_counters_instead_of_walking_the_tables():
 def _recount(keyspace: Keyspace) -> tuple[int, int, int]:
     """What the counters must say, found the slow way."""
     tables = dict(keyspace.tables)
-    return (sum(1 for t in tables.values() if t.expires_at),
-            sum(1 for t in tables.values() if t.field_ttl),
+    return (sum(1 for key in tables if keyspace.deadline_of(key)),
+            sum(1 for t in tables.values() if is_hash(t) and t.field_ttl),
             sum(keyspace.memory_usage(key, table) for key, table in tables.items()))
 
 

@@ -8,7 +8,6 @@ from resp_arbiter.client import Client
 from resp_arbiter.config import Config
 from resp_arbiter.databases import Databases
 from resp_arbiter.keyspace import Keyspace
-from resp_arbiter.memory import table_cost
 from resp_arbiter.server import Server
 
 NOW = 1_800_000_000_000
@@ -31,12 +30,14 @@ def test_copy_value_is_independent_of_its_source():
     table = source.get(b"h")
     source.set_expiry(b"h", table, NOW + 5000)
     source.set_field_expiry(b"h", table, b"a", NOW + 1000)
-    target.adopt(b"copy", target.copy_value(table))
+    table = source.get(b"h")  # unpacked by its first field TTL
+    target.adopt(b"copy", target.copy_value(table, source.deadline_of(b"h")))
     copy = target.get(b"copy")
     assert list(copy.items()) == [(b"a", b"1"), (b"b", b"2")]
     assert dict(copy.deadlines()) == {b"a": NOW + 1000}
-    assert copy.expires_at == NOW + 5000
-    assert table_cost(b"copy", copy) == table_cost(b"h", table) + len(b"copy") - len(b"h")
+    assert target.deadline_of(b"copy") == NOW + 5000
+    assert target.memory_usage(b"copy", copy) == \
+        source.memory_usage(b"h", table) + len(b"copy") - len(b"h")
     assert (target.expires, target.subexpiry) == (1, 1)
     target.set_fields(b"copy", [b"a", b"changed", b"c", b"3"])
     target.delete_fields(b"copy", copy, [b"b"])

@@ -365,14 +365,19 @@ def test_lfu_counter_grows_logarithmically_and_decays_with_time():
 
 
 def test_hot_path_reads_record_access_cheaply():
-    """A read stores the clock (LRU) or updates the counter (LFU) in the table itself:
-    no allocation, no per-key structure to maintain."""
+    """Under LRU a read only notes the key (one set add); the tick writes the clock into
+    the key's access word, once per key, before the clock moves on."""
     rig = Rig("allkeys-lru")
     rig.hset(b"k")
-    table = rig.keyspace.tables[b"k"]
+    keyspace = rig.keyspace
+    created = keyspace.lru_clock
     rig.advance(1000)
+    assert keyspace.access_of(b"k") == created
     rig.call(b"HGET", b"k", b"f")
-    assert table.access == rig.keyspace.lru_clock
+    assert keyspace.accessed == {b"k"} and keyspace.access_of(b"k") == keyspace.lru_clock
+    read_at = keyspace.lru_clock
+    rig.advance(1000)
+    assert not keyspace.accessed and keyspace.index.word(b"k") == read_at
 
 
 # -- a real arbiter -------------------------------------------------------------------

@@ -16,8 +16,7 @@ from bench.servers import process_memory
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
-from resp_arbiter.keyspace import Str, Table
-from resp_arbiter.memory import table_cost
+from resp_arbiter.keyspace import Packed, Table, value_cost
 from resp_arbiter.registry import COMMANDS
 from resp_arbiter.server import Server
 
@@ -113,8 +112,9 @@ def test_a_pinned_table_stays_a_hash_until_a_set_replaces_it(rig):
 def _check_counters(rig: Rig) -> None:
     keyspace = rig.keyspace
     tables = keyspace.tables
-    assert keyspace.data_bytes == sum(table_cost(key, value) for key, value in tables.items())
-    assert keyspace.expires == sum(1 for value in tables.values() if value.expires_at)
+    assert keyspace.data_bytes == sum(keyspace.memory_usage(key, value)
+                                      for key, value in tables.items())
+    assert keyspace.expires == len(keyspace.volatile) and keyspace.deadlines.keys() <= tables.keys()
     assert len(keyspace.index) == len(tables)
 
 
@@ -156,14 +156,18 @@ def test_the_estimate_and_counters_follow_every_string_write(rig):
 
 def test_a_string_costs_its_overhead_and_lengths(rig):
     rig.call("SET", "key", "x" * 100)
-    value = rig.keyspace.tables[b"key"]
-    assert isinstance(value, Str)
-    cost = table_cost(b"key", value)
+    keyspace = rig.keyspace
+    value = keyspace.tables[b"key"]
+    assert value.__class__ is bytes  # a string is stored as its bytes, nothing more
+    cost = keyspace.memory_usage(b"key", value)
     assert rig.call("MEMORY", "USAGE", "key") == b":%d\r\n" % cost
     rig.call("EXPIRE", "key", "100")
-    assert table_cost(b"key", value) > cost
+    assert keyspace.memory_usage(b"key", value) > cost
     rig.call("HSET", "h", "f", "x" * 100)
-    assert table_cost(b"h", rig.keyspace.tables[b"h"]) > cost  # a hash has containers
+    assert keyspace.memory_usage(b"h", keyspace.tables[b"h"]) > cost  # a hash has containers
+    rig.call("HSET", "p", "f", "x" * 10)
+    assert keyspace.tables[b"p"].__class__ is Packed
+    assert value_cost(b"p", keyspace.tables[b"p"]) < cost  # a small one is packed
 
 
 def test_string_keys_expire_actively_and_lazily(rig):
@@ -227,7 +231,7 @@ def test_shared_integers_follow_the_maxmemory_policy(rig):
 
 def test_string_keys_are_evicted_under_allkeys_lru(rig):
     rig.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
-    per_key = table_cost(b"key0000", Str(b"x" * 100))
+    per_key = value_cost(b"key0000", b"x" * 100)
     rig.call("CONFIG", "SET", "maxmemory", rig.server.memory.baseline + 100 * per_key)
     for i in range(300):
         assert rig.call("SET", f"key{i:04d}", "x" * 100) == b"+OK\r\n"
@@ -273,7 +277,7 @@ def test_huge_setrange_and_append_are_refused_before_allocating(rig):
 def test_incrbyfloat_and_getex_values_replace_without_copying_a_table(rig):
     rig.call("HSET", "h", "f", "v")
     rig.call("SET", "h", "1.5")
-    assert isinstance(rig.keyspace.tables[b"h"], Str)
+    assert rig.keyspace.tables[b"h"].__class__ is bytes
     rig.call("INCRBYFLOAT", "h", "1")
     assert rig.call("OBJECT", "ENCODING", "h") == b"$6\r\nembstr\r\n"
     rig.call("HDEL", "x", "f")

@@ -84,7 +84,7 @@ def copy(c: Client, argv: list[bytes]) -> None:
             c.reply.integer(0)
             return
         target.delete(new_key)
-    target.adopt(new_key, target.copy_value(table))
+    target.adopt(new_key, target.copy_value(table, source.deadline_of(key)))
     source.dirty += target is not source
     c.reply.integer(1)
 

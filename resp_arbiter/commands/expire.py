@@ -20,7 +20,7 @@ def _expire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
     keyspace = c.db
     deadline = deadline_arg(argv[2], name, unit_ms, None if absolute else keyspace.now())
     table = keyspace.get(argv[1])
-    if table is None or not condition_allows(flags, table.expires_at, deadline):
+    if table is None or not condition_allows(flags, keyspace.deadline_of(argv[1]), deadline):
         c.reply.integer(0)
         return
     keyspace.set_expiry(argv[1], table, deadline)
@@ -59,12 +59,13 @@ _declare_expire("pexpireat", 1, True, "2.6.0",
 def _ttl_generic(c: Client, key: bytes, in_ms: bool, absolute: bool) -> None:
     keyspace = c.db
     table = keyspace.get(key)
+    deadline = keyspace.deadline_of(key)
     if table is None:
         c.reply.integer(-2)
-    elif not table.expires_at:
+    elif not deadline:
         c.reply.integer(-1)
     else:
-        value = table.expires_at if absolute else max(table.expires_at - keyspace.now(), 0)
+        value = deadline if absolute else max(deadline - keyspace.now(), 0)
         c.reply.integer(value if in_ms else (value + 500) // 1000)
 
 

@@ -62,7 +62,7 @@ def _hexpire_generic(c: Client, argv: list[bytes], name: str, unit_ms: int,
     fields = fields_arg(argv, 4 if flags else 3)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get_hash(key)
+    table = keyspace.get_table(key)
     if table is None:
         _codes(c, [NO_FIELD] * len(fields))
         return
@@ -191,6 +191,7 @@ def hgetdel(c: Client, argv: list[bytes]) -> None:
         value = table.value(field) if table is not None else None
         if value is not None:
             keyspace.delete_fields(key, table, [field])
+            table = keyspace.stored(key)  # a small hash is stored anew by each write
         values.append(value)
     c.reply.bulks(values)
 
@@ -222,7 +223,7 @@ def hgetex(c: Client, argv: list[bytes]) -> None:
     fields = fields_arg(argv, at, errors.HFE_NUMFIELDS_INTEGER)
     keyspace = c.db
     key = argv[1]
-    table = keyspace.get_hash(key)
+    table = keyspace.get_hash(key) if deadline is None else keyspace.get_table(key)
     _values(c, table, fields)
     if table is None:
         return
@@ -256,7 +257,7 @@ def hsetex(c: Client, argv: list[bytes]) -> None:
         return
     keyspace.set_fields(key, pairs, keep_ttl=keep_ttl)
     if deadline is not None:
-        table = keyspace.stored(key)
+        table = keyspace.get_table(key)
         for name in dict.fromkeys(names):
             if table.has(name):
                 keyspace.set_field_expiry(key, table, name, deadline)

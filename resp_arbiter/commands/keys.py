@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..keyspace import SHARED_INTEGERS, Str, Value
+from ..keyspace import SHARED_INTEGERS, Value, encoding_of, string_integer, type_name
 from ..registry import Family, KeySpec
 from ._args import compile_glob, cursor_arg, scan_options
 from .connection import help_reply
@@ -49,7 +49,7 @@ def exists(c: Client, argv: list[bytes]) -> None:
          summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> None:
     value = c.db.peek(argv[1])
-    c.reply.status(b"none" if value is None else value.type_name)
+    c.reply.status(b"none" if value is None else type_name(value))
 
 
 @command("keys", 2, "readonly",
@@ -74,15 +74,15 @@ def keys(c: Client, argv: list[bytes]) -> None:
          summary="Iterates over the key names in the database.")
 def scan(c: Client, argv: list[bytes]) -> None:
     cursor = cursor_arg(argv[1])
-    pattern, count, type_name, _ = scan_options(argv, 2, allow_type=True, allow_novalues=False)
+    pattern, count, wanted, _ = scan_options(argv, 2, allow_type=True, allow_novalues=False)
     next_cursor, names = c.db.scan_keys(cursor, count)
     if pattern is not None:
         match = compile_glob(pattern)
         names = [name for name in names if match(name)]
-    if type_name is not None:
-        wanted = type_name.lower()
+    if wanted is not None:
+        wanted = wanted.lower()
         stored = c.db.stored
-        names = [name for name in names if stored(name).type_name == wanted]
+        names = [name for name in names if type_name(stored(name)) == wanted]
     c.reply.array_len(2)
     c.reply.bulk(b"%d" % next_cursor)
     c.reply.bulks(names)
@@ -148,7 +148,7 @@ def _object_table(c: Client, key: bytes) -> Value | None:
 def object_encoding(c: Client, argv: list[bytes]) -> None:
     table = _object_table(c, argv[2])
     if table is not None:
-        c.reply.bulk(table.encoding())
+        c.reply.bulk(encoding_of(table))
 
 
 @command("freq", 3, "readonly", syntax="key",
@@ -162,7 +162,7 @@ def object_freq(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     if not keyspace.lfu:
         raise errors.CommandError(errors.OBJECT_FREQ_NOT_LFU)
-    c.reply.integer(keyspace.lfu_counter(table.access))
+    c.reply.integer(keyspace.lfu_counter(keyspace.access_of(argv[2])))
 
 
 @command("idletime", 3, "readonly", syntax="key",
@@ -176,7 +176,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     if keyspace.lfu:
         raise errors.CommandError(errors.OBJECT_IDLETIME_LFU)
-    c.reply.integer(max(0, keyspace.lru_clock - table.access) // 1000)
+    c.reply.integer(max(0, keyspace.lru_clock - keyspace.access_of(argv[2])) // 1000)
 
 
 @command("refcount", 3, "readonly", syntax="key",
@@ -196,9 +196,9 @@ OBJ_SHARED_REFCOUNT = 2**31 - 1
 def _shared(c: Client, value: Value) -> bool:
     """Whether Redis would hold the value as one of its shared integers (0 to 9999,
     int encoded), which it does unless an LRU/LFU policy is in force under maxmemory."""
-    if value.__class__ is not Str:
+    if value.__class__ is not bytes:
         return False
-    number = value.integer()
+    number = string_integer(value)
     if number is None or not 0 <= number < SHARED_INTEGERS:
         return False
     memory = c.server.memory

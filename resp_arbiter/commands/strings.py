@@ -1,7 +1,7 @@
 """String commands: GET, SET and its variants, MGET/MSET, the counters, APPEND and the
 ranges (Redis' t_string.c, with its order of checks and its error texts).
 
-A string value is immutable bytes (`keyspace.Str`): every write stores a new value, so
+A string value is immutable bytes, stored as it is: every write stores a new value, so
 APPEND and SETRANGE cost the length of the result, bounded by `proto-max-bulk-len`
 (512 MB by default) as in Redis."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import errors
 from ..client import Client
-from ..keyspace import BuiltStr, RawStr, Str
+from ..keyspace import BuiltStr, RawStr, is_hash, string_integer
 from ..limits import LONG_MAX, LONG_MIN
 from ..registry import Family, KeySpec, single_key
 from ._args import int_arg
@@ -83,7 +83,7 @@ def _check_length(c: Client, size: int) -> None:
             raise errors.CommandError(errors.STRING_TOO_LONG)
 
 
-def _read(c: Client, key: bytes) -> Str | None:
+def _read(c: Client, key: bytes) -> bytes | None:
     """The string at `key` as Redis' lookupKeyRead finds it inside a write command (GET
     option, GETEX, GETDEL, GETSET): counted as a keyspace hit or miss, as Redis counts
     it, WRONGTYPE included."""
@@ -102,7 +102,7 @@ def _read(c: Client, key: bytes) -> Str | None:
          summary="Returns the string value of a key.")
 def get(c: Client, argv: list[bytes]) -> None:
     value = c.db.get_string(argv[1])
-    c.reply.bulk_or_null(None if value is None else value.data)
+    c.reply.bulk_or_null(None if value is None else value)
 
 
 @command("mget", -2, "readonly fast", syntax="key+",
@@ -115,8 +115,7 @@ def mget(c: Client, argv: list[bytes]) -> None:
     values = []
     for key in argv[1:]:
         value = get(key)
-        values.append(value.data if value is not None and value.type_name == b"string"
-                      else None)
+        values.append(value if value is not None and not is_hash(value) else None)
     c.reply.bulks(values)
 
 
@@ -125,7 +124,7 @@ def mget(c: Client, argv: list[bytes]) -> None:
          summary="Returns the length of a string value.")
 def strlen(c: Client, argv: list[bytes]) -> None:
     value = c.db.get_string(argv[1])
-    c.reply.integer(0 if value is None else len(value.data))
+    c.reply.integer(0 if value is None else len(value))
 
 
 def _getrange(c: Client, argv: list[bytes]) -> None:
@@ -135,7 +134,7 @@ def _getrange(c: Client, argv: list[bytes]) -> None:
     if value is None:
         c.reply.bulk(b"")
         return
-    data = value.data
+    data = value
     length = len(data)
     if start < 0 and end < 0 and start > end:
         c.reply.bulk(b"")
@@ -168,7 +167,7 @@ def _set_generic(c: Client, key: bytes, data: bytes, flags: int, deadline: int) 
     keyspace = c.db
     if flags & GET:
         old = _read(c, key)
-        c.reply.bulk_or_null(None if old is None else old.data)
+        c.reply.bulk_or_null(None if old is None else old)
         found = old is not None
     else:
         found = keyspace.get(key) is not None
@@ -238,7 +237,7 @@ def getex(c: Client, argv: list[bytes]) -> None:
         c.reply.null()
         return
     deadline = _deadline(c, "getex", flags, expire) if expire is not None else 0
-    c.reply.bulk(value.data)
+    c.reply.bulk(value)
     if deadline:
         keyspace.set_expiry(key, value, deadline)  # a past EXAT/PXAT deletes the key
     elif flags & PERSIST:
@@ -253,7 +252,7 @@ def getdel(c: Client, argv: list[bytes]) -> None:
     if value is None:
         c.reply.null()
         return
-    c.reply.bulk(value.data)
+    c.reply.bulk(value)
     c.db.delete(argv[1])
 
 
@@ -263,7 +262,7 @@ def getdel(c: Client, argv: list[bytes]) -> None:
                  "value.")
 def getset(c: Client, argv: list[bytes]) -> None:
     old = _read(c, argv[1])
-    c.reply.bulk_or_null(None if old is None else old.data)
+    c.reply.bulk_or_null(None if old is None else old)
     c.db.set_string(argv[1], argv[2])
 
 
@@ -314,7 +313,7 @@ def _incr(c: Client, key: bytes, increment: int) -> None:
     value = keyspace.get_string(key)
     current = 0
     if value is not None:
-        current = value.integer()
+        current = string_integer(value)
         if current is None:
             raise errors.CommandError(errors.NOT_INTEGER)
     result = current + increment
@@ -369,7 +368,7 @@ def decrby(c: Client, argv: list[bytes]) -> None:
 def incrbyfloat(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     value = keyspace.get_string(argv[1])
-    current = _parse_long_double(b"0" if value is None else value.data)
+    current = _parse_long_double(b"0" if value is None else value)
     increment = None if current is None else _parse_long_double(argv[2])
     if increment is None:
         raise errors.CommandError(errors.NOT_FLOAT)
@@ -400,8 +399,8 @@ def append(c: Client, argv: list[bytes]) -> None:
         keyspace.set_string(argv[1], argv[2])
         c.reply.integer(len(argv[2]))
         return
-    _check_length(c, len(value.data) + len(argv[2]))
-    data = value.data + argv[2]
+    _check_length(c, len(value) + len(argv[2]))
+    data = value + argv[2]
     keyspace.set_string(argv[1], data, keep_ttl=True, kind=RawStr)
     c.reply.integer(len(data))
 
@@ -420,7 +419,7 @@ def setrange(c: Client, argv: list[bytes]) -> None:
     keyspace = c.db
     patch = argv[3]
     value = keyspace.get_string(argv[1])
-    old = b"" if value is None else value.data
+    old = b"" if value is None else value
     if not patch:
         c.reply.integer(len(old))
         return
