@@ -31,7 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/gunicorn_startup.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.servers import REPO_ROOT, SetupError, alive, stop_pid
+from bench.servers import REPO_ROOT, SetupError, alive, children, stop_pid
 
 CONFIG = REPO_ROOT / "bench" / "gunicorn_startup_conf.py"
 APP = "bench.gunicorn_startup_conf:app"
@@ -74,22 +74,6 @@ def answered(path: str) -> bool:
     return reply.startswith((b"HTTP/1.0 200 ", b"HTTP/1.1 200 "))
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (read from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
 @dataclass(frozen=True)
 class Start:
     """One timed start: milliseconds to the first response, and the processes it ran
@@ -118,7 +102,7 @@ def timed_start(directory: Path, stash: bool, pycache: Path | None = None) -> St
         started = time.monotonic()
         master = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
                                   stdout=log, stderr=subprocess.STDOUT)
-    children: list[int] = []
+    started_children: list[int] = []
     try:
         deadline = started + START_TIMEOUT
         while not answered(http):
@@ -130,16 +114,16 @@ def timed_start(directory: Path, stash: bool, pycache: Path | None = None) -> St
         elapsed = time.monotonic() - started
         # The second worker may not be forked yet: wait for every process to stop.
         expected = WORKERS + (1 if stash else 0)
-        while len(children := _children(master.pid)) < expected:
+        while len(started_children := children(master.pid)) < expected:
             if master.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(POLL_INTERVAL)
     finally:
         stop_pid(master.pid, master)
-        for pid in children:
+        for pid in started_children:
             if alive(pid):
                 stop_pid(pid)
-    return Start(elapsed * 1000, [master.pid, *children])
+    return Start(elapsed * 1000, [master.pid, *started_children])
 
 
 def measure(rounds: int) -> StartupTimes:

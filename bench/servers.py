@@ -74,6 +74,23 @@ def alive(pid: int) -> bool:
         return False
 
 
+def children(pid: int, live_only: bool = False) -> list[int]:
+    """The processes whose parent is `pid` (read from /proc); with `live_only`, zombies
+    are left out (a child that ended but is not reaped yet is still listed otherwise)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and not (live_only and fields[0] == b"Z"):
+            found.append(int(entry))
+    return found
+
+
 def encode_request(*argv: bytes | str | int) -> bytes:
     """One request as a RESP multibulk, the way every client library sends it."""
     parts = [b"*%d\r\n" % len(argv)]

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import servers
 from servers import ServerProcess as Server
 from servers import alive, require_binary, start_arbiter, start_redis
 
@@ -60,18 +61,7 @@ def free_port() -> int:
 
 def children(pid: int) -> list[int]:
     """Live child processes of `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return found
+    return servers.children(pid, live_only=True)
 
 
 def descendants(pid: int) -> list[int]:

@@ -28,22 +28,6 @@ def kill(server: ServerProcess) -> None:
     server.stop()
 
 
-def children(pid: int) -> list[int]:
-    """The pids whose parent is `pid` (a rewrite child)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
-
-
 def info(client: redis.Redis) -> dict:
     return client.info("persistence")
 

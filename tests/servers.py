@@ -20,6 +20,7 @@ from bench.servers import (
     SetupError,
     accepts_connections,
     alive,
+    children,
     encode_request,
     poll_until,
     process_memory,
@@ -30,8 +31,9 @@ from bench.servers import (
 )
 
 __all__ = ["REDIS_PY_DEFAULT_PROTOCOL", "Pair", "PairFactory", "ServerProcess", "SetupError",
-           "accepts_connections", "alive", "encode_request", "poll_until", "process_memory",
-           "require_binary", "start_arbiter", "start_pair", "start_redis", "stop_pid"]
+           "accepts_connections", "alive", "children", "encode_request", "poll_until",
+           "process_memory", "require_binary", "start_arbiter", "start_pair", "start_redis",
+           "stop_pid"]
 
 # redis-py speaks RESP3 by default from 8.0 on, RESP2 before.
 REDIS_PY_DEFAULT_PROTOCOL = 3 if int(redis.__version__.split(".")[0]) >= 8 else 2

@@ -13,8 +13,8 @@ import signal
 import time
 
 import pytest
-from aof_helpers import Writers, arbiter_with_aof, children, connect, kill
-from servers import poll_until
+from aof_helpers import Writers, arbiter_with_aof, connect, kill
+from servers import children, poll_until
 
 from resp_arbiter.aof_manifest import Manifest
 
