@@ -230,10 +230,23 @@ class Client(asyncio.Protocol):
             self._hold(data)
             return
         parser = self.parser
-        requests = iter(parser.feed(data))
-        call = server.call
         out = self.out
         flush_at = self.flush_at
+        fast_serve = server.fast_serve
+        if fast_serve is not None and parser.idle():
+            taken = fast_serve(server, self, self.db, data)
+            if taken:
+                data = data[taken:]
+                if not data:
+                    self._end_read(parser, out)
+                    return
+                if len(out) >= flush_at:  # it stopped at the bound: hold the rest
+                    self.backlog.extend(parser.feed(data))
+                    self.held = True
+                    self._run_held()
+                    return
+        requests = iter(parser.feed(data))
+        call = server.call
         for argv in requests:
             call(self, argv)
             if self.close_after_reply:
@@ -248,9 +261,14 @@ class Client(asyncio.Protocol):
                 self.held = True
                 self._run_held()
                 return
+        self._end_read(parser, out)
+
+    def _end_read(self, parser: RequestParser, out: bytearray) -> None:
+        """After a read's requests ran: send their replies (or finish the connection)."""
         if parser.pending_error is not None or not self.authenticated:
             self._finish()
             return
+        server = self.server
         transport = self.transport
         aof = server.aof
         if aof.buffer or aof.held or server.tracking.undelivered or self.close_after_reply \

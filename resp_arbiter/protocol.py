@@ -96,6 +96,11 @@ class RequestParser:
             requests += self._feed_fast(rest)
         return requests
 
+    def idle(self) -> bool:
+        """Whether the next byte starts a request: no request is open across reads, and
+        no protocol error ended the input."""
+        return self._strict is None and self.pending_error is None
+
     def held(self) -> tuple[int, int]:
         """(unparsed bytes, bytes of the arguments already read of an open request):
         CLIENT LIST's qbuf and argv-mem. Between reads hiredis holds nothing: a chunk

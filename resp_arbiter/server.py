@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import __version__, errors
+from . import __version__, errors, fastpath
 from .aof import AofStartError, AppendOnlyFile
 from .client import Client
 from .config import Config
@@ -113,6 +113,8 @@ class Server:
         # CLIENT TRACKING's table and delivery; clients subscribed to any channel.
         self.tracking = Tracking(self)
         self.subscribed = 0
+        # HGET and HSET at the start of a read, in C when it was built (`fastpath`).
+        self.fast_serve = fastpath.load()
 
     # -- dispatch -----------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""The compiled fast path (resp_arbiter/_fastpath.c) against the Python path.
+
+The same bytes, cut into reads at random places, go to two servers: one runs the HGET
+and HSET requests at the start of each read in C, the other runs everything in Python.
+Replies, stored values, their encodings, memory estimate, counters and statistics must
+come out equal. The requests are chosen to reach every place where the fast path hands
+over: new keys, key and field TTLs, WATCHed keys, strings, encoding changes, long values,
+non-canonical framing, split requests, other commands and states."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resp_arbiter import (
+    commands,  # noqa: F401  (registers the commands)
+    fastpath,
+)
+from resp_arbiter.client import Client
+from resp_arbiter.config import Config
+from resp_arbiter.keyspace import Table
+from resp_arbiter.server import Server
+
+BUILT = importlib.util.find_spec("resp_arbiter._fastpath") is not None
+PURE = bool(os.environ.get(fastpath.PURE_PYTHON_ENV))
+needs_module = pytest.mark.skipif(not BUILT, reason="the C fast path was not built")
+
+
+def test_ci_builds_the_fast_path():
+    """In CI the extension must be built (a missing compiler fails the run), and a
+    process started with RESP_ARBITER_PURE_PYTHON runs without it."""
+    if os.environ.get("CI"):
+        assert BUILT
+    server = Server(Config())
+    assert (server.fast_serve is not None) == (BUILT and not PURE)
+
+
+class Transport:
+    """Just enough of an asyncio transport for a Client: keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+    abort = close
+
+
+def _encode(argv: list[bytes]) -> bytes:
+    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
+
+
+def _state(server: Server) -> tuple:
+    """Everything a request may have changed, in comparable form."""
+    dbs = []
+    for db in server.databases:
+        values = {}
+        for key, value in db.tables.items():
+            if value.__class__ is Table:
+                values[key] = ("table", list(value.fields.items()), value.listpack,
+                               value.size, _members(value.index), dict(value.field_ttl))
+            else:
+                values[key] = (value.__class__.__name__, bytes(value))
+        dbs.append((values, db.data_bytes, db.dirty, sorted(db.accessed),
+                    dict(db.deadlines), db.lookups is None, db.snapshot))
+    stats = {spec.full_name: (row.calls, row.failed, row.rejected)
+             for spec, row in server.command_stats.items() if row.calls or row.failed
+             or row.rejected}
+    return (dbs, stats, list(server.lookups), server.error_stats.total,
+            len(server.slowlog.entries))
+
+
+def _members(index: object) -> list[bytes] | None:
+    """Every member of a scan index, in order (None for a table without one)."""
+    if index is None:
+        return None
+    cursor, members = 0, []
+    while True:
+        cursor, batch = index.scan(cursor, 1000)
+        members += batch
+        if not cursor:
+            return sorted(members)
+
+
+def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
+         setup: list[list[bytes]] = (), hooked: bool = False) -> tuple:
+    config = Config()
+    config.set("slowlog-log-slower-than", "-1")  # only `CONFIG SET ... 0` logs: no timing
+    server = Server(config)
+    for db in server.databases:
+        db.clock = _frozen_clock  # deadlines come out equal in both runs
+    if not fast:
+        server.fast_serve = None
+    taken = [0]
+    if server.fast_serve is not None:
+        serve = server.fast_serve
+
+        def counting(*args: object) -> int:
+            n = serve(*args)
+            taken[0] += n
+            return n
+        server.fast_serve = counting
+    client = Client(server)
+    transport = Transport()
+    client.connection_made(transport)  # type: ignore[arg-type]
+    if flush_at is not None:
+        client.flush_at = flush_at
+    written: list[tuple[str, list[bytes], int]] = []
+    if hooked:  # a second write hook, as the append-only file's when it is on
+        server.on_write(lambda c, spec, argv: written.append(
+            (spec.full_name, list(argv), c.db.id)))
+    for argv in setup:
+        server.call(client, argv)
+    for chunk in chunks:
+        client.data_received(chunk)
+        while client.held and not client.write_paused and client.transport is not None:
+            client._run_held()
+    client.flush()
+    error_row = server.error_stats.current
+    current = next((s.full_name for s, row in server.command_stats.items()
+                    if row is error_row), None)
+    return (bytes(transport.sent) + bytes(client.out), _state(server),
+            client.last_command, current, written), taken[0]
+
+
+def _frozen_clock() -> int:
+    return 1_800_000_000_000
+
+
+def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+_KEYS = [b"h", b"packed", b"big", b"s", b"ttl", b"watched", b"new"]
+_FIELDS = [b"f%d" % i for i in range(20)] + [b"x" * 65, b""]
+_VALUES = [b"", b"v", b"1", b"x" * 64, b"y" * 65, b"z" * 300]
+
+# Keys set up before the requests: a small hash, a big one (a Table with a scan index),
+# a listpack Table, a string, a key with a deadline, a hash with a field TTL.
+_SETUP = [
+    [b"HSET", b"packed", b"f0", b"a", b"f1", b"b"],
+    [b"HSET", b"big"] + [part for i in range(600) for part in (b"g%d" % i, b"v")],
+    [b"HSET", b"h", b"f0", b"v" * 70],
+    [b"SET", b"s", b"text"],
+    [b"HSET", b"ttl", b"f0", b"v"], [b"EXPIRE", b"ttl", b"1000"],
+    [b"HSET", b"fttl", b"f0", b"v", b"f1", b"w"],
+    [b"HEXPIRE", b"fttl", b"1000", b"FIELDS", b"1", b"f1"],
+    [b"HSET", b"watched", b"f0", b"v"],
+]
+
+
+def _spelling(draw: st.DrawFn, name: bytes) -> bytes:
+    return draw(st.sampled_from([name.upper(), name.lower(), name.capitalize()]))
+
+
+@st.composite
+def _request(draw: st.DrawFn) -> bytes:
+    kind = draw(st.integers(0, 9))
+    # Mostly the hashes the fast path serves, and fields they have.
+    key = draw(st.sampled_from([b"packed"] * 6 + [b"big"] * 3 + _KEYS + [b"fttl"]))
+    field = draw(st.sampled_from(_FIELDS[:3] * 8 + [b"g1", b"g2"] * 4 + _FIELDS))
+    value = draw(st.sampled_from(_VALUES[:3] * 4 + _VALUES))
+    if kind <= 3:
+        return _encode([_spelling(draw, b"hset"), key, field, value])
+    if kind <= 6:
+        return _encode([_spelling(draw, b"hget"), key, field])
+    if kind == 7:  # framings the fast path leaves to the Python path
+        return draw(st.sampled_from([
+            b"*3\r\n$4\r\nHGET\r\n$01\r\nh\r\n$2\r\nf0\r\n",
+            b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$2\r\nf0\r\n",
+            b"*3\r\n$4\r\nHSET\r\n$1\r\nh\r\n$2\r\nf0\r\n",
+            b"*2\r\n$4\r\nHGET\r\n$1\r\nh\r\n",
+            b"HGET h f0\r\n",
+            b"*3\r\n$4\r\nHGET\r\n$1\r\nhh\r\n$2\r\nf0\r\n",
+        ]))
+    if kind == 8:
+        return _encode([b"HSET", key, field, value, b"f19", b"w"])
+    return _encode(draw(st.sampled_from([
+        [b"DEL", key], [b"HDEL", key, field], [b"PING"], [b"SELECT", b"1"],
+        [b"SELECT", b"0"], [b"EXPIRE", key, b"500"], [b"PERSIST", key],
+        [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"],
+        [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"-1"],
+        [b"HINCRBY", key, field, b"1"], [b"GET", key], [b"HLEN", key],
+    ])))
+
+
+@needs_module
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(_request(), min_size=1, max_size=40), st.lists(st.integers(0, 10**6),
+                                                               max_size=6),
+       st.sampled_from([None, 16, 200]), st.booleans())
+def test_the_fast_path_answers_and_changes_exactly_what_the_python_path_does(
+        requests, cuts, flush_at, hooked):
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    data = b"".join(requests)
+    chunks = _cut(data, cuts)
+    watch = [[b"WATCH", b"watched"]]
+    fast, _ = _run(chunks, True, flush_at, _SETUP + watch, hooked)
+    slow, _ = _run(chunks, False, flush_at, _SETUP + watch, hooked)
+    assert fast == slow
+
+
+@needs_module
+def test_hget_and_hset_at_the_start_of_a_read_run_in_c():
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    data = b"".join([_encode([b"HSET", b"packed", b"f%d" % i, b"v"]) for i in range(10)]
+                    + [_encode([b"HGET", b"packed", b"f3"]),
+                       _encode([b"hget", b"big", b"g7"]), _encode([b"HGET", b"no", b"f"])]
+                    + [_encode([b"PING"]), _encode([b"HGET", b"packed", b"f3"])])
+    (replies, state, last, current, _), taken = _run([data], True, None, _SETUP)
+    # Everything up to PING ran in C; PING and the HGET after it in Python.
+    assert taken == data.index(_encode([b"PING"]))
+    assert replies.endswith(b":0\r\n" * 2 + b":1\r\n" * 8 + b"$1\r\nv\r\n$1\r\nv\r\n$-1\r\n"
+                            b"+PONG\r\n$1\r\nv\r\n")
+    assert last == "hget" and current == "hget"
+    assert (replies, state) == _run([data], False, None, _SETUP)[0][:2]
+
+
+@needs_module
+def test_a_reply_bound_stops_the_fast_path_and_holds_the_rest():
+    """A pipeline of reads of a large value: the fast path stops once the replies reach
+    the client's bound, as the Python path does, and the rest waits for the next turn."""
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    setup = [*_SETUP, [b"HSET", b"large", b"f", b"x" * 5000]]
+    data = _encode([b"HGET", b"large", b"f"]) * 50
+    fast, taken = _run([data], True, 20_000, setup)
+    assert taken == len(_encode([b"HGET", b"large", b"f"])) * 4  # 4 replies pass 20,000
+    assert fast == _run([data], False, 20_000, setup)[0]
+    assert fast[0].count(b"x" * 5000) == 50
