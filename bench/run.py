@@ -372,7 +372,10 @@ def _redis_py_version() -> str:
     return redis.__version__
 
 
-def run(settings: Settings) -> Report:
+SECTIONS = ("redis-benchmark", "redis-py", "stash", "pipe", "memory", "startup")
+
+
+def run(settings: Settings, only: frozenset[str] = frozenset(SECTIONS)) -> Report:
     for binary in ("redis-server", "redis-benchmark"):
         require_binary(binary)
     report = Report([], [])
@@ -392,12 +395,19 @@ def run(settings: Settings) -> Report:
         print(f"redis-server pid {redis.pid}, arbiter pid {arbiter.pid}"
               + (f", gunicorn master pid {gunicorn.pid} (dirty arbiter pid "
                  f"{gunicorn.dirty_pid})" if gunicorn else ""))
-        bench_redis_benchmark(redis, arbiter, settings, report)
-        bench_redis_py(redis, arbiter, settings, report)
-        bench_stash(redis, arbiter, gunicorn, settings, report)
-        bench_pipe(directory, redis, arbiter, settings, report)
-        bench_memory(directory, settings, report)
-    if importlib.util.find_spec("gunicorn") is not None:
+        if "redis-benchmark" in only:
+            bench_redis_benchmark(redis, arbiter, settings, report)
+        if "redis-py" in only:
+            bench_redis_py(redis, arbiter, settings, report)
+        if "stash" in only:
+            bench_stash(redis, arbiter, gunicorn, settings, report)
+        if "pipe" in only:
+            bench_pipe(directory, redis, arbiter, settings, report)
+        if "memory" in only:
+            bench_memory(directory, settings, report)
+    if "startup" not in only:
+        pass
+    elif importlib.util.find_spec("gunicorn") is not None:
         bench_startup(settings, report)
     else:
         report.notes.append("gunicorn start-up not measured: gunicorn is not installed")
@@ -412,7 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="FILE", type=Path,
                         help="only profile the arbiter under redis-benchmark; write the "
                              "cProfile data to FILE and print the top functions")
+    parser.add_argument("--only", metavar="SECTIONS", default=",".join(SECTIONS),
+                        help="comma-separated sections to run, of: " + ", ".join(SECTIONS))
     args = parser.parse_args(argv)
+    only = frozenset(args.only.split(","))
+    if not only <= set(SECTIONS):
+        parser.error(f"unknown section in --only: {', '.join(sorted(only - set(SECTIONS)))}")
     settings = QUICK if args.quick else FULL
 
     def work() -> None:
@@ -420,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="rab-") as name:
                 profile(Path(name), args.profile.resolve(), settings.benchmark_requests)
         else:
-            print_summary(run(settings))
+            print_summary(run(settings, only))
 
     return guarded(work)
 

@@ -1,40 +1,89 @@
 /*
- * The compiled fast path of the arbiter: a read's leading HGET and HSET requests,
- * parsed and run in C.
+ * The compiled fast path of the arbiter: a read's leading HGET, HSET, GET and SET
+ * requests, parsed and run in C.
  *
  * Python does a command in hundreds of interpreter steps; Redis does a whole HSET in
  * about 5,000 machine instructions. This module takes the requests most of a stash's
  * traffic is made of, in the states most of its time is spent in, and does exactly what
- * the Python path (`Server.call`, `Keyspace.get_hash`/`set_fields`, `Packed`, `Table`)
- * does for them: the same keyspace objects, counters, statistics and reply bytes.
- * Anything else stops it before any effect, and the Python path goes on from that
- * request: other commands, a framing that is not the canonical one, an incomplete
- * request, a key with a deadline, a WATCHed key, a field TTL, a new key, a hash that
- * would change its encoding, and every server state that adds checks (see
+ * the Python path (`Server.call`, `Keyspace.get_hash`/`set_fields`/`get_string`/
+ * `set_string`, `Packed`, `Table`) does for them: the same keyspace objects, counters,
+ * statistics and reply bytes. Anything else stops it before any effect, and the Python
+ * path goes on from that request: other commands and options, a framing that is not the
+ * canonical one, an incomplete request, a key whose deadline has passed, a SET that
+ * drops a TTL, a write to a WATCHed key, a field TTL, a new key, a value that would
+ * change its encoding or type, and every server state that adds checks (see
  * `serve_allowed`). The pure-Python path stays complete on its own: without this module
  * (no compiler at install, or RESP_ARBITER_PURE_PYTHON set) every request takes it.
+ *
+ * The objects it reads are the Python path's own. Attributes of the classes with
+ * `__slots__` (Client, Keyspace, Table, CommandStats, ErrorStats) are read and written
+ * at their slot's offset, found once by configure(), as compiled extensions such as
+ * Cython's read their own classes: a read costs a load instead of an attribute lookup.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 #include <time.h>
+#ifndef Py_T_OBJECT_EX
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
+
+/* The classes whose slots are read, in the order of `configure`'s arguments. */
+enum { CLIENT, KEYSPACE, TABLE, STATS, ERROR_STATS, CLASS_COUNT };
+static PyTypeObject *classes[CLASS_COUNT];
+
+enum {
+    CL_OUT, CL_FLUSH_AT, CL_RESP, CL_MULTI, CL_TRACKING, CL_AUTHENTICATED,
+    CL_CLOSE_AFTER_REPLY, CL_LAST_COMMAND,
+    KS_CLOCK, KS_TABLES, KS_DEADLINES, KS_ACCESSED, KS_WATCHERS, KS_SUBEXPIRY, KS_ON_CHANGE, KS_LFU,
+    KS_FROZEN, KS_DIRTY, KS_DATA_BYTES, KS_SNAPSHOT, KS_LOOKUPS,
+    TB_FIELDS, TB_INDEX, TB_LISTPACK, TB_FIELD_TTL, TB_SIZE,
+    ST_HISTOGRAM, ES_CURRENT,
+    SLOT_COUNT
+};
+static const struct {
+    int owner;
+    const char *name;
+} slot_names[SLOT_COUNT] = {
+    {CLIENT, "out"}, {CLIENT, "flush_at"}, {CLIENT, "resp"}, {CLIENT, "multi"},
+    {CLIENT, "tracking"}, {CLIENT, "authenticated"}, {CLIENT, "close_after_reply"},
+    {CLIENT, "last_command"},
+    {KEYSPACE, "clock"}, {KEYSPACE, "tables"}, {KEYSPACE, "deadlines"}, {KEYSPACE, "accessed"},
+    {KEYSPACE, "watchers"}, {KEYSPACE, "subexpiry"}, {KEYSPACE, "on_change"},
+    {KEYSPACE, "lfu"}, {KEYSPACE, "frozen"}, {KEYSPACE, "dirty"}, {KEYSPACE, "data_bytes"},
+    {KEYSPACE, "snapshot"}, {KEYSPACE, "lookups"},
+    {TABLE, "fields"}, {TABLE, "index"}, {TABLE, "listpack"}, {TABLE, "field_ttl"},
+    {TABLE, "size"},
+    {STATS, "histogram"}, {ERROR_STATS, "current"},
+};
+static Py_ssize_t offsets[SLOT_COUNT];
+
+/* The slot's value (borrowed; NULL while it is unset). */
+#define SLOT(obj, i) (*(PyObject **)((char *)(obj) + offsets[i]))
+
+static void
+set_slot(PyObject *obj, int i, PyObject *value)
+{
+    Py_INCREF(value);
+    Py_XSETREF(SLOT(obj, i), value);
+}
 
 /* Set once by configure(): the value classes and the command declarations. */
 static PyTypeObject *packed_type;
-static PyTypeObject *table_type;
-static PyObject *hget_spec, *hset_spec;
-static PyObject *hget_name, *hset_name;
+/* The commands served, in the order of configure()'s `commands`. */
+enum { CMD_HGET, CMD_HSET, CMD_GET, CMD_SET, CMD_COUNT };
+static PyObject *specs[CMD_COUNT]; /* their declarations (registry.Command) */
+static PyObject *full_names[CMD_COUNT];
+static const int reads[CMD_COUNT] = {1, 0, 1, 0}; /* count keyspace hits and misses */
+static PyObject *wall_clock_ms;    /* keyspace.now_ms: read here without calling it */
 static Py_ssize_t field_overhead, listpack_max_value, listpack_max_entries,
     packed_max_fields;
 
-/* Interned attribute names. */
-static PyObject *s_out, *s_flush_at, *s_resp, *s_multi, *s_tracking, *s_authenticated,
-    *s_gated, *s_maxmemory, *s_deny_writes, *s_aof, *s_state, *s_write_hooks,
-    *s_on_change, *s_lfu, *s_frozen, *s_tables, *s_deadlines, *s_accessed, *s_watchers,
-    *s_subexpiry, *s_lookups, *s_command_stats, *s_observe_us, *s_histogram,
-    *s_record_long, *s_observe, *s_dirty, *s_data_bytes, *s_snapshot, *s_last_command,
-    *s_error_stats, *s_current, *s_fields, *s_index, *s_listpack, *s_field_ttl, *s_size,
-    *s_add, *s_zero, *s_one, *s_close_after_reply;
+/* Interned names of the server's attributes (a plain class: read from its __dict__). */
+static PyObject *s_gated, *s_maxmemory, *s_deny_writes, *s_aof, *s_state, *s_write_hooks,
+    *s_lookups, *s_command_stats, *s_observe_us, *s_error_stats, *s_record_long,
+    *s_observe, *s_add, *s_zero, *s_one;
 
 #define FALLBACK 1 /* the request goes to the Python path; nothing was changed */
 
@@ -66,7 +115,7 @@ read_number(const char *p, const char *end, Py_ssize_t *value)
     return p + 2;
 }
 
-/* Reads one request of 3 or 4 bulk arguments at `p`; returns its end, or NULL. */
+/* Reads one request of 2 to 4 bulk arguments at `p`; returns its end, or NULL. */
 static const char *
 read_request(const char *p, const char *end, Arg *args, int *argc)
 {
@@ -74,7 +123,7 @@ read_request(const char *p, const char *end, Arg *args, int *argc)
     if (p >= end || *p != '*')
         return NULL;
     p = read_number(p + 1, end, &count);
-    if (p == NULL || count < 3 || count > 4)
+    if (p == NULL || count < 2 || count > 4)
         return NULL;
     for (int i = 0; i < count; i++) {
         if (p >= end || *p != '$')
@@ -90,52 +139,72 @@ read_request(const char *p, const char *end, Arg *args, int *argc)
     return p;
 }
 
+/* Whether the command name `arg` is `lower` (in lower case), whatever its case. */
 static int
-is_name(const Arg *arg, const char *lower)
+is_name(const Arg *arg, const char *lower, Py_ssize_t len)
 {
-    if (arg->len != 4)
+    if (arg->len != len)
         return 0;
-    for (int i = 0; i < 4; i++)
+    for (Py_ssize_t i = 0; i < len; i++)
         if ((arg->at[i] | 0x20) != lower[i])
             return 0;
     return 1;
 }
 
+/* Which served command the request is, or -1. */
+static int
+command_of(const Arg *args, int argc)
+{
+    switch (argc) {
+    case 2:
+        return is_name(&args[0], "get", 3) ? CMD_GET : -1;
+    case 3:
+        return is_name(&args[0], "hget", 4) ? CMD_HGET
+             : is_name(&args[0], "set", 3) ? CMD_SET : -1;
+    case 4:
+        return is_name(&args[0], "hset", 4) ? CMD_HSET : -1;
+    }
+    return -1;
+}
+
 /* ---- the state a batch runs in ------------------------------------------------------ */
 
 typedef struct {
+    PyObject *stats;     /* the command's CommandStats row */
+    PyObject *histogram; /* its histogram list */
+} Row;
+
+typedef struct {
     PyObject *server, *client, *keyspace;
-    PyObject *out; /* the client's bytearray */
-    Py_ssize_t flush_at;
-    int resp3;
-    PyObject *tables, *deadlines, *accessed, *watchers, *lookups, *command_stats;
+    PyObject *server_dict;
+    /* Held for the batch (new references): */
+    PyObject *out, *tables, *deadlines, *accessed, *watchers, *lookups, *command_stats,
+        *error_stats;
     PyObject *write_hooks; /* NULL when the only hook, the append-only file's, is off */
-    int subexpiry;
-    long long observe_us; /* LLONG_MAX: never */
+    Row rows[CMD_COUNT];
+    Py_ssize_t flush_at;
+    int resp3, subexpiry;
+    long long observe_us;         /* LLONG_MAX: never */
     Py_ssize_t dirty, data_bytes; /* added by this batch, written back at its end */
-    PyObject *last_spec;          /* borrowed: the last command run */
+    int last;                     /* the last command run, or -1 */
+    long long now;                /* this command's time (`Keyspace.now`), 0 if unread */
+    long long last_now;           /* the last command's */
 } Batch;
 
-static int
-attr_true(PyObject *obj, PyObject *name)
+/* A server attribute (borrowed), from its instance dict; NULL with an error if absent. */
+static PyObject *
+server_attr(Batch *b, PyObject *name)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL)
-        return -1;
-    int truth = PyObject_IsTrue(value);
-    Py_DECREF(value);
-    return truth;
+    PyObject *value = PyDict_GetItemWithError(b->server_dict, name);
+    if (value == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_AttributeError, name);
+    return value;
 }
 
 static int
-attr_is_none(PyObject *obj, PyObject *name)
+truth(PyObject *value)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL)
-        return -1;
-    int none = value == Py_None;
-    Py_DECREF(value);
-    return none;
+    return value == NULL ? -1 : PyObject_IsTrue(value);
 }
 
 /* 1 when the batch may run: what `Server.call` checks before its inline path, and what
@@ -143,7 +212,7 @@ attr_is_none(PyObject *obj, PyObject *name)
 static int
 serve_allowed(Batch *b)
 {
-    PyObject *server = b->server, *client = b->client, *ks = b->keyspace;
+    PyObject *client = b->client, *ks = b->keyspace;
     int r;
 #define REQUIRE(expr)       \
     do {                    \
@@ -151,140 +220,106 @@ serve_allowed(Batch *b)
         if (r <= 0)         \
             return r;       \
     } while (0)
-    REQUIRE(attr_true(client, s_authenticated));
-    REQUIRE(!attr_true(client, s_close_after_reply));
-    REQUIRE(attr_is_none(client, s_multi));
-    REQUIRE(attr_is_none(client, s_tracking));
-    REQUIRE(!attr_true(server, s_gated));
-    REQUIRE(!attr_true(server, s_maxmemory));
-    REQUIRE(attr_is_none(server, s_deny_writes));
-    REQUIRE(attr_is_none(ks, s_on_change));
-    REQUIRE(!attr_true(ks, s_lfu));
-    REQUIRE(!attr_true(ks, s_frozen));
+    REQUIRE(SLOT(client, CL_AUTHENTICATED) == Py_True);
+    REQUIRE(SLOT(client, CL_CLOSE_AFTER_REPLY) == Py_False);
+    REQUIRE(SLOT(client, CL_MULTI) == Py_None);
+    REQUIRE(SLOT(client, CL_TRACKING) == Py_None);
+    REQUIRE(SLOT(ks, KS_ON_CHANGE) == Py_None);
+    REQUIRE(SLOT(ks, KS_LFU) == Py_False);
+    REQUIRE(SLOT(ks, KS_FROZEN) == Py_False);
+    REQUIRE(PyByteArray_CheckExact(SLOT(client, CL_OUT)));
+    REQUIRE(PyLong_CheckExact(SLOT(client, CL_FLUSH_AT)));
+    REQUIRE(PyLong_CheckExact(SLOT(client, CL_RESP)));
+    REQUIRE(PyDict_CheckExact(SLOT(ks, KS_TABLES)));
+    REQUIRE(PyDict_CheckExact(SLOT(ks, KS_DEADLINES)));
+    REQUIRE(PySet_CheckExact(SLOT(ks, KS_ACCESSED)));
+    REQUIRE(PyDict_CheckExact(SLOT(ks, KS_WATCHERS)));
+    REQUIRE(PyLong_CheckExact(SLOT(ks, KS_SUBEXPIRY)));
+    REQUIRE(PyLong_CheckExact(SLOT(ks, KS_DIRTY)));
+    REQUIRE(PyLong_CheckExact(SLOT(ks, KS_DATA_BYTES)));
+    REQUIRE(!truth(server_attr(b, s_gated)));
+    REQUIRE(!truth(server_attr(b, s_maxmemory)));
+    REQUIRE(server_attr(b, s_deny_writes) == Py_None);
     return 1;
 #undef REQUIRE
 }
-
-static PyObject *
-get_attr_of(PyObject *obj, PyObject *name, int (*check)(PyObject *))
-{
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value != NULL && check != NULL && !check(value)) {
-        Py_DECREF(value);
-        return Py_None; /* borrowed sentinel: the batch does not run */
-    }
-    return value;
-}
-
-static int
-is_dict(PyObject *o) { return PyDict_CheckExact(o); }
-static int
-is_set(PyObject *o) { return PySet_CheckExact(o); }
-static int
-is_list(PyObject *o) { return PyList_CheckExact(o); }
-static int
-is_bytearray(PyObject *o) { return PyByteArray_CheckExact(o); }
 
 /* Sets `b->write_hooks` to the server's write hooks, or NULL when there is only the
  * append-only file's and the file is off (its hook would return at once). */
 static int
 hooks_wanted(Batch *b)
 {
-    PyObject *hooks = PyObject_GetAttr(b->server, s_write_hooks);
+    PyObject *hooks = server_attr(b, s_write_hooks);
     if (hooks == NULL)
         return -1;
-    if (!PyList_CheckExact(hooks)) {
-        Py_DECREF(hooks);
+    if (!PyList_CheckExact(hooks))
         return 0;
-    }
     if (PyList_GET_SIZE(hooks) == 1) {
-        PyObject *aof = PyObject_GetAttr(b->server, s_aof);
+        PyObject *aof = server_attr(b, s_aof);
         PyObject *state = aof == NULL ? NULL : PyObject_GetAttr(aof, s_state);
-        Py_XDECREF(aof);
-        if (state == NULL) {
-            Py_DECREF(hooks);
+        if (state == NULL)
             return -1;
-        }
         int off = PyUnicode_Check(state) &&
                   PyUnicode_CompareWithASCIIString(state, "off") == 0;
         Py_DECREF(state);
         if (off)
-            Py_CLEAR(hooks);
+            return 1;
     }
+    Py_INCREF(hooks);
     b->write_hooks = hooks;
     return 1;
 }
 
-/* Fills `b`; 1 ready, 0 the batch does not run, -1 error. */
+static PyObject *
+hold(PyObject *value)
+{
+    Py_INCREF(value);
+    return value;
+}
+
+/* Fills `b` (after serve_allowed); 1 ready, 0 the batch does not run, -1 error. */
 static int
 batch_open(Batch *b)
 {
-    struct {
-        PyObject **slot;
-        PyObject *owner;
-        PyObject *name;
-        int (*check)(PyObject *);
-    } wanted[] = {
-        {&b->out, b->client, s_out, is_bytearray},
-        {&b->tables, b->keyspace, s_tables, is_dict},
-        {&b->deadlines, b->keyspace, s_deadlines, is_dict},
-        {&b->accessed, b->keyspace, s_accessed, is_set},
-        {&b->watchers, b->keyspace, s_watchers, is_dict},
-        {&b->lookups, b->server, s_lookups, is_list},
-        {&b->command_stats, b->server, s_command_stats, NULL},
-    };
-    size_t n = sizeof(wanted) / sizeof(wanted[0]);
-    for (size_t i = 0; i < n; i++)
-        *wanted[i].slot = NULL;
-    b->write_hooks = NULL;
-    for (size_t i = 0; i < n; i++) {
-        PyObject *value = get_attr_of(wanted[i].owner, wanted[i].name, wanted[i].check);
-        if (value == NULL || value == Py_None)
-            return value == NULL ? -1 : 0;
-        *wanted[i].slot = value;
-    }
-    if (PyList_GET_SIZE(b->lookups) != 2 || !PyDict_Check(b->command_stats))
+    PyObject *client = b->client, *ks = b->keyspace;
+    PyObject *lookups = server_attr(b, s_lookups);
+    PyObject *command_stats = lookups == NULL ? NULL : server_attr(b, s_command_stats);
+    PyObject *error_stats = command_stats == NULL ? NULL : server_attr(b, s_error_stats);
+    PyObject *observe = error_stats == NULL ? NULL : server_attr(b, s_observe_us);
+    if (observe == NULL)
+        return -1;
+    if (!PyList_CheckExact(lookups) || PyList_GET_SIZE(lookups) != 2 ||
+        !PyDict_Check(command_stats) || !Py_IS_TYPE(error_stats, classes[ERROR_STATS]) ||
+        !PyLong_Check(observe))
         return 0;
+    int overflow = 0;
+    long long observe_us = PyLong_AsLongLongAndOverflow(observe, &overflow);
+    if (observe_us == -1 && PyErr_Occurred())
+        return -1;
+    b->observe_us = overflow > 0 ? LLONG_MAX : overflow < 0 ? LLONG_MIN : observe_us;
+    b->flush_at = PyLong_AsSsize_t(SLOT(client, CL_FLUSH_AT));
+    if (b->flush_at == -1 && PyErr_Occurred())
+        return -1;
+    b->resp3 = PyLong_AsLong(SLOT(client, CL_RESP)) == 3;
+    b->subexpiry = PyObject_IsTrue(SLOT(ks, KS_SUBEXPIRY));
     int r = hooks_wanted(b);
     if (r <= 0)
         return r;
-    PyObject *value = PyObject_GetAttr(b->client, s_flush_at);
-    if (value == NULL)
-        return -1;
-    b->flush_at = PyLong_AsSsize_t(value);
-    Py_DECREF(value);
-    if (b->flush_at == -1 && PyErr_Occurred())
-        return -1;
-    value = PyObject_GetAttr(b->client, s_resp);
-    if (value == NULL)
-        return -1;
-    b->resp3 = PyLong_AsLong(value) == 3;
-    Py_DECREF(value);
-    value = PyObject_GetAttr(b->keyspace, s_subexpiry);
-    if (value == NULL)
-        return -1;
-    b->subexpiry = PyObject_IsTrue(value);
-    Py_DECREF(value);
-    value = PyObject_GetAttr(b->server, s_observe_us);
-    if (value == NULL)
-        return -1;
-    int overflow = 0;
-    b->observe_us = PyLong_AsLongLongAndOverflow(value, &overflow);
-    Py_DECREF(value);
-    if (overflow > 0)
-        b->observe_us = LLONG_MAX;
-    else if (overflow < 0)
-        b->observe_us = LLONG_MIN;
-    if (PyErr_Occurred())
-        return -1;
-    b->dirty = b->data_bytes = 0;
-    b->last_spec = NULL;
+    b->out = hold(SLOT(client, CL_OUT));
+    b->tables = hold(SLOT(ks, KS_TABLES));
+    b->deadlines = hold(SLOT(ks, KS_DEADLINES));
+    b->accessed = hold(SLOT(ks, KS_ACCESSED));
+    b->watchers = hold(SLOT(ks, KS_WATCHERS));
+    b->lookups = hold(lookups);
+    b->command_stats = hold(command_stats);
+    b->error_stats = hold(error_stats);
     return 1;
 }
 
 static void
 batch_release(Batch *b)
 {
+    Py_XDECREF(b->server_dict);
     Py_XDECREF(b->out);
     Py_XDECREF(b->tables);
     Py_XDECREF(b->deadlines);
@@ -292,43 +327,50 @@ batch_release(Batch *b)
     Py_XDECREF(b->watchers);
     Py_XDECREF(b->lookups);
     Py_XDECREF(b->command_stats);
+    Py_XDECREF(b->error_stats);
     Py_XDECREF(b->write_hooks);
+    for (int i = 0; i < CMD_COUNT; i++) {
+        Py_XDECREF(b->rows[i].stats);
+        Py_XDECREF(b->rows[i].histogram);
+    }
 }
 
+/* Adds `delta` to the int in slot `i` of `obj`. */
 static int
-add_to_attr(PyObject *obj, PyObject *name, Py_ssize_t delta)
+add_to_slot(PyObject *obj, int i, Py_ssize_t delta)
 {
     if (delta == 0)
         return 0;
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL)
-        return -1;
     PyObject *step = PyLong_FromSsize_t(delta);
-    if (step == NULL) {
-        Py_DECREF(value);
+    if (step == NULL)
         return -1;
-    }
-    PyObject *sum = PyNumber_Add(value, step);
-    Py_DECREF(value);
+    PyObject *sum = PyNumber_Add(SLOT(obj, i), step);
     Py_DECREF(step);
     if (sum == NULL)
         return -1;
-    int r = PyObject_SetAttr(obj, name, sum);
-    Py_DECREF(sum);
-    return r;
+    Py_XSETREF(SLOT(obj, i), sum);
+    return 0;
 }
 
-/* The command's statistics row (new reference), made on first use as the defaultdict
- * `Server.command_stats` makes it. */
-static PyObject *
-stats_row(Batch *b, PyObject *spec)
+/* The command's statistics row, made on first use as the defaultdict
+ * `Server.command_stats` makes it; kept for the batch. NULL with an error. */
+static Row *
+stats_row(Batch *b, int command)
 {
-    PyObject *stats = PyDict_GetItemWithError(b->command_stats, spec);
-    if (stats != NULL) {
-        Py_INCREF(stats);
-        return stats;
+    Row *row = &b->rows[command];
+    if (row->stats != NULL)
+        return row;
+    PyObject *stats = PyObject_GetItem(b->command_stats, specs[command]);
+    if (stats == NULL)
+        return NULL;
+    if (!Py_IS_TYPE(stats, classes[STATS]) || !PyList_CheckExact(SLOT(stats, ST_HISTOGRAM))) {
+        Py_DECREF(stats);
+        PyErr_SetString(PyExc_TypeError, "a command statistics row is a CommandStats");
+        return NULL;
     }
-    return PyErr_Occurred() ? NULL : PyObject_GetItem(b->command_stats, spec);
+    row->stats = stats;
+    row->histogram = hold(SLOT(stats, ST_HISTOGRAM));
+    return row;
 }
 
 /* What `Server.call` leaves behind after the last command of the batch. */
@@ -336,21 +378,22 @@ static int
 batch_close(Batch *b)
 {
     int r = 0;
-    if (add_to_attr(b->keyspace, s_dirty, b->dirty) < 0 ||
-        add_to_attr(b->keyspace, s_data_bytes, b->data_bytes) < 0)
+    PyObject *ks = b->keyspace;
+    if (add_to_slot(ks, KS_DIRTY, b->dirty) < 0 ||
+        add_to_slot(ks, KS_DATA_BYTES, b->data_bytes) < 0)
         r = -1;
-    if (r == 0 && b->last_spec != NULL) {
-        int is_hget = b->last_spec == hget_spec;
-        PyObject *stats = stats_row(b, b->last_spec);
-        PyObject *error_stats = stats == NULL ? NULL : PyObject_GetAttr(b->server, s_error_stats);
-        if (stats == NULL || error_stats == NULL ||
-            PyObject_SetAttr(error_stats, s_current, stats) < 0 ||
-            PyObject_SetAttr(b->client, s_last_command, is_hget ? hget_name : hset_name) < 0 ||
-            PyObject_SetAttr(b->keyspace, s_snapshot, s_zero) < 0 ||
-            PyObject_SetAttr(b->keyspace, s_lookups, is_hget ? b->lookups : Py_None) < 0)
+    if (r == 0 && b->last >= 0) {
+        Row *row = stats_row(b, b->last);
+        PyObject *snapshot = b->last_now ? PyLong_FromLongLong(b->last_now) : hold(s_zero);
+        if (row == NULL || snapshot == NULL)
             r = -1;
-        Py_XDECREF(error_stats);
-        Py_XDECREF(stats);
+        else {
+            set_slot(b->error_stats, ES_CURRENT, row->stats);
+            set_slot(b->client, CL_LAST_COMMAND, full_names[b->last]);
+            set_slot(ks, KS_SNAPSHOT, snapshot);
+            set_slot(ks, KS_LOOKUPS, reads[b->last] ? b->lookups : Py_None);
+        }
+        Py_XDECREF(snapshot);
     }
     batch_release(b);
     return r;
@@ -442,6 +485,133 @@ packed_new(Py_ssize_t size)
     return o;
 }
 
+/* ---- keys -------------------------------------------------------------------------- */
+
+/* `Keyspace.now()` for the running command: the clock is read once per command. */
+static int
+command_now(Batch *b, long long *now)
+{
+    if (!b->now) {
+        PyObject *clock = SLOT(b->keyspace, KS_CLOCK);
+        if (clock == wall_clock_ms) { /* time.time_ns() // 1_000_000, without the call */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            b->now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        else {
+            PyObject *value = clock == NULL ? NULL : PyObject_CallNoArgs(clock);
+            if (value == NULL)
+                return -1;
+            b->now = PyLong_AsLongLong(value);
+            Py_DECREF(value);
+            if (b->now == -1 && PyErr_Occurred())
+                return -1;
+        }
+    }
+    *now = b->now;
+    return 0;
+}
+
+/* 0 when `key` (which exists) has no deadline or one still ahead (`Keyspace.get` then
+ * keeps it); FALLBACK when its time has passed: the Python path expires it. */
+static int
+check_deadline(Batch *b, PyObject *key)
+{
+    if (!PyDict_GET_SIZE(b->deadlines))
+        return 0;
+    PyObject *deadline = PyDict_GetItemWithError(b->deadlines, key);
+    if (deadline == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    long long at = PyLong_AsLongLong(deadline), now;
+    if ((at == -1 && PyErr_Occurred()) || command_now(b, &now) < 0)
+        return -1;
+    return at <= now ? FALLBACK : 0;
+}
+
+/* FALLBACK when a client WATCHes `key`: the Python path marks its transaction. */
+static int
+is_watched(Batch *b, PyObject *key)
+{
+    if (!PyDict_GET_SIZE(b->watchers))
+        return 0;
+    int has = PyDict_Contains(b->watchers, key);
+    return has < 0 ? -1 : has ? FALLBACK : 0;
+}
+
+/* ---- GET and SET (strings) ------------------------------------------------------------ */
+
+static int
+is_string(PyObject *value)
+{
+    return PyBytes_Check(value) && !Py_IS_TYPE(value, packed_type);
+}
+
+static int
+run_get(Batch *b, const Arg *args)
+{
+    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
+    if (key == NULL)
+        return -1;
+    int r = -1;
+    PyObject *value = PyDict_GetItemWithError(b->tables, key);
+    if (value == NULL) {
+        if (!PyErr_Occurred() && list_increment(b->lookups, 1) == 0 && reply_null(b) == 0)
+            r = 0;
+        goto done;
+    }
+    if ((r = check_deadline(b, key)) != 0)
+        goto done;
+    if (!is_string(value)) {
+        r = FALLBACK; /* a hash: WRONGTYPE, written by the Python path */
+        goto done;
+    }
+    Py_INCREF(value);
+    r = PySet_Add(b->accessed, key) == 0 && list_increment(b->lookups, 0) == 0 &&
+        reply_bulk(b, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)) == 0 ? 0 : -1;
+    Py_DECREF(value);
+done:
+    Py_DECREF(key);
+    return r;
+}
+
+/* SET key value, without options, over a string without a deadline (`set_string`'s
+ * overwrite: the value is stored as plain bytes, the key keeps its place). */
+static int
+run_set(Batch *b, const Arg *args)
+{
+    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
+    if (key == NULL)
+        return -1;
+    int r = -1;
+    PyObject *old = PyDict_GetItemWithError(b->tables, key);
+    if (old == NULL) {
+        r = PyErr_Occurred() ? -1 : FALLBACK; /* a new key: the Python path attaches it */
+        goto done;
+    }
+    r = 0;
+    if (!is_string(old) ||
+        (PyDict_GET_SIZE(b->deadlines) && (r = PyDict_Contains(b->deadlines, key)) != 0) ||
+        (r = is_watched(b, key)) != 0) {
+        r = r < 0 ? -1 : FALLBACK; /* a hash replaced, a TTL dropped, a watched key */
+        goto done;
+    }
+    r = -1;
+    PyObject *value = PyBytes_FromStringAndSize(args[2].at, args[2].len);
+    if (value == NULL)
+        goto done;
+    Py_ssize_t grown = args[2].len - PyBytes_GET_SIZE(old);
+    if (PyDict_SetItem(b->tables, key, value) == 0 && PySet_Add(b->accessed, key) == 0 &&
+        append(b->out, "+OK\r\n", 5) == 0) {
+        b->data_bytes += grown;
+        b->dirty += 1;
+        r = 0;
+    }
+    Py_DECREF(value);
+done:
+    Py_DECREF(key);
+    return r;
+}
+
 /* ---- HGET --------------------------------------------------------------------------- */
 
 /* 0 done, FALLBACK, -1 error. The key's value is looked up before anything changes. */
@@ -463,14 +633,10 @@ run_hget(Batch *b, const Arg *args)
         r = 0;
         goto done;
     }
-    if (PyDict_GET_SIZE(b->deadlines)) {
-        int has = PyDict_Contains(b->deadlines, key);
-        if (has != 0) {
-            r = has < 0 ? -1 : FALLBACK;
-            goto done;
-        }
-    }
-    PyObject *fields = NULL;
+    if ((r = check_deadline(b, key)) != 0)
+        goto done;
+    r = -1;
+    PyObject *held = NULL; /* the Table's value, held until it is copied */
     if (Py_IS_TYPE(value, packed_type)) {
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
         Py_ssize_t at = packed_find(p, &args[2]);
@@ -479,44 +645,40 @@ run_hget(Batch *b, const Arg *args)
             found_len = p[at];
         }
     }
-    else if (Py_IS_TYPE(value, table_type)) {
+    else if (Py_IS_TYPE(value, classes[TABLE])) {
+        PyObject *fields = SLOT(value, TB_FIELDS);
+        if (!PyDict_CheckExact(fields)) {
+            r = FALLBACK;
+            goto done;
+        }
         if (b->subexpiry) {
-            int ttl = attr_true(value, s_field_ttl);
+            int ttl = truth(SLOT(value, TB_FIELD_TTL));
             if (ttl != 0) {
                 r = ttl < 0 ? -1 : FALLBACK;
                 goto done;
             }
         }
-        fields = PyObject_GetAttr(value, s_fields);
-        if (fields == NULL)
-            goto done;
         PyObject *name = PyBytes_FromStringAndSize(args[2].at, args[2].len);
-        if (name == NULL) {
-            Py_DECREF(fields);
+        if (name == NULL)
             goto done;
-        }
-        PyObject *v = PyDict_GetItemWithError(fields, name);
+        held = PyDict_GetItemWithError(fields, name);
         Py_DECREF(name);
-        if (v == NULL && PyErr_Occurred()) {
-            Py_DECREF(fields);
+        if (held == NULL && PyErr_Occurred())
             goto done;
-        }
-        if (v != NULL) {
-            found = PyBytes_AS_STRING(v);
-            found_len = PyBytes_GET_SIZE(v);
+        if (held != NULL) {
+            Py_INCREF(held);
+            found = PyBytes_AS_STRING(held);
+            found_len = PyBytes_GET_SIZE(held);
         }
     }
     else {
         r = FALLBACK; /* a string: WRONGTYPE, written by the Python path */
         goto done;
     }
-    if (PySet_Add(b->accessed, key) < 0 || list_increment(b->lookups, 0) < 0 ||
-        (found ? reply_bulk(b, found, found_len) : reply_null(b)) < 0) {
-        Py_XDECREF(fields);
-        goto done;
-    }
-    Py_XDECREF(fields); /* after the reply: it held the value's bytes */
-    r = 0;
+    if (PySet_Add(b->accessed, key) == 0 && list_increment(b->lookups, 0) == 0 &&
+        (found ? reply_bulk(b, found, found_len) : reply_null(b)) == 0)
+        r = 0;
+    Py_XDECREF(held);
 done:
     Py_DECREF(key);
     return r;
@@ -574,22 +736,21 @@ hset_packed(Batch *b, PyObject *key, PyObject *value, const Arg *field, const Ar
 static int
 hset_table(Batch *b, PyObject *table, const Arg *field, const Arg *new)
 {
-    PyObject *fields = NULL, *index = NULL, *name = NULL, *v = NULL;
-    int r = -1;
-    int listpack = attr_true(table, s_listpack);
-    int ttl = attr_true(table, s_field_ttl);
+    PyObject *fields = SLOT(table, TB_FIELDS), *index = SLOT(table, TB_INDEX);
+    PyObject *size = SLOT(table, TB_SIZE);
+    int listpack = truth(SLOT(table, TB_LISTPACK));
+    int ttl = truth(SLOT(table, TB_FIELD_TTL));
     if (listpack < 0 || ttl < 0)
         return -1;
-    if (ttl)
-        return FALLBACK; /* an overwrite clears the field's TTL */
-    if ((fields = PyObject_GetAttr(table, s_fields)) == NULL ||
-        (index = PyObject_GetAttr(table, s_index)) == NULL ||
-        (name = PyBytes_FromStringAndSize(field->at, field->len)) == NULL)
-        goto done;
-    if (!PyDict_CheckExact(fields) || (!listpack && index == Py_None)) {
-        r = FALLBACK;
-        goto done;
-    }
+    /* An overwrite clears a field's TTL; a table past the listpack limits has an index. */
+    if (ttl || !PyDict_CheckExact(fields) || index == NULL || !PyLong_CheckExact(size) ||
+        (!listpack && index == Py_None))
+        return FALLBACK;
+    PyObject *name = PyBytes_FromStringAndSize(field->at, field->len);
+    if (name == NULL)
+        return -1;
+    int r = -1;
+    PyObject *v = NULL;
     PyObject *old = PyDict_GetItemWithError(fields, name);
     if (old == NULL && PyErr_Occurred())
         goto done;
@@ -612,19 +773,20 @@ hset_table(Batch *b, PyObject *table, const Arg *field, const Arg *new)
     if ((v = PyBytes_FromStringAndSize(new->at, new->len)) == NULL)
         goto done;
     if (old == NULL && index != Py_None) {
+        Py_INCREF(table);
         PyObject *res = PyObject_CallMethodOneArg(index, s_add, name);
+        Py_DECREF(table);
         if (res == NULL)
             goto done;
         Py_DECREF(res);
     }
-    if (PyDict_SetItem(fields, name, v) < 0 || add_to_attr(table, s_size, grown) < 0)
+    if (PyDict_SetItem(SLOT(table, TB_FIELDS), name, v) < 0 ||
+        add_to_slot(table, TB_SIZE, grown) < 0)
         goto done;
     b->data_bytes += grown;
     r = reply_integer(b, old == NULL) < 0 ? -1 : 0;
 done:
-    Py_XDECREF(fields);
-    Py_XDECREF(index);
-    Py_XDECREF(name);
+    Py_DECREF(name);
     Py_XDECREF(v);
     return r;
 }
@@ -642,13 +804,13 @@ run_hset(Batch *b, const Arg *args)
         goto done;
     }
     Py_INCREF(value);
-    if (PyDict_GET_SIZE(b->deadlines) && (r = PyDict_Contains(b->deadlines, key)) != 0)
+    if ((r = check_deadline(b, key)) != 0)
         goto checked;
-    if (PyDict_GET_SIZE(b->watchers) && (r = PyDict_Contains(b->watchers, key)) != 0)
+    if ((r = is_watched(b, key)) != 0)
         goto checked;
     if (Py_IS_TYPE(value, packed_type))
         r = hset_packed(b, key, value, &args[2], &args[3]);
-    else if (Py_IS_TYPE(value, table_type))
+    else if (Py_IS_TYPE(value, classes[TABLE]))
         r = hset_table(b, value, &args[2], &args[3]);
     else
         r = FALLBACK;
@@ -698,7 +860,7 @@ argv_list(const Arg *args, int argc)
 
 /* `Server.call`'s write hooks (the append-only file) after a write that changed data. */
 static int
-run_write_hooks(Batch *b, PyObject *spec, const Arg *args, int argc)
+run_write_hooks(Batch *b, int command, const Arg *args, int argc)
 {
     PyObject *argv = argv_list(args, argc);
     if (argv == NULL)
@@ -707,7 +869,8 @@ run_write_hooks(Batch *b, PyObject *spec, const Arg *args, int argc)
     for (Py_ssize_t i = 0; r == 0 && i < PyList_GET_SIZE(b->write_hooks); i++) {
         PyObject *hook = PyList_GET_ITEM(b->write_hooks, i);
         Py_INCREF(hook);
-        PyObject *res = PyObject_CallFunctionObjArgs(hook, b->client, spec, argv, NULL);
+        PyObject *res = PyObject_CallFunctionObjArgs(hook, b->client, specs[command], argv,
+                                                     NULL);
         Py_DECREF(hook);
         if (res == NULL)
             r = -1;
@@ -720,38 +883,33 @@ run_write_hooks(Batch *b, PyObject *spec, const Arg *args, int argc)
 /* The statistics `Server.call` records after a command: its duration in the histogram,
  * and the slow log / monitor feed past the threshold. */
 static int
-record(Batch *b, PyObject *spec, const Arg *args, int argc, long long micros)
+record(Batch *b, int command, const Arg *args, int argc, long long micros)
 {
-    PyObject *stats = stats_row(b, spec);
-    if (stats == NULL)
+    Row *row = stats_row(b, command);
+    if (row == NULL)
         return -1;
-    PyObject *histogram = PyObject_GetAttr(stats, s_histogram);
-    if (histogram == NULL) {
-        Py_DECREF(stats);
-        return -1;
+    if (micros < PyList_GET_SIZE(row->histogram)) {
+        if (list_increment(row->histogram, (Py_ssize_t)micros) < 0)
+            return -1;
     }
-    int r;
-    if (PyList_CheckExact(histogram) && micros < PyList_GET_SIZE(histogram))
-        r = list_increment(histogram, (Py_ssize_t)micros);
     else {
         PyObject *count = PyLong_FromLongLong(micros);
         PyObject *res = count == NULL ? NULL
-            : PyObject_CallMethodOneArg(stats, s_record_long, count);
+            : PyObject_CallMethodOneArg(row->stats, s_record_long, count);
         Py_XDECREF(count);
-        r = res == NULL ? -1 : 0;
-        Py_XDECREF(res);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
     }
-    Py_DECREF(histogram);
-    Py_DECREF(stats);
-    if (r < 0 || micros < b->observe_us)
-        return r;
+    if (micros < b->observe_us)
+        return 0;
     PyObject *argv = argv_list(args, argc);
     if (argv == NULL)
         return -1;
     PyObject *micros_obj = PyLong_FromLongLong(micros);
     PyObject *res = micros_obj == NULL ? NULL
-        : PyObject_CallMethodObjArgs(b->server, s_observe, spec, b->client, argv,
-                                     micros_obj, NULL);
+        : PyObject_CallMethodObjArgs(b->server, s_observe, specs[command], b->client,
+                                     argv, micros_obj, NULL);
     Py_XDECREF(micros_obj);
     Py_DECREF(argv);
     if (res == NULL)
@@ -762,8 +920,9 @@ record(Batch *b, PyObject *spec, const Arg *args, int argc, long long micros)
 
 PyDoc_STRVAR(serve_doc,
 "serve(server, client, keyspace, data) -> int\n\n"
-"Run the leading HGET and HSET requests of `data` (a read that starts at a request\n"
-"boundary) for `client`, as the Python path would; returns how many bytes they took.\n"
+"Run the leading HGET, HSET, GET and SET requests of `data` (a read that starts at a\n"
+"request boundary) for `client`, as the Python path would; returns how many bytes\n"
+"they took.\n"
 "The caller parses and runs the rest. Returns 0 when the server's or client's state\n"
 "asks for the Python path's checks.");
 
@@ -784,11 +943,15 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
     const char *end = start + PyBytes_GET_SIZE(argv[3]);
     if (start == end || *start != '*')
         return PyLong_FromLong(0);
+    if (!Py_IS_TYPE(argv[1], classes[CLIENT]) || !Py_IS_TYPE(argv[2], classes[KEYSPACE]))
+        return PyLong_FromLong(0);
     Batch b = {.server = argv[0], .client = argv[1], .keyspace = argv[2]};
+    b.server_dict = PyObject_GenericGetDict(b.server, NULL);
+    if (b.server_dict == NULL)
+        return NULL;
     int r = serve_allowed(&b);
-    if (r <= 0)
-        return r < 0 ? NULL : PyLong_FromLong(0);
-    r = batch_open(&b);
+    if (r > 0)
+        r = batch_open(&b);
     if (r <= 0) {
         batch_release(&b);
         return r < 0 ? NULL : PyLong_FromLong(0);
@@ -797,31 +960,30 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
     int failed = 0;
     Arg args[4];
     int argc;
+    b.last = -1;
     while (p < end && PyByteArray_GET_SIZE(b.out) < b.flush_at) {
         const char *next = read_request(p, end, args, &argc);
         if (next == NULL)
             break;
-        PyObject *spec;
-        long long began = now_ns();
-        if (argc == 3 && is_name(&args[0], "hget")) {
-            spec = hget_spec;
-            r = run_hget(&b, args);
-        }
-        else if (argc == 4 && is_name(&args[0], "hset")) {
-            spec = hset_spec;
-            r = run_hset(&b, args);
-        }
-        else
+        int command = command_of(args, argc);
+        if (command < 0)
             break;
+        b.now = 0;
+        long long began = now_ns();
+        r = command == CMD_HGET ? run_hget(&b, args)
+          : command == CMD_HSET ? run_hset(&b, args)
+          : command == CMD_GET ? run_get(&b, args)
+          : run_set(&b, args);
         if (r == FALLBACK)
             break;
-        if (r < 0 || record(&b, spec, args, argc, (now_ns() - began) / 1000) < 0 ||
-            (spec == hset_spec && b.write_hooks != NULL &&
-             run_write_hooks(&b, spec, args, argc) < 0)) {
+        if (r < 0 || record(&b, command, args, argc, (now_ns() - began) / 1000) < 0 ||
+            (!reads[command] && b.write_hooks != NULL &&
+             run_write_hooks(&b, command, args, argc) < 0)) {
             failed = 1;
             break;
         }
-        b.last_spec = spec;
+        b.last = command;
+        b.last_now = b.now;
         p = next;
     }
     if (failed) {
@@ -838,40 +1000,68 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
 }
 
 PyDoc_STRVAR(configure_doc,
-"configure(packed, table, hget, hset, field_overhead, listpack_max_value,\n"
-"          listpack_max_entries, packed_max_fields)\n\n"
-"The keyspace's value classes, the HGET and HSET declarations and the encoding limits.");
+"configure(client, database, table, command_stats, error_stats, packed, commands,\n"
+"          now_ms, field_overhead, listpack_max_value, listpack_max_entries,\n"
+"          packed_max_fields)\n\n"
+"The classes whose slots the fast path reads, the packed hash class, the declarations\n"
+"of HGET, HSET, GET and SET (in that order), the keyspace's wall clock, and the\n"
+"encoding limits.");
 
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *packed, *table, *hget, *hset;
+    PyObject *given[CLASS_COUNT], *packed, *commands, *now_ms;
     Py_ssize_t overhead, max_value, max_entries, max_fields;
-    if (!PyArg_ParseTuple(args, "O!O!OOnnnn", &PyType_Type, &packed, &PyType_Type, &table,
-                          &hget, &hset, &overhead, &max_value, &max_entries, &max_fields))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!Onnnn", &PyType_Type, &given[CLIENT],
+                          &PyType_Type, &given[KEYSPACE], &PyType_Type, &given[TABLE],
+                          &PyType_Type, &given[STATS], &PyType_Type, &given[ERROR_STATS],
+                          &PyType_Type, &packed, &PyTuple_Type, &commands, &now_ms,
+                          &overhead, &max_value, &max_entries, &max_fields))
         return NULL;
     if (!PyType_IsSubtype((PyTypeObject *)packed, &PyBytes_Type) || max_value > 255 ||
-        max_fields > 255) {
-        PyErr_SetString(PyExc_ValueError, "a packed hash is bytes with one-byte lengths");
+        max_fields > 255 || PyTuple_GET_SIZE(commands) != CMD_COUNT) {
+        PyErr_SetString(PyExc_ValueError,
+                        "four commands; a packed hash is bytes with one-byte lengths");
         return NULL;
     }
-    PyObject *hget_full = PyObject_GetAttrString(hget, "full_name");
-    PyObject *hset_full = PyObject_GetAttrString(hset, "full_name");
-    if (hget_full == NULL || hset_full == NULL) {
-        Py_XDECREF(hget_full);
-        Py_XDECREF(hset_full);
-        return NULL;
+    Py_ssize_t found[SLOT_COUNT];
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        PyObject *descr = PyObject_GetAttrString(given[slot_names[i].owner],
+                                                 slot_names[i].name);
+        if (descr == NULL)
+            return NULL;
+        int is_slot = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+            ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX;
+        if (is_slot)
+            found[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+        if (!is_slot) {
+            PyErr_Format(PyExc_TypeError, "%s is not a __slots__ attribute",
+                         slot_names[i].name);
+            return NULL;
+        }
     }
-    Py_XSETREF(hget_name, hget_full);
-    Py_XSETREF(hset_name, hset_full);
+    PyObject *names[CMD_COUNT];
+    for (int i = 0; i < CMD_COUNT; i++) {
+        names[i] = PyObject_GetAttrString(PyTuple_GET_ITEM(commands, i), "full_name");
+        if (names[i] == NULL) {
+            while (--i >= 0)
+                Py_DECREF(names[i]);
+            return NULL;
+        }
+    }
+    memcpy(offsets, found, sizeof offsets);
+    for (int i = 0; i < CLASS_COUNT; i++) {
+        Py_INCREF(given[i]);
+        Py_XSETREF(classes[i], (PyTypeObject *)given[i]);
+    }
+    for (int i = 0; i < CMD_COUNT; i++) {
+        Py_XSETREF(full_names[i], names[i]);
+        Py_XSETREF(specs[i], hold(PyTuple_GET_ITEM(commands, i)));
+    }
     Py_INCREF(packed);
-    Py_INCREF(table);
-    Py_INCREF(hget);
-    Py_INCREF(hset);
     Py_XSETREF(packed_type, (PyTypeObject *)packed);
-    Py_XSETREF(table_type, (PyTypeObject *)table);
-    Py_XSETREF(hget_spec, hget);
-    Py_XSETREF(hset_spec, hset);
+    Py_XSETREF(wall_clock_ms, hold(now_ms));
     field_overhead = overhead;
     listpack_max_value = max_value;
     listpack_max_entries = max_entries;
@@ -887,7 +1077,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "_fastpath",
-    "The compiled fast path for HGET and HSET (see resp_arbiter/_fastpath.c).", -1,
+    "The compiled fast path for HGET, HSET, GET and SET (see resp_arbiter/_fastpath.c).",
+    -1,
     methods,
 };
 
@@ -898,21 +1089,11 @@ PyInit__fastpath(void)
         PyObject **slot;
         const char *text;
     } names[] = {
-        {&s_out, "out"}, {&s_flush_at, "flush_at"}, {&s_resp, "resp"},
-        {&s_multi, "multi"}, {&s_tracking, "tracking"},
-        {&s_authenticated, "authenticated"}, {&s_gated, "_gated"},
-        {&s_maxmemory, "maxmemory"}, {&s_deny_writes, "deny_writes"}, {&s_aof, "aof"},
-        {&s_state, "state"}, {&s_write_hooks, "_write_hooks"},
-        {&s_on_change, "on_change"}, {&s_lfu, "lfu"}, {&s_frozen, "frozen"},
-        {&s_tables, "tables"}, {&s_deadlines, "deadlines"}, {&s_accessed, "accessed"},
-        {&s_watchers, "watchers"}, {&s_subexpiry, "subexpiry"}, {&s_lookups, "lookups"},
-        {&s_command_stats, "command_stats"}, {&s_observe_us, "_observe_us"},
-        {&s_histogram, "histogram"}, {&s_record_long, "record_long"},
-        {&s_observe, "_observe"}, {&s_dirty, "dirty"}, {&s_data_bytes, "data_bytes"},
-        {&s_snapshot, "snapshot"}, {&s_last_command, "last_command"},
-        {&s_error_stats, "error_stats"}, {&s_current, "current"}, {&s_fields, "fields"},
-        {&s_index, "index"}, {&s_listpack, "listpack"}, {&s_field_ttl, "field_ttl"},
-        {&s_size, "size"}, {&s_add, "add"}, {&s_close_after_reply, "close_after_reply"},
+        {&s_gated, "_gated"}, {&s_maxmemory, "maxmemory"}, {&s_deny_writes, "deny_writes"},
+        {&s_aof, "aof"}, {&s_state, "state"}, {&s_write_hooks, "_write_hooks"},
+        {&s_lookups, "lookups"}, {&s_command_stats, "command_stats"},
+        {&s_observe_us, "_observe_us"}, {&s_error_stats, "error_stats"},
+        {&s_record_long, "record_long"}, {&s_observe, "_observe"}, {&s_add, "add"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);

@@ -31,6 +31,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .protocol import RequestParser, Resp2Writer, Resp3Writer
@@ -231,37 +232,55 @@ class Client(asyncio.Protocol):
             return
         parser = self.parser
         out = self.out
-        flush_at = self.flush_at
         fast_serve = server.fast_serve
-        if fast_serve is not None and parser.idle():
-            taken = fast_serve(server, self, self.db, data)
-            if taken:
-                data = data[taken:]
+        if fast_serve is not None and parser.pending_error is None:
+            if not parser.idle():  # a request open across reads: it runs first
+                opened, data = parser.feed_open(data)
+                if not self._run(opened, data):
+                    return
                 if not data:
                     self._end_read(parser, out)
                     return
-                if len(out) >= flush_at:  # it stopped at the bound: hold the rest
-                    self.backlog.extend(parser.feed(data))
-                    self.held = True
+            taken = fast_serve(server, self, self.db, data)
+            if taken:
+                data = data[taken:]
+                if data and len(out) >= self.flush_at:  # it stopped at the bound
+                    self._hold_rest((), data)
                     self._run_held()
                     return
-        requests = iter(parser.feed(data))
-        call = server.call
+        if not data or self._run(parser.feed(data), b""):
+            self._end_read(parser, out)
+
+    def _run(self, requests: list[list[bytes]], rest: bytes) -> bool:
+        """Run parsed requests of a read (`rest`: the read's bytes after them, not
+        parsed yet). False when one stopped the read: a pause postponed it, or the
+        replies reached their bound; what follows it is then held, to run later."""
+        if self.close_after_reply:  # nothing runs after QUIT or a fatal error
+            return True
+        call = self.server.call
+        out = self.out
+        flush_at = self.flush_at
+        requests = iter(requests)
         for argv in requests:
             call(self, argv)
             if self.close_after_reply:
                 break
             if self.postponed:
-                self.backlog.extend(requests)  # the held request is already first
-                self.held = True
+                self._hold_rest(requests, rest)  # the held request is already first
                 self.flush()
-                return
+                return False
             if len(out) >= flush_at:
-                self.backlog.extend(requests)  # the rest of this read
-                self.held = True
+                self._hold_rest(requests, rest)
                 self._run_held()
-                return
-        self._end_read(parser, out)
+                return False
+        return True
+
+    def _hold_rest(self, requests: Iterable[list[bytes]], rest: bytes) -> None:
+        """Hold the rest of a read: its parsed requests, then its unparsed bytes."""
+        self.backlog.extend(requests)
+        if rest:
+            self.backlog.extend(self.parser.feed(rest))
+        self.held = True
 
     def _end_read(self, parser: RequestParser, out: bytearray) -> None:
         """After a read's requests ran: send their replies (or finish the connection)."""

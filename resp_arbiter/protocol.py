@@ -83,18 +83,23 @@ class RequestParser:
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         """Parse `data`; returns complete requests. Check `pending_error` afterwards."""
-        strict = self._strict
-        if strict is None:
+        if self._strict is None:
             return self._feed_fast(data)
-        requests = strict.feed(self, data, handoff=True)
-        if self.pending_error is not None or not strict.at_boundary():
-            return requests
-        # The request that spanned reads is complete: the rest goes the fast way again.
-        self._strict = None
-        rest = strict.take_rest()
-        if rest:
+        requests, rest = self.feed_open(data)
+        if rest:  # the request that spanned reads is complete: the rest the fast way
             requests += self._feed_fast(rest)
         return requests
+
+    def feed_open(self, data: bytes) -> tuple[list[list[bytes]], bytes]:
+        """Parse `data` only as far as the end of the request open across reads (the
+        parser is not `idle`): the requests that completes, and the bytes after it, not
+        parsed (empty while it stays open, or after a protocol error)."""
+        strict = self._strict
+        requests = strict.feed(self, data, handoff=True)
+        if self.pending_error is not None or not strict.at_boundary():
+            return requests, b""
+        self._strict = None
+        return requests, strict.take_rest()
 
     def idle(self) -> bool:
         """Whether the next byte starts a request: no request is open across reads, and

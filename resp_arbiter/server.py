@@ -113,7 +113,7 @@ class Server:
         # CLIENT TRACKING's table and delivery; clients subscribed to any channel.
         self.tracking = Tracking(self)
         self.subscribed = 0
-        # HGET and HSET at the start of a read, in C when it was built (`fastpath`).
+        # HGET, HSET, GET and SET at the start of a read, in C when built (`fastpath`).
         self.fast_serve = fastpath.load()
 
     # -- dispatch -----------------------------------------------------------------------

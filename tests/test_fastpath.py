@@ -1,11 +1,13 @@
 """The compiled fast path (resp_arbiter/_fastpath.c) against the Python path.
 
-The same bytes, cut into reads at random places, go to two servers: one runs the HGET
-and HSET requests at the start of each read in C, the other runs everything in Python.
+The same bytes, cut into reads at random places, go to two servers: one runs the HGET,
+HSET, GET and SET requests at the start of each read in C, the other runs everything in
+Python.
 Replies, stored values, their encodings, memory estimate, counters and statistics must
 come out equal. The requests are chosen to reach every place where the fast path hands
-over: new keys, key and field TTLs, WATCHed keys, strings, encoding changes, long values,
-non-canonical framing, split requests, other commands and states."""
+over: new keys, deadlines passed and ahead, field TTLs, WATCHed keys, values of the other
+type, encoding changes, long values, non-canonical framing, split requests, other
+commands and states."""
 
 from __future__ import annotations
 
@@ -105,8 +107,9 @@ def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
     config = Config()
     config.set("slowlog-log-slower-than", "-1")  # only `CONFIG SET ... 0` logs: no timing
     server = Server(config)
+    now = [_START_MS]
     for db in server.databases:
-        db.clock = _frozen_clock  # deadlines come out equal in both runs
+        db.clock = lambda: now[0]  # one clock for all: deadlines come out equal
     if not fast:
         server.fast_serve = None
     taken = [0]
@@ -129,6 +132,7 @@ def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
             (spec.full_name, list(argv), c.db.id)))
     for argv in setup:
         server.call(client, argv)
+    now[0] += _LATER_MS  # the keys set up with EXPIRE 1000 are due, those with 5000 not
     for chunk in chunks:
         client.data_received(chunk)
         while client.held and not client.write_paused and client.transport is not None:
@@ -141,8 +145,8 @@ def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
             client.last_command, current, written), taken[0]
 
 
-def _frozen_clock() -> int:
-    return 1_800_000_000_000
+_START_MS = 1_800_000_000_000
+_LATER_MS = 2_000_000
 
 
 def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -150,7 +154,8 @@ def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
-_KEYS = [b"h", b"packed", b"big", b"s", b"ttl", b"watched", b"new"]
+_KEYS = [b"h", b"packed", b"big", b"s", b"ttl", b"ttl2", b"sttl", b"sdue", b"watched",
+         b"swatched", b"sfloat", b"new"]
 _FIELDS = [b"f%d" % i for i in range(20)] + [b"x" * 65, b""]
 _VALUES = [b"", b"v", b"1", b"x" * 64, b"y" * 65, b"z" * 300]
 
@@ -160,8 +165,12 @@ _SETUP = [
     [b"HSET", b"packed", b"f0", b"a", b"f1", b"b"],
     [b"HSET", b"big"] + [part for i in range(600) for part in (b"g%d" % i, b"v")],
     [b"HSET", b"h", b"f0", b"v" * 70],
-    [b"SET", b"s", b"text"],
+    [b"SET", b"s", b"text"], [b"SET", b"swatched", b"text"],
+    [b"SET", b"sttl", b"text"], [b"EXPIRE", b"sttl", b"5000"],
+    [b"SET", b"sdue", b"12345"], [b"EXPIRE", b"sdue", b"1000"],
     [b"HSET", b"ttl", b"f0", b"v"], [b"EXPIRE", b"ttl", b"1000"],
+    [b"HSET", b"ttl2", b"f0", b"v"], [b"EXPIRE", b"ttl2", b"5000"],
+    [b"APPEND", b"swatched", b"!"], [b"INCRBYFLOAT", b"sfloat", b"1.5"],  # RawStr, BuiltStr
     [b"HSET", b"fttl", b"f0", b"v", b"f1", b"w"],
     [b"HEXPIRE", b"fttl", b"1000", b"FIELDS", b"1", b"f1"],
     [b"HSET", b"watched", b"f0", b"v"],
@@ -174,9 +183,10 @@ def _spelling(draw: st.DrawFn, name: bytes) -> bytes:
 
 @st.composite
 def _request(draw: st.DrawFn) -> bytes:
-    kind = draw(st.integers(0, 9))
-    # Mostly the hashes the fast path serves, and fields they have.
-    key = draw(st.sampled_from([b"packed"] * 6 + [b"big"] * 3 + _KEYS + [b"fttl"]))
+    kind = draw(st.integers(0, 12))
+    # Mostly the keys the fast path serves, and fields they have.
+    key = draw(st.sampled_from([b"packed"] * 6 + [b"big"] * 3 + [b"s", b"sttl"] * 3 + _KEYS
+                               + [b"fttl"]))
     field = draw(st.sampled_from(_FIELDS[:3] * 8 + [b"g1", b"g2"] * 4 + _FIELDS))
     value = draw(st.sampled_from(_VALUES[:3] * 4 + _VALUES))
     if kind <= 3:
@@ -194,6 +204,14 @@ def _request(draw: st.DrawFn) -> bytes:
         ]))
     if kind == 8:
         return _encode([b"HSET", key, field, value, b"f19", b"w"])
+    if kind == 10:
+        return _encode([_spelling(draw, b"get"), key])
+    if kind == 11:
+        return _encode([_spelling(draw, b"set"), key, value])
+    if kind == 12:  # options the fast path leaves to the Python path
+        option = draw(st.sampled_from([[b"EX", b"100"], [b"KEEPTTL"], [b"NX"], [b"XX"],
+                                       [b"GET"]]))
+        return _encode([b"SET", key, value, *option])
     return _encode(draw(st.sampled_from([
         [b"DEL", key], [b"HDEL", key, field], [b"PING"], [b"SELECT", b"1"],
         [b"SELECT", b"0"], [b"EXPIRE", key, b"500"], [b"PERSIST", key],
@@ -215,7 +233,7 @@ def test_the_fast_path_answers_and_changes_exactly_what_the_python_path_does(
         pytest.skip("this process runs pure Python")
     data = b"".join(requests)
     chunks = _cut(data, cuts)
-    watch = [[b"WATCH", b"watched"]]
+    watch = [[b"WATCH", b"watched", b"swatched"]]
     fast, _ = _run(chunks, True, flush_at, _SETUP + watch, hooked)
     slow, _ = _run(chunks, False, flush_at, _SETUP + watch, hooked)
     assert fast == slow
@@ -250,3 +268,32 @@ def test_a_reply_bound_stops_the_fast_path_and_holds_the_rest():
     assert taken == len(_encode([b"HGET", b"large", b"f"])) * 4  # 4 replies pass 20,000
     assert fast == _run([data], False, 20_000, setup)[0]
     assert fast[0].count(b"x" * 5000) == 50
+
+
+@needs_module
+def test_a_request_split_across_reads_runs_first_and_the_fast_path_takes_the_rest():
+    """redis-cli --pipe cuts requests anywhere: the one left open by a read completes in
+    Python, and the rest of that read goes back to the fast path."""
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    one = _encode([b"HSET", b"packed", b"f0", b"x"])
+    data = one * 10
+    fast, taken = _run([data[:7], data[7:]], True, None, _SETUP)
+    assert taken == len(one) * 9
+    assert fast[0].endswith(b":0\r\n" * 10)
+    assert fast == _run([data[:7], data[7:]], False, None, _SETUP)[0]
+
+
+@needs_module
+def test_get_and_set_of_strings_run_in_c_with_their_deadlines_checked():
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    data = b"".join(_encode(argv) for argv in (
+        [b"SET", b"s", b"new text"], [b"get", b"s"], [b"GET", b"sttl"],  # a deadline ahead
+        [b"GET", b"missing"], [b"GET", b"sdue"],  # its deadline has passed: Python
+        [b"GET", b"s"]))
+    fast, taken = _run([data], True, None, _SETUP)
+    assert taken == data.index(_encode([b"GET", b"sdue"]))
+    assert fast[0].endswith(b"+OK\r\n$8\r\nnew text\r\n$4\r\ntext\r\n$-1\r\n$-1\r\n"
+                            b"$8\r\nnew text\r\n")
+    assert fast == _run([data], False, None, _SETUP)[0]
