@@ -30,16 +30,17 @@
 #endif
 
 /* The classes whose slots are read, in the order of `configure`'s arguments. */
-enum { CLIENT, KEYSPACE, TABLE, STATS, ERROR_STATS, CLASS_COUNT };
+enum { CLIENT, KEYSPACE, TABLE, STATS, ERROR_STATS, PARSER, SERVER_STATS, CLASS_COUNT };
 static PyTypeObject *classes[CLASS_COUNT];
 
 enum {
     CL_OUT, CL_FLUSH_AT, CL_RESP, CL_MULTI, CL_TRACKING, CL_AUTHENTICATED,
-    CL_CLOSE_AFTER_REPLY, CL_LAST_COMMAND,
+    CL_CLOSE_AFTER_REPLY, CL_LAST_COMMAND, CL_HELD, CL_WRITE_PAUSED, CL_POSTPONED,
+    CL_LAST_INTERACTION, CL_TRANSPORT, CL_PARSER, CL_DB,
     KS_CLOCK, KS_TABLES, KS_DEADLINES, KS_ACCESSED, KS_WATCHERS, KS_SUBEXPIRY, KS_ON_CHANGE, KS_LFU,
     KS_FROZEN, KS_DIRTY, KS_DATA_BYTES, KS_SNAPSHOT, KS_LOOKUPS,
     TB_FIELDS, TB_INDEX, TB_LISTPACK, TB_FIELD_TTL, TB_SIZE,
-    ST_HISTOGRAM, ES_CURRENT,
+    ST_HISTOGRAM, ES_CURRENT, PA_STRICT, PA_PENDING_ERROR, SS_NET_INPUT, SS_NET_OUTPUT,
     SLOT_COUNT
 };
 static const struct {
@@ -48,7 +49,9 @@ static const struct {
 } slot_names[SLOT_COUNT] = {
     {CLIENT, "out"}, {CLIENT, "flush_at"}, {CLIENT, "resp"}, {CLIENT, "multi"},
     {CLIENT, "tracking"}, {CLIENT, "authenticated"}, {CLIENT, "close_after_reply"},
-    {CLIENT, "last_command"},
+    {CLIENT, "last_command"}, {CLIENT, "held"}, {CLIENT, "write_paused"},
+    {CLIENT, "postponed"}, {CLIENT, "last_interaction"}, {CLIENT, "transport"},
+    {CLIENT, "parser"}, {CLIENT, "db"},
     {KEYSPACE, "clock"}, {KEYSPACE, "tables"}, {KEYSPACE, "deadlines"}, {KEYSPACE, "accessed"},
     {KEYSPACE, "watchers"}, {KEYSPACE, "subexpiry"}, {KEYSPACE, "on_change"},
     {KEYSPACE, "lfu"}, {KEYSPACE, "frozen"}, {KEYSPACE, "dirty"}, {KEYSPACE, "data_bytes"},
@@ -56,6 +59,8 @@ static const struct {
     {TABLE, "fields"}, {TABLE, "index"}, {TABLE, "listpack"}, {TABLE, "field_ttl"},
     {TABLE, "size"},
     {STATS, "histogram"}, {ERROR_STATS, "current"},
+    {PARSER, "_strict"}, {PARSER, "pending_error"},
+    {SERVER_STATS, "net_input_bytes"}, {SERVER_STATS, "net_output_bytes"},
 };
 static Py_ssize_t offsets[SLOT_COUNT];
 
@@ -77,13 +82,15 @@ static PyObject *specs[CMD_COUNT]; /* their declarations (registry.Command) */
 static PyObject *full_names[CMD_COUNT];
 static const int reads[CMD_COUNT] = {1, 0, 1, 0}; /* count keyspace hits and misses */
 static PyObject *wall_clock_ms;    /* keyspace.now_ms: read here without calling it */
+static Py_ssize_t give_away_at;    /* client.GIVE_AWAY_AT: a reply buffer `flush` sends */
 static Py_ssize_t field_overhead, listpack_max_value, listpack_max_entries,
     packed_max_fields;
 
 /* Interned names of the server's attributes (a plain class: read from its __dict__). */
 static PyObject *s_gated, *s_maxmemory, *s_deny_writes, *s_aof, *s_state, *s_write_hooks,
     *s_lookups, *s_command_stats, *s_observe_us, *s_error_stats, *s_record_long,
-    *s_observe, *s_add, *s_zero, *s_one;
+    *s_observe, *s_add, *s_stats, *s_tracking, *s_undelivered, *s_buffer, *s_held,
+    *s_write, *s_zero, *s_one;
 
 #define FALLBACK 1 /* the request goes to the Python path; nothing was changed */
 
@@ -918,13 +925,72 @@ record(Batch *b, int command, const Arg *args, int argc, long long micros)
     return 0;
 }
 
+/* Runs the leading requests of `data` it serves; returns the bytes they took, or -1
+ * with an error. `b` has server, client and keyspace set. */
+static Py_ssize_t
+run_batch(Batch *b, PyObject *data)
+{
+    const char *start = PyBytes_AS_STRING(data);
+    const char *end = start + PyBytes_GET_SIZE(data);
+    if (start == end || *start != '*' || !Py_IS_TYPE(b->keyspace, classes[KEYSPACE]))
+        return 0;
+    b->server_dict = PyObject_GenericGetDict(b->server, NULL);
+    if (b->server_dict == NULL)
+        return -1;
+    int r = serve_allowed(b);
+    if (r > 0)
+        r = batch_open(b);
+    if (r <= 0) {
+        batch_release(b);
+        return r;
+    }
+    const char *p = start;
+    int failed = 0;
+    Arg args[4];
+    int argc;
+    b->last = -1;
+    while (p < end && PyByteArray_GET_SIZE(b->out) < b->flush_at) {
+        const char *next = read_request(p, end, args, &argc);
+        if (next == NULL)
+            break;
+        int command = command_of(args, argc);
+        if (command < 0)
+            break;
+        b->now = 0;
+        long long began = now_ns();
+        r = command == CMD_HGET ? run_hget(b, args)
+          : command == CMD_HSET ? run_hset(b, args)
+          : command == CMD_GET ? run_get(b, args)
+          : run_set(b, args);
+        if (r == FALLBACK)
+            break;
+        if (r < 0 || record(b, command, args, argc, (now_ns() - began) / 1000) < 0 ||
+            (!reads[command] && b->write_hooks != NULL &&
+             run_write_hooks(b, command, args, argc) < 0)) {
+            failed = 1;
+            break;
+        }
+        b->last = command;
+        b->last_now = b->now;
+        p = next;
+    }
+    if (failed) {
+        /* Keep the counters true for what ran; the error is the one reported. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        batch_close(b);
+        PyErr_Restore(type, value, tb);
+        return -1;
+    }
+    return batch_close(b) < 0 ? -1 : p - start;
+}
+
 PyDoc_STRVAR(serve_doc,
 "serve(server, client, keyspace, data) -> int\n\n"
-"Run the leading HGET, HSET, GET and SET requests of `data` (a read that starts at a\n"
+"Run the leading HGET, HSET, GET and SET requests of `data` (bytes that start at a\n"
 "request boundary) for `client`, as the Python path would; returns how many bytes\n"
-"they took.\n"
-"The caller parses and runs the rest. Returns 0 when the server's or client's state\n"
-"asks for the Python path's checks.");
+"they took. The caller parses and runs the rest. Returns 0 when the server's or\n"
+"client's state asks for the Python path's checks.");
 
 static PyObject *
 serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
@@ -933,90 +999,144 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "serve(server, client, keyspace, data)");
         return NULL;
     }
-    if (!PyBytes_Check(argv[3]))
-        return PyLong_FromLong(0);
     if (packed_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
         return NULL;
     }
-    const char *start = PyBytes_AS_STRING(argv[3]);
-    const char *end = start + PyBytes_GET_SIZE(argv[3]);
-    if (start == end || *start != '*')
-        return PyLong_FromLong(0);
-    if (!Py_IS_TYPE(argv[1], classes[CLIENT]) || !Py_IS_TYPE(argv[2], classes[KEYSPACE]))
+    if (!PyBytes_Check(argv[3]) || !Py_IS_TYPE(argv[1], classes[CLIENT]))
         return PyLong_FromLong(0);
     Batch b = {.server = argv[0], .client = argv[1], .keyspace = argv[2]};
-    b.server_dict = PyObject_GenericGetDict(b.server, NULL);
-    if (b.server_dict == NULL)
-        return NULL;
-    int r = serve_allowed(&b);
-    if (r > 0)
-        r = batch_open(&b);
-    if (r <= 0) {
-        batch_release(&b);
-        return r < 0 ? NULL : PyLong_FromLong(0);
+    Py_ssize_t taken = run_batch(&b, argv[3]);
+    return taken < 0 ? NULL : PyLong_FromSsize_t(taken);
+}
+
+#define NOTHING_DONE -2 /* `read` did nothing: the Python path takes the whole read */
+#define READ_DONE -1    /* `read` served the whole read and sent its replies */
+
+/* The end of `Client.data_received` (`_end_read`) in its usual case: 1 when the
+ * replies were sent here, 0 when `_end_read` has more to do (the append-only file
+ * holds them, invalidations wait, the client closes, a large or swapped buffer). */
+static int
+send_replies(PyObject *server, PyObject *client, PyObject *stats)
+{
+    PyObject *out = SLOT(client, CL_OUT), *transport = SLOT(client, CL_TRANSPORT);
+    if (transport == NULL || transport == Py_None || !PyByteArray_CheckExact(out) ||
+        PyByteArray_GET_SIZE(out) >= give_away_at ||
+        SLOT(client, CL_CLOSE_AFTER_REPLY) != Py_False)
+        return 0;
+    PyObject *aof = PyObject_GetAttr(server, s_aof);
+    PyObject *tracking = aof == NULL ? NULL : PyObject_GetAttr(server, s_tracking);
+    if (tracking == NULL) {
+        Py_XDECREF(aof);
+        return -1;
     }
-    const char *p = start;
-    int failed = 0;
-    Arg args[4];
-    int argc;
-    b.last = -1;
-    while (p < end && PyByteArray_GET_SIZE(b.out) < b.flush_at) {
-        const char *next = read_request(p, end, args, &argc);
-        if (next == NULL)
-            break;
-        int command = command_of(args, argc);
-        if (command < 0)
-            break;
-        b.now = 0;
-        long long began = now_ns();
-        r = command == CMD_HGET ? run_hget(&b, args)
-          : command == CMD_HSET ? run_hset(&b, args)
-          : command == CMD_GET ? run_get(&b, args)
-          : run_set(&b, args);
-        if (r == FALLBACK)
-            break;
-        if (r < 0 || record(&b, command, args, argc, (now_ns() - began) / 1000) < 0 ||
-            (!reads[command] && b.write_hooks != NULL &&
-             run_write_hooks(&b, command, args, argc) < 0)) {
-            failed = 1;
-            break;
+    int waiting = 0;
+    PyObject *sources[3][2] = {{aof, s_buffer}, {aof, s_held}, {tracking, s_undelivered}};
+    for (int i = 0; i < 3 && !waiting; i++) {
+        PyObject *value = PyObject_GetAttr(sources[i][0], sources[i][1]);
+        waiting = truth(value);
+        Py_XDECREF(value);
+    }
+    Py_DECREF(aof);
+    Py_DECREF(tracking);
+    if (waiting != 0)
+        return waiting < 0 ? -1 : 0;
+    Py_ssize_t size = PyByteArray_GET_SIZE(out);
+    if (size == 0)
+        return 1;
+    if (add_to_slot(stats, SS_NET_OUTPUT, size) < 0)
+        return -1;
+    PyObject *sent = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(out), size);
+    if (sent == NULL)
+        return -1;
+    Py_INCREF(out);
+    Py_INCREF(transport);
+    PyObject *res = PyObject_CallMethodOneArg(transport, s_write, sent);
+    Py_DECREF(sent);
+    Py_DECREF(transport);
+    int r = res == NULL ? -1 : PyByteArray_Resize(out, 0) < 0 ? -1 : 1;
+    Py_XDECREF(res);
+    Py_DECREF(out);
+    return r;
+}
+
+PyDoc_STRVAR(read_doc,
+"read(server, client, data) -> int\n\n"
+"`Client.data_received` in its usual case. Counts the read and the client's last\n"
+"interaction, runs the leading HGET, HSET, GET and SET requests, and when they were\n"
+"the whole read, sends their replies: then it returns -1. Otherwise it returns the\n"
+"bytes it ran (0 when the client holds input or a request is open), for the Python\n"
+"path to go on from; -2 when it did nothing at all, not even the counting.");
+
+static PyObject *
+read_(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "read(server, client, data)");
+        return NULL;
+    }
+    if (packed_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return NULL;
+    }
+    PyObject *server = argv[0], *client = argv[1], *data = argv[2];
+    if (!PyBytes_Check(data) || !Py_IS_TYPE(client, classes[CLIENT]))
+        return PyLong_FromLong(NOTHING_DONE);
+    PyObject *stats = PyObject_GetAttr(server, s_stats);
+    if (stats == NULL)
+        return NULL;
+    if (!Py_IS_TYPE(stats, classes[SERVER_STATS])) {
+        Py_DECREF(stats);
+        return PyLong_FromLong(NOTHING_DONE);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* time.monotonic() */
+    PyObject *now = PyFloat_FromDouble((double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    if (now == NULL || add_to_slot(stats, SS_NET_INPUT, PyBytes_GET_SIZE(data)) < 0) {
+        Py_XDECREF(now);
+        Py_DECREF(stats);
+        return NULL;
+    }
+    Py_XSETREF(SLOT(client, CL_LAST_INTERACTION), now);
+    PyObject *parser = SLOT(client, CL_PARSER);
+    Py_ssize_t taken = 0;
+    if (SLOT(client, CL_HELD) == Py_False && SLOT(client, CL_WRITE_PAUSED) == Py_False &&
+        SLOT(client, CL_POSTPONED) == Py_False && parser != NULL &&
+        Py_IS_TYPE(parser, classes[PARSER]) && SLOT(parser, PA_STRICT) == Py_None &&
+        SLOT(parser, PA_PENDING_ERROR) == Py_None && SLOT(client, CL_DB) != NULL) {
+        Batch b = {.server = server, .client = client, .keyspace = SLOT(client, CL_DB)};
+        taken = run_batch(&b, data);
+        if (taken == PyBytes_GET_SIZE(data)) {
+            int sent = send_replies(server, client, stats);
+            if (sent < 0)
+                taken = -1;
+            else if (sent)
+                taken = READ_DONE;
         }
-        b.last = command;
-        b.last_now = b.now;
-        p = next;
     }
-    if (failed) {
-        /* Keep the counters true for what ran; the error is the one reported. */
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        batch_close(&b);
-        PyErr_Restore(type, value, tb);
-        return NULL;
-    }
-    if (batch_close(&b) < 0)
-        return NULL;
-    return PyLong_FromSsize_t(p - start);
+    Py_DECREF(stats);
+    return taken == -1 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(taken);
 }
 
 PyDoc_STRVAR(configure_doc,
-"configure(client, database, table, command_stats, error_stats, packed, commands,\n"
-"          now_ms, field_overhead, listpack_max_value, listpack_max_entries,\n"
-"          packed_max_fields)\n\n"
+"configure(client, database, table, command_stats, error_stats, request_parser,\n"
+"          server_stats, packed, commands, now_ms, give_away_at, field_overhead,\n"
+"          listpack_max_value, listpack_max_entries, packed_max_fields)\n\n"
 "The classes whose slots the fast path reads, the packed hash class, the declarations\n"
-"of HGET, HSET, GET and SET (in that order), the keyspace's wall clock, and the\n"
-"encoding limits.");
+"of HGET, HSET, GET and SET (in that order), the keyspace's wall clock, the reply\n"
+"size `Client.flush` sends itself, and the encoding limits.");
 
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
     PyObject *given[CLASS_COUNT], *packed, *commands, *now_ms;
-    Py_ssize_t overhead, max_value, max_entries, max_fields;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!Onnnn", &PyType_Type, &given[CLIENT],
+    Py_ssize_t give_away, overhead, max_value, max_entries, max_fields;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!Onnnnn", &PyType_Type, &given[CLIENT],
                           &PyType_Type, &given[KEYSPACE], &PyType_Type, &given[TABLE],
                           &PyType_Type, &given[STATS], &PyType_Type, &given[ERROR_STATS],
+                          &PyType_Type, &given[PARSER], &PyType_Type, &given[SERVER_STATS],
                           &PyType_Type, &packed, &PyTuple_Type, &commands, &now_ms,
-                          &overhead, &max_value, &max_entries, &max_fields))
+                          &give_away, &overhead, &max_value, &max_entries, &max_fields))
         return NULL;
     if (!PyType_IsSubtype((PyTypeObject *)packed, &PyBytes_Type) || max_value > 255 ||
         max_fields > 255 || PyTuple_GET_SIZE(commands) != CMD_COUNT) {
@@ -1062,6 +1182,7 @@ configure(PyObject *module, PyObject *args)
     Py_INCREF(packed);
     Py_XSETREF(packed_type, (PyTypeObject *)packed);
     Py_XSETREF(wall_clock_ms, hold(now_ms));
+    give_away_at = give_away;
     field_overhead = overhead;
     listpack_max_value = max_value;
     listpack_max_entries = max_entries;
@@ -1071,6 +1192,7 @@ configure(PyObject *module, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"serve", (PyCFunction)(void (*)(void))serve, METH_FASTCALL, serve_doc},
+    {"read", (PyCFunction)(void (*)(void))read_, METH_FASTCALL, read_doc},
     {"configure", configure, METH_VARARGS, configure_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -1094,6 +1216,8 @@ PyInit__fastpath(void)
         {&s_lookups, "lookups"}, {&s_command_stats, "command_stats"},
         {&s_observe_us, "_observe_us"}, {&s_error_stats, "error_stats"},
         {&s_record_long, "record_long"}, {&s_observe, "_observe"}, {&s_add, "add"},
+        {&s_stats, "stats"}, {&s_tracking, "tracking"}, {&s_undelivered, "undelivered"},
+        {&s_buffer, "buffer"}, {&s_held, "held"}, {&s_write, "write"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);

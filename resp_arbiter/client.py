@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .fastpath import NOTHING_DONE, READ_DONE
 from .protocol import RequestParser, Resp2Writer, Resp3Writer
 
 if TYPE_CHECKING:
@@ -225,29 +226,32 @@ class Client(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         server = self.server
-        server.stats.net_input_bytes += len(data)
-        self.last_interaction = time.monotonic()
-        if self.held or self.write_paused or self.postponed:
+        fast = server.fast_path
+        taken = NOTHING_DONE if fast is None else fast.read(server, self, data)
+        if taken == READ_DONE:  # the usual read: served and answered in C
+            return
+        if taken == NOTHING_DONE:
+            server.stats.net_input_bytes += len(data)
+            self.last_interaction = time.monotonic()
+            taken = 0
+        if not taken and (self.held or self.write_paused or self.postponed):
             self._hold(data)
             return
         parser = self.parser
         out = self.out
-        fast_serve = server.fast_serve
-        if fast_serve is not None and parser.pending_error is None:
-            if not parser.idle():  # a request open across reads: it runs first
-                opened, data = parser.feed_open(data)
-                if not self._run(opened, data):
-                    return
-                if not data:
-                    self._end_read(parser, out)
-                    return
-            taken = fast_serve(server, self, self.db, data)
-            if taken:
-                data = data[taken:]
-                if data and len(out) >= self.flush_at:  # it stopped at the bound
-                    self._hold_rest((), data)
-                    self._run_held()
-                    return
+        if not taken and fast is not None and parser.pending_error is None \
+                and not parser.idle():  # a request open across reads runs first
+            opened, data = parser.feed_open(data)
+            if not self._run(opened, data):
+                return
+            if data:
+                taken = fast.serve(server, self, self.db, data)
+        if taken:
+            data = data[taken:]
+            if data and len(out) >= self.flush_at:  # the fast path stopped at the bound
+                self._hold_rest((), data)
+                self._run_held()
+                return
         if not data or self._run(parser.feed(data), b""):
             self._end_read(parser, out)
 

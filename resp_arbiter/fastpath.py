@@ -8,20 +8,24 @@ with RESP_ARBITER_PURE_PYTHON set, runs every request in Python."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from types import ModuleType
 
 PURE_PYTHON_ENV = "RESP_ARBITER_PURE_PYTHON"
+# What `read` returns when it did nothing (the Python path takes the whole read), and
+# when it did everything (served the whole read and sent the replies).
+NOTHING_DONE = -2
+READ_DONE = -1
 
 
-def load() -> Callable[..., int] | None:
-    """`_fastpath.serve`, configured for this package's keyspace; None without it."""
+def load() -> ModuleType | None:
+    """The `_fastpath` module, configured for this package's classes; None without it."""
     if os.environ.get(PURE_PYTHON_ENV):
         return None
     try:
         from . import _fastpath
     except ImportError:
         return None
-    from .client import Client
+    from .client import GIVE_AWAY_AT, Client
     from .databases import Database
     from .keyspace import (
         LISTPACK_MAX_ENTRIES,
@@ -32,11 +36,13 @@ def load() -> Callable[..., int] | None:
         now_ms,
     )
     from .memory import FIELD_OVERHEAD
+    from .protocol import RequestParser
     from .registry import lookup
+    from .server import Stats
     from .stats import CommandStats, ErrorStats
 
     commands = tuple(lookup(name) for name in (b"hget", b"hset", b"get", b"set"))
-    _fastpath.configure(Client, Database, Table, CommandStats, ErrorStats, Packed, commands,
-                        now_ms, FIELD_OVERHEAD, LISTPACK_MAX_VALUE, LISTPACK_MAX_ENTRIES,
-                        PACKED_MAX_FIELDS)
-    return _fastpath.serve
+    _fastpath.configure(Client, Database, Table, CommandStats, ErrorStats, RequestParser,
+                        Stats, Packed, commands, now_ms, GIVE_AWAY_AT, FIELD_OVERHEAD,
+                        LISTPACK_MAX_VALUE, LISTPACK_MAX_ENTRIES, PACKED_MAX_FIELDS)
+    return _fastpath
