@@ -545,6 +545,61 @@ is_watched(Batch *b, PyObject *key)
     return has < 0 ? -1 : has ? FALLBACK : 0;
 }
 
+#define ANSWERED 2 /* read_key: the key does not exist, and the miss is answered */
+
+/* A read's key (a new reference in `*key`) and its live value (borrowed, `*value`): 0.
+ * A missing key is answered at once, as a miss with a null reply: ANSWERED. FALLBACK
+ * when its deadline has passed. */
+static int
+read_key(Batch *b, const Arg *arg, PyObject **key, PyObject **value)
+{
+    if ((*key = PyBytes_FromStringAndSize(arg->at, arg->len)) == NULL)
+        return -1;
+    int r;
+    if ((*value = PyDict_GetItemWithError(b->tables, *key)) != NULL)
+        r = check_deadline(b, *key);
+    else if (PyErr_Occurred())
+        r = -1;
+    else
+        r = list_increment(b->lookups, 1) == 0 && reply_null(b) == 0 ? ANSWERED : -1;
+    if (r != 0)
+        Py_CLEAR(*key);
+    return r;
+}
+
+/* A read that found its key: the access, the hit, and the value (NULL: none). */
+static int
+answer_read(Batch *b, PyObject *key, const char *found, Py_ssize_t length)
+{
+    return PySet_Add(b->accessed, key) == 0 && list_increment(b->lookups, 0) == 0 &&
+        (found ? reply_bulk(b, found, length) : reply_null(b)) == 0 ? 0 : -1;
+}
+
+/* A write's key (a new reference in `*key`) and its value (borrowed, `*value`): 0.
+ * FALLBACK for a new key (the Python path attaches it), a deadline passed, a WATCHed
+ * key. */
+static int
+write_key(Batch *b, const Arg *arg, PyObject **key, PyObject **value)
+{
+    if ((*key = PyBytes_FromStringAndSize(arg->at, arg->len)) == NULL)
+        return -1;
+    *value = PyDict_GetItemWithError(b->tables, *key);
+    int r = *value == NULL ? (PyErr_Occurred() ? -1 : FALLBACK) : check_deadline(b, *key);
+    if (r == 0)
+        r = is_watched(b, *key);
+    if (r != 0)
+        Py_CLEAR(*key);
+    return r;
+}
+
+/* The end of a write: the access (`Keyspace.get`) and the dirty counter (`touch`). */
+static int
+count_write(Batch *b, PyObject *key)
+{
+    b->dirty += 1;
+    return PySet_Add(b->accessed, key);
+}
+
 /* ---- GET and SET (strings) ------------------------------------------------------------ */
 
 static int
@@ -556,27 +611,17 @@ is_string(PyObject *value)
 static int
 run_get(Batch *b, const Arg *args)
 {
-    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
-    if (key == NULL)
-        return -1;
-    int r = -1;
-    PyObject *value = PyDict_GetItemWithError(b->tables, key);
-    if (value == NULL) {
-        if (!PyErr_Occurred() && list_increment(b->lookups, 1) == 0 && reply_null(b) == 0)
-            r = 0;
-        goto done;
+    PyObject *key, *value;
+    int r = read_key(b, &args[1], &key, &value);
+    if (r != 0)
+        return r == ANSWERED ? 0 : r;
+    if (is_string(value)) {
+        Py_INCREF(value);
+        r = answer_read(b, key, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
+        Py_DECREF(value);
     }
-    if ((r = check_deadline(b, key)) != 0)
-        goto done;
-    if (!is_string(value)) {
+    else
         r = FALLBACK; /* a hash: WRONGTYPE, written by the Python path */
-        goto done;
-    }
-    Py_INCREF(value);
-    r = PySet_Add(b->accessed, key) == 0 && list_increment(b->lookups, 0) == 0 &&
-        reply_bulk(b, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)) == 0 ? 0 : -1;
-    Py_DECREF(value);
-done:
     Py_DECREF(key);
     return r;
 }
@@ -586,35 +631,25 @@ done:
 static int
 run_set(Batch *b, const Arg *args)
 {
-    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
-    if (key == NULL)
-        return -1;
-    int r = -1;
-    PyObject *old = PyDict_GetItemWithError(b->tables, key);
-    if (old == NULL) {
-        r = PyErr_Occurred() ? -1 : FALLBACK; /* a new key: the Python path attaches it */
-        goto done;
-    }
-    r = 0;
-    if (!is_string(old) ||
-        (PyDict_GET_SIZE(b->deadlines) && (r = PyDict_Contains(b->deadlines, key)) != 0) ||
-        (r = is_watched(b, key)) != 0) {
-        r = r < 0 ? -1 : FALLBACK; /* a hash replaced, a TTL dropped, a watched key */
-        goto done;
+    PyObject *key, *old;
+    int r = write_key(b, &args[1], &key, &old);
+    if (r != 0)
+        return r;
+    if (!is_string(old) || (r = PyDict_Contains(b->deadlines, key)) != 0) {
+        Py_DECREF(key); /* a hash replaced, or a TTL dropped */
+        return r < 0 ? -1 : FALLBACK;
     }
     r = -1;
     PyObject *value = PyBytes_FromStringAndSize(args[2].at, args[2].len);
-    if (value == NULL)
-        goto done;
-    Py_ssize_t grown = args[2].len - PyBytes_GET_SIZE(old);
-    if (PyDict_SetItem(b->tables, key, value) == 0 && PySet_Add(b->accessed, key) == 0 &&
-        append(b->out, "+OK\r\n", 5) == 0) {
-        b->data_bytes += grown;
-        b->dirty += 1;
-        r = 0;
+    if (value != NULL) {
+        Py_ssize_t grown = args[2].len - PyBytes_GET_SIZE(old);
+        if (PyDict_SetItem(b->tables, key, value) == 0 && count_write(b, key) == 0 &&
+            append(b->out, "+OK\r\n", 5) == 0) {
+            b->data_bytes += grown;
+            r = 0;
+        }
+        Py_DECREF(value);
     }
-    Py_DECREF(value);
-done:
     Py_DECREF(key);
     return r;
 }
@@ -625,24 +660,13 @@ done:
 static int
 run_hget(Batch *b, const Arg *args)
 {
-    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
-    if (key == NULL)
-        return -1;
-    PyObject *value = PyDict_GetItemWithError(b->tables, key);
+    PyObject *key, *value;
+    int r = read_key(b, &args[1], &key, &value);
+    if (r != 0)
+        return r == ANSWERED ? 0 : r;
+    r = -1;
     const char *found = NULL;
     Py_ssize_t found_len = 0;
-    int r = -1;
-    if (value == NULL) {
-        if (PyErr_Occurred())
-            goto done;
-        if (list_increment(b->lookups, 1) < 0 || reply_null(b) < 0)
-            goto done;
-        r = 0;
-        goto done;
-    }
-    if ((r = check_deadline(b, key)) != 0)
-        goto done;
-    r = -1;
     PyObject *held = NULL; /* the Table's value, held until it is copied */
     if (Py_IS_TYPE(value, packed_type)) {
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
@@ -682,9 +706,7 @@ run_hget(Batch *b, const Arg *args)
         r = FALLBACK; /* a string: WRONGTYPE, written by the Python path */
         goto done;
     }
-    if (PySet_Add(b->accessed, key) == 0 && list_increment(b->lookups, 0) == 0 &&
-        (found ? reply_bulk(b, found, found_len) : reply_null(b)) == 0)
-        r = 0;
+    r = answer_read(b, key, found, found_len);
     Py_XDECREF(held);
 done:
     Py_DECREF(key);
@@ -801,38 +823,20 @@ done:
 static int
 run_hset(Batch *b, const Arg *args)
 {
-    PyObject *key = PyBytes_FromStringAndSize(args[1].at, args[1].len);
-    if (key == NULL)
-        return -1;
-    int r = -1;
-    PyObject *value = PyDict_GetItemWithError(b->tables, key);
-    if (value == NULL) {
-        r = PyErr_Occurred() ? -1 : FALLBACK; /* a new key: the Python path attaches it */
-        goto done;
-    }
+    PyObject *key, *value;
+    int r = write_key(b, &args[1], &key, &value);
+    if (r != 0)
+        return r;
     Py_INCREF(value);
-    if ((r = check_deadline(b, key)) != 0)
-        goto checked;
-    if ((r = is_watched(b, key)) != 0)
-        goto checked;
     if (Py_IS_TYPE(value, packed_type))
         r = hset_packed(b, key, value, &args[2], &args[3]);
     else if (Py_IS_TYPE(value, classes[TABLE]))
         r = hset_table(b, value, &args[2], &args[3]);
     else
-        r = FALLBACK;
-    if (r == 0) {
-        b->dirty += 1;
-        if (PySet_Add(b->accessed, key) < 0)
-            r = -1;
-    }
+        r = FALLBACK; /* a string: WRONGTYPE, written by the Python path */
+    if (r == 0 && count_write(b, key) < 0)
+        r = -1;
     Py_DECREF(value);
-    goto done;
-checked:
-    Py_DECREF(value);
-    if (r > 0)
-        r = FALLBACK;
-done:
     Py_DECREF(key);
     return r;
 }

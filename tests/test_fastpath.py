@@ -18,6 +18,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from inprocess import Transport
 
 from resp_arbiter import (
     commands,  # noqa: F401  (registers the commands)
@@ -40,30 +41,6 @@ def test_ci_builds_the_fast_path():
         assert BUILT
     server = Server(Config())
     assert (server.fast_path is not None) == (BUILT and not PURE)
-
-
-class Transport:
-    """Just enough of an asyncio transport for a Client: keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.sent = bytearray()
-
-    def write(self, data: bytes) -> None:
-        self.sent += data
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_extra_info(self, name: str) -> None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-    abort = close
 
 
 def _encode(argv: list[bytes]) -> bytes:
@@ -154,7 +131,8 @@ def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
     current = next((s.full_name for s, row in server.command_stats.items()
                     if row is error_row), None)
     return (bytes(transport.sent) + bytes(client.out), _state(server),
-            client.last_command, current, written), 0 if counting is None else counting.taken
+            client.last_command, current, written, client.dirty_cas), \
+        0 if counting is None else counting.taken
 
 
 _START_MS = 1_800_000_000_000
@@ -259,7 +237,7 @@ def test_hget_and_hset_at_the_start_of_a_read_run_in_c():
                     + [_encode([b"HGET", b"packed", b"f3"]),
                        _encode([b"hget", b"big", b"g7"]), _encode([b"HGET", b"no", b"f"])]
                     + [_encode([b"PING"]), _encode([b"HGET", b"packed", b"f3"])])
-    (replies, state, last, current, _), taken = _run([data], True, None, _SETUP)
+    (replies, state, last, current, _, _), taken = _run([data], True, None, _SETUP)
     # Everything up to PING ran in C; PING and the HGET after it in Python.
     assert taken == data.index(_encode([b"PING"]))
     assert replies.endswith(b":0\r\n" * 2 + b":1\r\n" * 8 + b"$1\r\nv\r\n$1\r\nv\r\n$-1\r\n"

@@ -4,36 +4,14 @@ writes free while nobody tracks."""
 
 from __future__ import annotations
 
+from inprocess import Transport
+
 from resp_arbiter import commands  # noqa: F401  (registers the commands)
 from resp_arbiter.client import Client
 from resp_arbiter.config import Config
 from resp_arbiter.registry import lookup
 from resp_arbiter.server import Server
 from resp_arbiter.tracking import command_keys
-
-
-class Transport:
-    """Just enough of an asyncio transport to connect a Client and keep what it sends."""
-
-    def __init__(self) -> None:
-        self.sent = bytearray()
-
-    def write(self, data: bytes) -> None:
-        self.sent += data
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_extra_info(self, name: str) -> None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-    abort = close
 
 
 def _client(server: Server, *setup: list[bytes]) -> Client:
