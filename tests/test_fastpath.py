@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -99,7 +100,9 @@ class _Counting:
 
 
 def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
-         setup: list[list[bytes]] = (), hooked: bool = False) -> tuple:
+         setup: list[list[bytes]] = (), hooked: bool = False,
+         tracker: bool = False) -> tuple:
+    random.seed(7)  # eviction samples at random: the same draws in both runs
     config = Config()
     config.set("slowlog-log-slower-than", "-1")  # only `CONFIG SET ... 0` logs: no timing
     server = Server(config)
@@ -121,17 +124,25 @@ def _run(chunks: list[bytes], fast: bool, flush_at: int | None = None,
             (spec.full_name, list(argv), c.db.id)))
     for argv in setup:
         server.call(client, argv)
+    other = Client(server)  # another client, whose cache the writes invalidate
+    other.connection_made(Transport())  # type: ignore[arg-type]
+    if tracker:
+        for argv in ([b"HELLO", b"3"], [b"CLIENT", b"TRACKING", b"on"],
+                     [b"HGET", b"packed", b"f0"], [b"GET", b"s"], [b"HGET", b"big", b"g1"]):
+            server.call(other, argv)
     now[0] += _LATER_MS  # the keys set up with EXPIRE 1000 are due, those with 5000 not
     for chunk in chunks:
         client.data_received(chunk)
         while client.held and not client.write_paused and client.transport is not None:
             client._run_held()
     client.flush()
+    other.flush()
     error_row = server.error_stats.current
     current = next((s.full_name for s, row in server.command_stats.items()
                     if row is error_row), None)
     return (bytes(transport.sent) + bytes(client.out), _state(server),
-            client.last_command, current, written, client.dirty_cas), \
+            client.last_command, current, written, client.dirty_cas,
+            bytes(other.transport.sent)), \
         0 if counting is None else counting.taken
 
 
@@ -208,6 +219,12 @@ def _request(draw: st.DrawFn) -> bytes:
         [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"],
         [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"-1"],
         [b"HINCRBY", key, field, b"1"], [b"GET", key], [b"HLEN", key],
+        # States in which the fast path steps aside, and their ends.
+        [b"HELLO", b"3"], [b"HELLO", b"2"], [b"MULTI"], [b"EXEC"], [b"DISCARD"],
+        [b"CONFIG", b"SET", b"maxmemory", b"1gb"], [b"CONFIG", b"SET", b"maxmemory", b"0"],
+        [b"CLIENT", b"TRACKING", b"on"], [b"CLIENT", b"TRACKING", b"off"],
+        [b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lfu"],
+        [b"CONFIG", b"SET", b"maxmemory-policy", b"noeviction"],
     ])))
 
 
@@ -237,7 +254,7 @@ def test_hget_and_hset_at_the_start_of_a_read_run_in_c():
                     + [_encode([b"HGET", b"packed", b"f3"]),
                        _encode([b"hget", b"big", b"g7"]), _encode([b"HGET", b"no", b"f"])]
                     + [_encode([b"PING"]), _encode([b"HGET", b"packed", b"f3"])])
-    (replies, state, last, current, _, _), taken = _run([data], True, None, _SETUP)
+    (replies, state, last, current, *_), taken = _run([data], True, None, _SETUP)
     # Everything up to PING ran in C; PING and the HGET after it in Python.
     assert taken == data.index(_encode([b"PING"]))
     assert replies.endswith(b":0\r\n" * 2 + b":1\r\n" * 8 + b"$1\r\nv\r\n$1\r\nv\r\n$-1\r\n"
@@ -287,3 +304,52 @@ def test_get_and_set_of_strings_run_in_c_with_their_deadlines_checked():
     assert fast[0].endswith(b"+OK\r\n$8\r\nnew text\r\n$4\r\ntext\r\n$-1\r\n$-1\r\n"
                             b"$8\r\nnew text\r\n")
     assert fast == _run([data], False, None, _SETUP)[0]
+
+
+# Requests that change what the fast path may do, each undone by another.
+_STATES = [
+    [b"HELLO", b"3"], [b"HELLO", b"2"], [b"MULTI"], [b"EXEC"], [b"DISCARD"],
+    [b"CONFIG", b"SET", b"maxmemory", b"1"], [b"CONFIG", b"SET", b"maxmemory", b"0"],
+    [b"CLIENT", b"TRACKING", b"on"], [b"CLIENT", b"TRACKING", b"off"],
+    [b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lfu"],
+    [b"CONFIG", b"SET", b"maxmemory-policy", b"noeviction"],
+    [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"],
+    [b"CONFIG", b"SET", b"slowlog-log-slower-than", b"-1"],
+    [b"SELECT", b"1"], [b"SELECT", b"0"], [b"WATCH", b"packed", b"s"], [b"UNWATCH"],
+]
+_SERVED = [
+    [b"HGET", b"packed", b"f0"], [b"HGET", b"packed", b"nofield"], [b"HGET", b"nokey", b"f"],
+    [b"HSET", b"packed", b"f0", b"x"], [b"HSET", b"big", b"g1", b"y"], [b"GET", b"s"],
+    [b"GET", b"nokey"], [b"SET", b"s", b"z"], [b"HGET", b"big", b"g2"],
+]
+
+
+@st.composite
+def _states_then_served(draw: st.DrawFn) -> list[list[bytes]]:
+    """Steps of one state change followed by requests the fast path serves."""
+    requests = []
+    for _ in range(draw(st.integers(1, 10))):
+        requests.append(draw(st.sampled_from(_STATES)))
+        requests += draw(st.lists(st.sampled_from(_SERVED), min_size=1, max_size=3))
+    return requests
+
+
+@needs_module
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_states_then_served(), st.lists(st.booleans(), min_size=40, max_size=40),
+       st.booleans())
+def test_every_state_that_adds_checks_keeps_the_fast_path_out(requests, joined, tracker):
+    """Each request its own read, or joined to the one before: the states MULTI,
+    tracking (its own, or another client's), maxmemory, LFU, RESP3, the slow log and
+    WATCH switch on and off between reads, and each read starts on the fast path."""
+    if PURE:
+        pytest.skip("this process runs pure Python")
+    chunks: list[bytes] = []
+    for argv, join in zip(requests, joined):  # noqa: B905 (joined is the longer)
+        if join and chunks:
+            chunks[-1] += _encode(argv)
+        else:
+            chunks.append(_encode(argv))
+    fast, _ = _run(chunks, True, None, _SETUP, tracker=tracker)
+    slow, _ = _run(chunks, False, None, _SETUP, tracker=tracker)
+    assert fast == slow
