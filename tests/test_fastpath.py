@@ -32,7 +32,9 @@ from resp_arbiter.server import Server
 
 BUILT = importlib.util.find_spec("resp_arbiter._fastpath") is not None
 PURE = bool(os.environ.get(fastpath.PURE_PYTHON_ENV))
-needs_module = pytest.mark.skipif(not BUILT, reason="the C fast path was not built")
+needs_fast_path = pytest.mark.skipif(
+    not BUILT or PURE, reason="the C fast path was not built, or RESP_ARBITER_PURE_PYTHON "
+    "turns it off in this process")
 
 
 def test_ci_builds_the_fast_path():
@@ -228,7 +230,7 @@ def _request(draw: st.DrawFn) -> bytes:
     ])))
 
 
-@needs_module
+@needs_fast_path
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(_request(), min_size=1, max_size=40), st.lists(st.integers(0, 10**6),
@@ -236,8 +238,6 @@ def _request(draw: st.DrawFn) -> bytes:
        st.sampled_from([None, 16, 200]), st.booleans())
 def test_the_fast_path_answers_and_changes_exactly_what_the_python_path_does(
         requests, cuts, flush_at, hooked):
-    if PURE:
-        pytest.skip("this process runs pure Python")
     data = b"".join(requests)
     chunks = _cut(data, cuts)
     watch = [[b"WATCH", b"watched", b"swatched"]]
@@ -246,10 +246,8 @@ def test_the_fast_path_answers_and_changes_exactly_what_the_python_path_does(
     assert fast == slow
 
 
-@needs_module
+@needs_fast_path
 def test_hget_and_hset_at_the_start_of_a_read_run_in_c():
-    if PURE:
-        pytest.skip("this process runs pure Python")
     data = b"".join([_encode([b"HSET", b"packed", b"f%d" % i, b"v"]) for i in range(10)]
                     + [_encode([b"HGET", b"packed", b"f3"]),
                        _encode([b"hget", b"big", b"g7"]), _encode([b"HGET", b"no", b"f"])]
@@ -263,12 +261,10 @@ def test_hget_and_hset_at_the_start_of_a_read_run_in_c():
     assert (replies, state) == _run([data], False, None, _SETUP)[0][:2]
 
 
-@needs_module
+@needs_fast_path
 def test_a_reply_bound_stops_the_fast_path_and_holds_the_rest():
     """A pipeline of reads of a large value: the fast path stops once the replies reach
     the client's bound, as the Python path does, and the rest waits for the next turn."""
-    if PURE:
-        pytest.skip("this process runs pure Python")
     setup = [*_SETUP, [b"HSET", b"large", b"f", b"x" * 5000]]
     data = _encode([b"HGET", b"large", b"f"]) * 50
     fast, taken = _run([data], True, 20_000, setup)
@@ -277,12 +273,10 @@ def test_a_reply_bound_stops_the_fast_path_and_holds_the_rest():
     assert fast[0].count(b"x" * 5000) == 50
 
 
-@needs_module
+@needs_fast_path
 def test_a_request_split_across_reads_runs_first_and_the_fast_path_takes_the_rest():
     """redis-cli --pipe cuts requests anywhere: the one left open by a read completes in
     Python, and the rest of that read goes back to the fast path."""
-    if PURE:
-        pytest.skip("this process runs pure Python")
     one = _encode([b"HSET", b"packed", b"f0", b"x"])
     data = one * 10
     fast, taken = _run([data[:7], data[7:]], True, None, _SETUP)
@@ -291,10 +285,8 @@ def test_a_request_split_across_reads_runs_first_and_the_fast_path_takes_the_res
     assert fast == _run([data[:7], data[7:]], False, None, _SETUP)[0]
 
 
-@needs_module
+@needs_fast_path
 def test_get_and_set_of_strings_run_in_c_with_their_deadlines_checked():
-    if PURE:
-        pytest.skip("this process runs pure Python")
     data = b"".join(_encode(argv) for argv in (
         [b"SET", b"s", b"new text"], [b"get", b"s"], [b"GET", b"sttl"],  # a deadline ahead
         [b"GET", b"missing"], [b"GET", b"sdue"],  # its deadline has passed: Python
@@ -334,7 +326,7 @@ def _states_then_served(draw: st.DrawFn) -> list[list[bytes]]:
     return requests
 
 
-@needs_module
+@needs_fast_path
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_states_then_served(), st.lists(st.booleans(), min_size=40, max_size=40),
        st.booleans())
@@ -342,8 +334,6 @@ def test_every_state_that_adds_checks_keeps_the_fast_path_out(requests, joined, 
     """Each request its own read, or joined to the one before: the states MULTI,
     tracking (its own, or another client's), maxmemory, LFU, RESP3, the slow log and
     WATCH switch on and off between reads, and each read starts on the fast path."""
-    if PURE:
-        pytest.skip("this process runs pure Python")
     chunks: list[bytes] = []
     for argv, join in zip(requests, joined):  # noqa: B905 (joined is the longer)
         if join and chunks:
