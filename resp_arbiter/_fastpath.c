@@ -183,7 +183,7 @@ typedef struct {
 
 typedef struct {
     PyObject *server, *client, *keyspace;
-    PyObject *server_dict;
+    PyObject *server_dict; /* borrowed: the caller holds it for the call */
     /* Held for the batch (new references): */
     PyObject *out, *tables, *deadlines, *accessed, *watchers, *lookups, *command_stats,
         *error_stats;
@@ -200,12 +200,18 @@ typedef struct {
 
 /* A server attribute (borrowed), from its instance dict; NULL with an error if absent. */
 static PyObject *
-server_attr(Batch *b, PyObject *name)
+dict_attr(PyObject *dict, PyObject *name)
 {
-    PyObject *value = PyDict_GetItemWithError(b->server_dict, name);
+    PyObject *value = PyDict_GetItemWithError(dict, name);
     if (value == NULL && !PyErr_Occurred())
         PyErr_SetObject(PyExc_AttributeError, name);
     return value;
+}
+
+static PyObject *
+server_attr(Batch *b, PyObject *name)
+{
+    return dict_attr(b->server_dict, name);
 }
 
 static int
@@ -326,7 +332,6 @@ batch_open(Batch *b)
 static void
 batch_release(Batch *b)
 {
-    Py_XDECREF(b->server_dict);
     Py_XDECREF(b->out);
     Py_XDECREF(b->tables);
     Py_XDECREF(b->deadlines);
@@ -656,7 +661,7 @@ run_set(Batch *b, const Arg *args)
 
 /* ---- HGET --------------------------------------------------------------------------- */
 
-/* 0 done, FALLBACK, -1 error. The key's value is looked up before anything changes. */
+/* 0 done, FALLBACK, -1 error. */
 static int
 run_hget(Batch *b, const Arg *args)
 {
@@ -930,7 +935,7 @@ record(Batch *b, int command, const Arg *args, int argc, long long micros)
 }
 
 /* Runs the leading requests of `data` it serves; returns the bytes they took, or -1
- * with an error. `b` has server, client and keyspace set. */
+ * with an error. `b` has server (and its dict), client and keyspace set. */
 static Py_ssize_t
 run_batch(Batch *b, PyObject *data)
 {
@@ -938,9 +943,6 @@ run_batch(Batch *b, PyObject *data)
     const char *end = start + PyBytes_GET_SIZE(data);
     if (start == end || *start != '*' || !Py_IS_TYPE(b->keyspace, classes[KEYSPACE]))
         return 0;
-    b->server_dict = PyObject_GenericGetDict(b->server, NULL);
-    if (b->server_dict == NULL)
-        return -1;
     int r = serve_allowed(b);
     if (r > 0)
         r = batch_open(b);
@@ -996,21 +998,36 @@ PyDoc_STRVAR(serve_doc,
 "they took. The caller parses and runs the rest. Returns 0 when the server's or\n"
 "client's state asks for the Python path's checks.");
 
-static PyObject *
-serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
+/* 1 when `serve` or `read` was called as declared (`usage`) after configure(); 0 when
+ * its client or data are not what the fast path serves; -1 with an error. */
+static int
+called_as(Py_ssize_t nargs, Py_ssize_t wanted, const char *usage, PyObject *client,
+          PyObject *data)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "serve(server, client, keyspace, data)");
-        return NULL;
+    if (nargs != wanted) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
     }
     if (packed_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
-        return NULL;
+        return -1;
     }
-    if (!PyBytes_Check(argv[3]) || !Py_IS_TYPE(argv[1], classes[CLIENT]))
-        return PyLong_FromLong(0);
+    return PyBytes_Check(data) && Py_IS_TYPE(client, classes[CLIENT]);
+}
+
+static PyObject *
+serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
+{
+    int r = called_as(nargs, 4, "serve(server, client, keyspace, data)", argv[1],
+                      argv[nargs - 1]);
+    if (r <= 0)
+        return r < 0 ? NULL : PyLong_FromLong(0);
     Batch b = {.server = argv[0], .client = argv[1], .keyspace = argv[2]};
+    b.server_dict = PyObject_GenericGetDict(b.server, NULL);
+    if (b.server_dict == NULL)
+        return NULL;
     Py_ssize_t taken = run_batch(&b, argv[3]);
+    Py_DECREF(b.server_dict);
     return taken < 0 ? NULL : PyLong_FromSsize_t(taken);
 }
 
@@ -1021,19 +1038,17 @@ serve(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
  * replies were sent here, 0 when `_end_read` has more to do (the append-only file
  * holds them, invalidations wait, the client closes, a large or swapped buffer). */
 static int
-send_replies(PyObject *server, PyObject *client, PyObject *stats)
+send_replies(PyObject *server_dict, PyObject *client, PyObject *stats)
 {
     PyObject *out = SLOT(client, CL_OUT), *transport = SLOT(client, CL_TRANSPORT);
     if (transport == NULL || transport == Py_None || !PyByteArray_CheckExact(out) ||
         PyByteArray_GET_SIZE(out) >= give_away_at ||
         SLOT(client, CL_CLOSE_AFTER_REPLY) != Py_False)
         return 0;
-    PyObject *aof = PyObject_GetAttr(server, s_aof);
-    PyObject *tracking = aof == NULL ? NULL : PyObject_GetAttr(server, s_tracking);
-    if (tracking == NULL) {
-        Py_XDECREF(aof);
+    PyObject *aof = dict_attr(server_dict, s_aof);
+    PyObject *tracking = aof == NULL ? NULL : dict_attr(server_dict, s_tracking);
+    if (tracking == NULL)
         return -1;
-    }
     int waiting = 0;
     PyObject *sources[3][2] = {{aof, s_buffer}, {aof, s_held}, {tracking, s_undelivered}};
     for (int i = 0; i < 3 && !waiting; i++) {
@@ -1041,8 +1056,6 @@ send_replies(PyObject *server, PyObject *client, PyObject *stats)
         waiting = truth(value);
         Py_XDECREF(value);
     }
-    Py_DECREF(aof);
-    Py_DECREF(tracking);
     if (waiting != 0)
         return waiting < 0 ? -1 : 0;
     Py_ssize_t size = PyByteArray_GET_SIZE(out);
@@ -1075,50 +1088,48 @@ PyDoc_STRVAR(read_doc,
 static PyObject *
 read_(PyObject *module, PyObject *const *argv, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "read(server, client, data)");
-        return NULL;
-    }
-    if (packed_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
-        return NULL;
-    }
+    int r = called_as(nargs, 3, "read(server, client, data)", argv[1], argv[nargs - 1]);
+    if (r <= 0)
+        return r < 0 ? NULL : PyLong_FromLong(NOTHING_DONE);
     PyObject *server = argv[0], *client = argv[1], *data = argv[2];
-    if (!PyBytes_Check(data) || !Py_IS_TYPE(client, classes[CLIENT]))
-        return PyLong_FromLong(NOTHING_DONE);
-    PyObject *stats = PyObject_GetAttr(server, s_stats);
-    if (stats == NULL)
+    PyObject *server_dict = PyObject_GenericGetDict(server, NULL);
+    if (server_dict == NULL)
         return NULL;
-    if (!Py_IS_TYPE(stats, classes[SERVER_STATS])) {
-        Py_DECREF(stats);
-        return PyLong_FromLong(NOTHING_DONE);
+    PyObject *stats = dict_attr(server_dict, s_stats);
+    if (stats == NULL || !Py_IS_TYPE(stats, classes[SERVER_STATS])) {
+        Py_DECREF(server_dict);
+        return stats == NULL ? NULL : PyLong_FromLong(NOTHING_DONE);
     }
+    Py_INCREF(stats);
+    Py_ssize_t taken = -1;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts); /* time.monotonic() */
     PyObject *now = PyFloat_FromDouble((double)ts.tv_sec + ts.tv_nsec * 1e-9);
     if (now == NULL || add_to_slot(stats, SS_NET_INPUT, PyBytes_GET_SIZE(data)) < 0) {
         Py_XDECREF(now);
-        Py_DECREF(stats);
-        return NULL;
+        goto done;
     }
     Py_XSETREF(SLOT(client, CL_LAST_INTERACTION), now);
+    taken = 0;
     PyObject *parser = SLOT(client, CL_PARSER);
-    Py_ssize_t taken = 0;
     if (SLOT(client, CL_HELD) == Py_False && SLOT(client, CL_WRITE_PAUSED) == Py_False &&
         SLOT(client, CL_POSTPONED) == Py_False && parser != NULL &&
         Py_IS_TYPE(parser, classes[PARSER]) && SLOT(parser, PA_STRICT) == Py_None &&
         SLOT(parser, PA_PENDING_ERROR) == Py_None && SLOT(client, CL_DB) != NULL) {
-        Batch b = {.server = server, .client = client, .keyspace = SLOT(client, CL_DB)};
+        Batch b = {.server = server, .server_dict = server_dict, .client = client,
+                   .keyspace = SLOT(client, CL_DB)};
         taken = run_batch(&b, data);
         if (taken == PyBytes_GET_SIZE(data)) {
-            int sent = send_replies(server, client, stats);
+            int sent = send_replies(server_dict, client, stats);
             if (sent < 0)
                 taken = -1;
             else if (sent)
                 taken = READ_DONE;
         }
     }
+done:
     Py_DECREF(stats);
+    Py_DECREF(server_dict);
     return taken == -1 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(taken);
 }
 
